@@ -5,7 +5,7 @@ import { compilerOptions } from './tsconfig.json';
 // One list of path aliases (tsconfig.json) feeds both the compiler and jest.
 const moduleNameMapper = pathsToModuleNameMapper(compilerOptions.paths, { prefix: '<rootDir>/' });
 const transform: Config['transform'] = {
-  '^.+\\.ts$': ['ts-jest', { isolatedModules: true }],
+  '^.+\\.ts$': 'ts-jest',
 };
 
 const config: Config = {

@@ -34,12 +34,15 @@ export async function startSimulator(overrides: Partial<SimulatorOptions> = {}) 
   const options: SimulatorOptions = { ...generatedCredentials(), admin: true, ...overrides };
   const sim = await UpstreamSimulator.start(options);
   const admin = {
-    state: async (): Promise<SimState> => (await request(sim.url).get('/__sim/state').expect(200)).body,
+    state: async (): Promise<SimState> =>
+      (await request(sim.url).get('/__sim/state').expect(200)).body,
     fault: async (spec: FaultSpec) => request(sim.url).post('/__sim/faults').send(spec).expect(201),
     advanceClock: async (seconds: number) =>
       request(sim.url).post('/__sim/clock').send({ advance_seconds: seconds }).expect(200),
-    expireOctaneSessions: async () => request(sim.url).post('/__sim/octane/expire-sessions').expect(200),
-    rotateOctaneSessions: async () => request(sim.url).post('/__sim/octane/rotate-sessions').expect(200),
+    expireOctaneSessions: async () =>
+      request(sim.url).post('/__sim/octane/expire-sessions').expect(200),
+    rotateOctaneSessions: async () =>
+      request(sim.url).post('/__sim/octane/rotate-sessions').expect(200),
     reset: async () => request(sim.url).post('/__sim/reset').expect(200),
   };
   return { sim, options, admin, http: () => request(sim.url) };

@@ -32,12 +32,18 @@ describe('upstream-sim: Qwiet v4 tokens', () => {
     });
 
     it('refuses a token of another org with 403', async () => {
-      const res = await s.http().get(`/api/v4/orgs/${otherOrgId}/tokens`).set(auth(admin)).expect(403);
+      const res = await s
+        .http()
+        .get(`/api/v4/orgs/${otherOrgId}/tokens`)
+        .set(auth(admin))
+        .expect(403);
       expect(res.body).toMatchObject({ ok: false, code: 'FORBIDDEN' });
     });
 
     it('lets a created integration token authenticate with its role scopes', async () => {
-      const issued = await create({ label: 'automation', role_id: SUPER_ADMIN_ROLE_ID }).expect(200);
+      const issued = await create({ label: 'automation', role_id: SUPER_ADMIN_ROLE_ID }).expect(
+        200,
+      );
       const value = issued.body.response.value as string;
       await s.http().get(`/api/v4/orgs/${orgId}/roles`).set(auth(value)).expect(200);
       const res = await create({ label: 'child', role_id: CI_ROLE_ID }, value).expect(200);
@@ -45,15 +51,17 @@ describe('upstream-sim: Qwiet v4 tokens', () => {
     });
 
     it('gives a token only its role scopes: a Jira token may not create or list tokens', async () => {
-      const jira = (await create({ label: 'jira', role_id: JIRA_ROLE_ID }).expect(200)).body.response.value;
+      const jira = (await create({ label: 'jira', role_id: JIRA_ROLE_ID }).expect(200)).body
+        .response.value;
       const res = await create({ label: 'x', role_id: CI_ROLE_ID }, jira).expect(403);
       expect(res.body.message).toContain('tokens:create');
       await s.http().get(tokens()).set(auth(jira)).expect(403);
     });
 
     it('gives access tokens none of the API scopes', async () => {
-      const ci = (await create({ label: 'ci', role_id: CI_ROLE_ID, token_type: 'access' }).expect(200))
-        .body.response.value;
+      const ci = (
+        await create({ label: 'ci', role_id: CI_ROLE_ID, token_type: 'access' }).expect(200)
+      ).body.response.value;
       await s.http().get(`/api/v4/orgs/${orgId}/roles`).set(auth(ci)).expect(403);
     });
   });
@@ -67,7 +75,9 @@ describe('upstream-sim: Qwiet v4 tokens', () => {
         expect.objectContaining({ id: JIRA_ROLE_ID, label: 'Jira plugin', role_type: 'managed' }),
       ]),
     );
-    expect(res.body.response.every((r: { role_type: string }) => r.role_type === 'managed')).toBe(true);
+    expect(res.body.response.every((r: { role_type: string }) => r.role_type === 'managed')).toBe(
+      true,
+    );
   });
 
   describe('create', () => {
@@ -82,7 +92,11 @@ describe('upstream-sim: Qwiet v4 tokens', () => {
       }).expect(200);
       const token = res.body.response;
       expect(res.body.ok).toBe(true);
-      expect(token).toMatchObject({ label: 'On-prem Jira', role_id: JIRA_ROLE_ID, token_type: 'integration' });
+      expect(token).toMatchObject({
+        label: 'On-prem Jira',
+        role_id: JIRA_ROLE_ID,
+        token_type: 'integration',
+      });
       expect(token.value).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
       const expiresAt = Date.parse(token.expires_at);
       expect(expiresAt).toBeGreaterThanOrEqual(before + 600_000);
@@ -106,14 +120,42 @@ describe('upstream-sim: Qwiet v4 tokens', () => {
       ['empty label', { label: ' ', role_id: CI_ROLE_ID }, 'label'],
       ['missing role_id', { label: 'x' }, 'role_id'],
       ['role_id not a UUID', { label: 'x', role_id: '66ad' }, 'role_id'],
-      ['unknown role_id', { label: 'x', role_id: '00000000-0000-4000-8000-000000000000' }, 'role_id'],
+      [
+        'unknown role_id',
+        { label: 'x', role_id: '00000000-0000-4000-8000-000000000000' },
+        'role_id',
+      ],
       ['bad token_type', { label: 'x', role_id: CI_ROLE_ID, token_type: 'personal' }, 'token_type'],
-      ['float lifetime', { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 1.5 }, 'valid_for_seconds'],
-      ['string lifetime', { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: '60' }, 'valid_for_seconds'],
-      ['zero lifetime', { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 0 }, 'valid_for_seconds'],
-      ['negative lifetime', { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: -5 }, 'valid_for_seconds'],
-      ['huge lifetime', { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 1e20 }, 'valid_for_seconds'],
-      ['access token with an org role', { label: 'x', role_id: SUPER_ADMIN_ROLE_ID, token_type: 'access' }, 'access'],
+      [
+        'float lifetime',
+        { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 1.5 },
+        'valid_for_seconds',
+      ],
+      [
+        'string lifetime',
+        { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: '60' },
+        'valid_for_seconds',
+      ],
+      [
+        'zero lifetime',
+        { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 0 },
+        'valid_for_seconds',
+      ],
+      [
+        'negative lifetime',
+        { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: -5 },
+        'valid_for_seconds',
+      ],
+      [
+        'huge lifetime',
+        { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 1e20 },
+        'valid_for_seconds',
+      ],
+      [
+        'access token with an org role',
+        { label: 'x', role_id: SUPER_ADMIN_ROLE_ID, token_type: 'access' },
+        'access',
+      ],
     ])('answers 400 with validation_errors for %s', async (_case, body, field) => {
       const res = await create(body).expect(400);
       expect(res.body).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
@@ -123,7 +165,12 @@ describe('upstream-sim: Qwiet v4 tokens', () => {
     });
 
     it('answers 400 for a body that is not JSON', async () => {
-      const res = await s.http().post(tokens()).set(auth(admin)).set('content-type', 'application/json').send('{"label":');
+      const res = await s
+        .http()
+        .post(tokens())
+        .set(auth(admin))
+        .set('content-type', 'application/json')
+        .send('{"label":');
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
     });
@@ -132,10 +179,19 @@ describe('upstream-sim: Qwiet v4 tokens', () => {
   describe('service account tokens', () => {
     it('may create a CI token with token_type access', async () => {
       const res = await create(
-        { label: 'tokenName', description: 'A CI token created by a service account', role_id: CI_ROLE_ID, token_type: 'access' },
+        {
+          label: 'tokenName',
+          description: 'A CI token created by a service account',
+          role_id: CI_ROLE_ID,
+          token_type: 'access',
+        },
         service,
       ).expect(200);
-      expect(res.body.response).toMatchObject({ label: 'tokenName', token_type: 'access', role_id: CI_ROLE_ID });
+      expect(res.body.response).toMatchObject({
+        label: 'tokenName',
+        token_type: 'access',
+        role_id: CI_ROLE_ID,
+      });
       await s.http().get(`${tokens()}?show_expired=false`).set(auth(service)).expect(200);
     });
 
@@ -157,11 +213,17 @@ describe('upstream-sim: Qwiet v4 tokens', () => {
 
   describe('list filters', () => {
     it('hides expired tokens unless show_expired=true', async () => {
-      const short = (await create({ label: 'short', role_id: CI_ROLE_ID, valid_for_seconds: 60 }).expect(200)).body.response;
-      const long = (await create({ label: 'long', role_id: CI_ROLE_ID, valid_for_seconds: 3600 }).expect(200)).body.response;
+      const short = (
+        await create({ label: 'short', role_id: CI_ROLE_ID, valid_for_seconds: 60 }).expect(200)
+      ).body.response;
+      const long = (
+        await create({ label: 'long', role_id: CI_ROLE_ID, valid_for_seconds: 3600 }).expect(200)
+      ).body.response;
       await s.admin.advanceClock(61);
       const ids = async (query: string) =>
-        (await s.http().get(`${tokens()}${query}`).set(auth(admin)).expect(200)).body.response.map((t: { id: string }) => t.id);
+        (await s.http().get(`${tokens()}${query}`).set(auth(admin)).expect(200)).body.response.map(
+          (t: { id: string }) => t.id,
+        );
       expect(await ids('')).toEqual(expect.arrayContaining([long.id]));
       expect(await ids('')).not.toContain(short.id);
       expect(await ids('?show_expired=false')).not.toContain(short.id);
@@ -174,9 +236,9 @@ describe('upstream-sim: Qwiet v4 tokens', () => {
       await create({ label: 'a', role_id: CI_ROLE_ID, token_type: 'access' }).expect(200);
       await create({ label: 'i', role_id: JIRA_ROLE_ID, token_type: 'integration' }).expect(200);
       const types = async (t: string) =>
-        (await s.http().get(`${tokens()}?token_type=${t}`).set(auth(admin)).expect(200)).body.response.map(
-          (x: { token_type: string }) => x.token_type,
-        );
+        (
+          await s.http().get(`${tokens()}?token_type=${t}`).set(auth(admin)).expect(200)
+        ).body.response.map((x: { token_type: string }) => x.token_type);
       expect(new Set(await types('access'))).toEqual(new Set(['access']));
       expect(new Set(await types('integration'))).toEqual(new Set(['integration']));
     });
@@ -190,14 +252,21 @@ describe('upstream-sim: Qwiet v4 tokens', () => {
 
   describe('delete', () => {
     it('revokes: {"ok":true}, gone from the list, no longer authenticates', async () => {
-      const issued = (await create({ label: 'temp', role_id: SUPER_ADMIN_ROLE_ID }).expect(200)).body.response;
+      const issued = (await create({ label: 'temp', role_id: SUPER_ADMIN_ROLE_ID }).expect(200))
+        .body.response;
       const res = await s.http().delete(`${tokens()}/${issued.id}`).set(auth(admin)).expect(200);
       expect(res.body).toEqual({ ok: true });
-      const listed = await s.http().get(`${tokens()}?show_expired=true`).set(auth(admin)).expect(200);
+      const listed = await s
+        .http()
+        .get(`${tokens()}?show_expired=true`)
+        .set(auth(admin))
+        .expect(200);
       expect(listed.body.response.map((t: { id: string }) => t.id)).not.toContain(issued.id);
       await s.http().get(`/api/v4/orgs/${orgId}/roles`).set(auth(issued.value)).expect(401);
       const state = await s.admin.state();
-      expect(state.qwiet.tokens.find((t) => t.id === issued.id)?.revoked_at).toEqual(expect.any(String));
+      expect(state.qwiet.tokens.find((t) => t.id === issued.id)?.revoked_at).toEqual(
+        expect.any(String),
+      );
     });
 
     it('answers 404 NOT_FOUND for an unknown or already deleted id', async () => {

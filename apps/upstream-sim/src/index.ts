@@ -1,4 +1,5 @@
-export { UpstreamSimulator, SimulatorOptions } from './simulator';
+export { UpstreamSimulator } from './simulator';
+export type { SimulatorOptions } from './simulator';
 export { generatedCredentials, simulatorConfigFromEnv } from './sim.config';
 export type { FaultSpec, FaultKind } from './faults/faults';
 export type { QwietOrgConfig } from './qwiet/qwiet.store';
