@@ -9,6 +9,7 @@ const transform: Config['transform'] = {
 };
 
 const config: Config = {
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   projects: [
     {
       displayName: 'unit',
