@@ -1,0 +1,80 @@
+import { DynamicModule, Global, Module, RequestMethod } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { AuthGuard, AuthModule } from '@app/auth';
+import { OctaneClient, QwietClient } from '@app/upstream';
+import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import { GatewayExceptionFilter } from './common/gateway-exception.filter';
+import { requestIdFor } from './common/request-id';
+import { createValidationPipe } from './common/validation';
+import { GATEWAY_CONFIG } from './config/config.tokens';
+import type { GatewayConfig } from './config/gateway.config';
+import { HealthModule } from './health/health.module';
+import { OctaneModule } from './octane/octane.module';
+import { QwietModule } from './qwiet/qwiet.module';
+
+export interface AppModuleOptions {
+  /** Where log lines go (stdout by default); tests capture them to prove no secret is written. */
+  logStream?: DestinationStream;
+}
+
+/** Headers and fields that must never reach a log line. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'res.headers["set-cookie"]',
+];
+
+@Global()
+@Module({})
+export class AppModule {
+  static forRoot(config: GatewayConfig, options: AppModuleOptions = {}): DynamicModule {
+    const pinoHttp = {
+      level: config.log.level,
+      genReqId: requestIdFor,
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      autoLogging: { ignore: (req: { url?: string }) => req.url?.startsWith('/health') ?? false },
+      serializers: {
+        req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+          remoteAddress: req.remoteAddress,
+        }),
+      },
+    };
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot({
+          isGlobal: true,
+          ignoreEnvFile: true,
+          ignoreEnvVars: true,
+          load: [() => ({ ...config })],
+        }),
+        LoggerModule.forRoot({
+          pinoHttp: options.logStream ? [pinoHttp, options.logStream] : pinoHttp,
+          forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
+        }),
+        AuthModule.forRoot(config.auth),
+        HealthModule,
+        QwietModule,
+        OctaneModule,
+      ],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: QwietClient, useFactory: () => new QwietClient(config.qwiet, config.transport) },
+        {
+          provide: OctaneClient,
+          useFactory: () => new OctaneClient(config.octane, config.transport),
+        },
+        { provide: APP_GUARD, useExisting: AuthGuard },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_FILTER, useClass: GatewayExceptionFilter },
+      ],
+      exports: [GATEWAY_CONFIG, QwietClient, OctaneClient],
+    };
+  }
+}

@@ -1,0 +1,221 @@
+import { plainToInstance } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+import type { GatewayConfig, TeamScope } from './gateway.config';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
+
+/** The environment variables the gateway reads (README "Configuration"). */
+class GatewayEnvironment {
+  @IsOptional() @IsString() HOST?: string;
+  @IsOptional() @IsInt() @Min(0) @Max(65535) PORT?: number;
+  @IsOptional()
+  @Matches(/^\d+(b|kb|mb)$/i, { message: 'BODY_LIMIT must look like 64kb' })
+  BODY_LIMIT?: string;
+  @IsOptional()
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL?: string;
+
+  @IsUrl(URL_OPTIONS) QWIET_BASE_URL!: string;
+  @IsString() @IsNotEmpty() QWIET_ORG_TOKENS!: string;
+  @IsUrl(URL_OPTIONS) OCTANE_BASE_URL!: string;
+  @IsString() @IsNotEmpty() OCTANE_CREDENTIALS!: string;
+  @IsString() @IsNotEmpty() KEYGATE_TEAMS!: string;
+
+  @IsOptional() @IsInt() @Min(100) @Max(300_000) UPSTREAM_TIMEOUT_MS?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(1024) UPSTREAM_MAX_SOCKETS?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(5) UPSTREAM_GET_RETRIES?: number;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'AUTH_JWT_SECRET must be at least 32 characters' })
+  AUTH_JWT_SECRET?: string;
+  @IsOptional() @IsUrl(URL_OPTIONS) AUTH_JWKS_URL?: string;
+  @IsOptional() @IsString() AUTH_ISSUER?: string;
+  @IsOptional() @IsString() AUTH_AUDIENCE?: string;
+  @IsOptional() @Matches(/^[\w:./-]+$/) AUTH_TEAM_CLAIM?: string;
+  @IsOptional() @Matches(/^[\w:./-]+$/) AUTH_ROLES_CLAIM?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parseJson(name: string, value: string, problems: string[]): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    problems.push(`${name} is not valid JSON`);
+    return undefined;
+  }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function orgTokens(raw: unknown, problems: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isRecord(raw)) {
+    if (raw !== undefined)
+      problems.push('QWIET_ORG_TOKENS must be {"<org uuid>": "<access token>", ...}');
+    return out;
+  }
+  for (const [org, token] of Object.entries(raw)) {
+    if (!UUID.test(org))
+      problems.push(`QWIET_ORG_TOKENS: key ${JSON.stringify(org)} is not an org UUID`);
+    else if (typeof token !== 'string' || token === '')
+      problems.push(`QWIET_ORG_TOKENS: the token of org ${org} is empty`);
+    else out[org.toLowerCase()] = token;
+  }
+  return out;
+}
+
+function octaneCredentials(raw: unknown, problems: string[]): OctaneCredentialsBySpace {
+  const out: OctaneCredentialsBySpace = {};
+  if (!isRecord(raw)) {
+    if (raw !== undefined)
+      problems.push(
+        'OCTANE_CREDENTIALS must be {"<shared space id>": {"client_id": "...", "client_secret": "..."}}',
+      );
+    return out;
+  }
+  for (const [space, value] of Object.entries(raw)) {
+    const v = isRecord(value) ? value : {};
+    if (!/^\d+$/.test(space))
+      problems.push(`OCTANE_CREDENTIALS: key ${JSON.stringify(space)} is not a shared space id`);
+    else if (
+      typeof v.client_id !== 'string' ||
+      typeof v.client_secret !== 'string' ||
+      !v.client_id ||
+      !v.client_secret
+    ) {
+      problems.push(
+        `OCTANE_CREDENTIALS: shared space ${space} needs a client_id and a client_secret`,
+      );
+    } else out[space] = { clientId: v.client_id, clientSecret: v.client_secret };
+  }
+  return out;
+}
+type OctaneCredentialsBySpace = Record<string, { clientId: string; clientSecret: string }>;
+
+function teams(
+  raw: unknown,
+  orgs: Record<string, string>,
+  spaces: OctaneCredentialsBySpace,
+  problems: string[],
+): Record<string, TeamScope> {
+  const out: Record<string, TeamScope> = {};
+  if (!isRecord(raw)) {
+    if (raw !== undefined)
+      problems.push(
+        'KEYGATE_TEAMS must be {"<team>": {"qwiet_orgs": [...], "octane_shared_spaces": [...]}}',
+      );
+    return out;
+  }
+  for (const [team, value] of Object.entries(raw)) {
+    const v = isRecord(value) ? value : {};
+    const list = (key: string): string[] => {
+      const items = v[key] ?? [];
+      if (!Array.isArray(items) || items.some((i) => typeof i !== 'string')) {
+        problems.push(`KEYGATE_TEAMS: ${team}.${key} must be a list of strings`);
+        return [];
+      }
+      return items as string[];
+    };
+    const scope = {
+      qwietOrgs: list('qwiet_orgs').map((o) => o.toLowerCase()),
+      octaneSharedSpaces: list('octane_shared_spaces'),
+    };
+    for (const org of scope.qwietOrgs) {
+      if (!Object.hasOwn(orgs, org))
+        problems.push(
+          `KEYGATE_TEAMS: ${team} uses Qwiet org ${org}, which QWIET_ORG_TOKENS has no token for`,
+        );
+    }
+    for (const space of scope.octaneSharedSpaces) {
+      if (!Object.hasOwn(spaces, space))
+        problems.push(
+          `KEYGATE_TEAMS: ${team} uses shared space ${space}, which OCTANE_CREDENTIALS has no key for`,
+        );
+    }
+    out[team] = scope;
+  }
+  return out;
+}
+
+/** Reads and checks the whole configuration; every problem is named in one ConfigError. */
+export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
+  const parsed = plainToInstance(GatewayEnvironment, env, { enableImplicitConversion: true });
+  const problems = validateSync(parsed, { skipMissingProperties: false }).flatMap((e) =>
+    Object.values(e.constraints ?? {}).map((m) =>
+      m.startsWith(e.property) ? m : `${e.property}: ${m}`,
+    ),
+  );
+  const qwietTokens = orgTokens(
+    env.QWIET_ORG_TOKENS && parseJson('QWIET_ORG_TOKENS', env.QWIET_ORG_TOKENS, problems),
+    problems,
+  );
+  const spaces = octaneCredentials(
+    env.OCTANE_CREDENTIALS && parseJson('OCTANE_CREDENTIALS', env.OCTANE_CREDENTIALS, problems),
+    problems,
+  );
+  const teamScopes = teams(
+    env.KEYGATE_TEAMS && parseJson('KEYGATE_TEAMS', env.KEYGATE_TEAMS, problems),
+    qwietTokens,
+    spaces,
+    problems,
+  );
+
+  if (!env.AUTH_JWT_SECRET === !env.AUTH_JWKS_URL) {
+    problems.push(
+      'set exactly one of AUTH_JWT_SECRET (HS256) and AUTH_JWKS_URL (with AUTH_ISSUER and AUTH_AUDIENCE)',
+    );
+  }
+  if (env.AUTH_JWKS_URL && (!env.AUTH_ISSUER || !env.AUTH_AUDIENCE)) {
+    problems.push('AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const claims = {
+    teamClaim: parsed.AUTH_TEAM_CLAIM ?? 'team',
+    rolesClaim: parsed.AUTH_ROLES_CLAIM ?? 'roles',
+  };
+  const issuerAudience = {
+    issuer: parsed.AUTH_ISSUER || undefined,
+    audience: parsed.AUTH_AUDIENCE || undefined,
+  };
+  return {
+    http: {
+      host: parsed.HOST ?? '127.0.0.1',
+      port: parsed.PORT ?? 3000,
+      bodyLimit: parsed.BODY_LIMIT ?? '64kb',
+    },
+    auth: parsed.AUTH_JWKS_URL
+      ? { mode: 'jwks', jwksUrl: parsed.AUTH_JWKS_URL, ...issuerAudience, ...claims }
+      : { mode: 'hs256', secret: parsed.AUTH_JWT_SECRET as string, ...issuerAudience, ...claims },
+    qwiet: { baseUrl: parsed.QWIET_BASE_URL, orgTokens: qwietTokens },
+    octane: { baseUrl: parsed.OCTANE_BASE_URL, sharedSpaces: spaces },
+    transport: {
+      timeoutMs: parsed.UPSTREAM_TIMEOUT_MS ?? 10_000,
+      maxSockets: parsed.UPSTREAM_MAX_SOCKETS ?? 64,
+      getRetries: parsed.UPSTREAM_GET_RETRIES ?? 2,
+    },
+    teams: teamScopes,
+    log: { level: parsed.LOG_LEVEL ?? 'info' },
+  };
+}

@@ -1,0 +1,45 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsIn, IsOptional, Matches, ValidateNested } from 'class-validator';
+
+export const OCTANE_ID = /^\d{1,18}$/;
+
+class WorkspaceRoleRefDto {
+  @ApiPropertyOptional({ enum: ['workspace_role'] })
+  @IsOptional()
+  @IsIn(['workspace_role'])
+  type?: string;
+
+  @ApiProperty({ example: '1028' })
+  @Matches(OCTANE_ID, { message: 'id must be a numeric Octane id' })
+  id!: string;
+}
+
+class RoleRefDto {
+  @ApiPropertyOptional({ enum: ['role'] })
+  @IsOptional()
+  @IsIn(['role'])
+  type?: string;
+
+  @ApiProperty({ example: '1007' })
+  @Matches(OCTANE_ID, { message: 'id must be a numeric Octane id' })
+  id!: string;
+}
+
+export class WorkspaceRoleRefsDto {
+  @ApiProperty({ type: [WorkspaceRoleRefDto] })
+  @IsArray()
+  @ArrayMaxSize(200)
+  @ValidateNested({ each: true })
+  @Type(() => WorkspaceRoleRefDto)
+  data!: WorkspaceRoleRefDto[];
+}
+
+export class RoleRefsDto {
+  @ApiProperty({ type: [RoleRefDto] })
+  @IsArray()
+  @ArrayMaxSize(200)
+  @ValidateNested({ each: true })
+  @Type(() => RoleRefDto)
+  data!: RoleRefDto[];
+}

@@ -1,0 +1,84 @@
+import { createRemoteJWKSet, errors, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose';
+import type { AuthConfig } from './auth.config';
+import type { Caller } from './caller';
+
+/** Bearer tokens longer than this are refused unread. */
+export const MAX_TOKEN_LENGTH = 8192;
+const ASYMMETRIC = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'EdDSA',
+];
+
+export class AuthenticationError extends Error {
+  override readonly name = 'AuthenticationError';
+}
+
+/** Verifies company JWTs (jose): HS256 with a shared secret, or a JWKS with issuer and audience. */
+export class CallerVerifier {
+  private readonly key: Uint8Array | JWTVerifyGetKey;
+  private readonly algorithms: string[];
+
+  constructor(private readonly config: AuthConfig) {
+    if (config.mode === 'hs256') {
+      this.key = new TextEncoder().encode(config.secret);
+      this.algorithms = ['HS256'];
+    } else {
+      this.key = createRemoteJWKSet(new URL(config.jwksUrl));
+      this.algorithms = ASYMMETRIC;
+    }
+  }
+
+  async verify(authorization: string | undefined): Promise<Caller> {
+    if (!authorization) throw new AuthenticationError('missing Authorization: Bearer <token>');
+    const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization);
+    if (!match) throw new AuthenticationError('Authorization must be "Bearer <JWT>"');
+    if (match[1].length > MAX_TOKEN_LENGTH)
+      throw new AuthenticationError('bearer token is too long');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(match[1], this.key as Uint8Array, {
+        algorithms: this.algorithms,
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (error) {
+      throw new AuthenticationError(describe(error));
+    }
+    return this.callerFrom(payload);
+  }
+
+  private callerFrom(payload: JWTPayload): Caller {
+    const team = payload[this.config.teamClaim];
+    if (typeof team !== 'string' || team === '') {
+      throw new AuthenticationError(`token has no "${this.config.teamClaim}" claim`);
+    }
+    const raw = payload[this.config.rolesClaim];
+    const roles = Array.isArray(raw)
+      ? raw.filter((r): r is string => typeof r === 'string')
+      : typeof raw === 'string'
+        ? raw.split(' ').filter(Boolean)
+        : [];
+    return { subject: payload.sub as string, team, roles };
+  }
+}
+
+/** A reason safe to give the caller: the kind of failure, never the token or key. */
+function describe(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'token has expired';
+  if (error instanceof errors.JWTClaimValidationFailed)
+    return `token claim "${error.claim}" is not valid`;
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'token algorithm is not allowed';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'token signature is not valid';
+  if (error instanceof errors.JWKSNoMatchingKey) return 'token was signed with an unknown key';
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JOSENotSupported)
+    return 'token could not be verified';
+  return 'token is malformed';
+}

@@ -1,0 +1,1 @@
+export { ErrorCode, GatewayError } from './gateway-error';
