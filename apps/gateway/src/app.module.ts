@@ -43,6 +43,7 @@ export class AppModule {
           url: req.url,
           remoteAddress: req.remoteAddress,
         }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     };
     return {

@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import {
   IsIn,
@@ -159,7 +160,11 @@ function teams(
 }
 
 /** Reads and checks the whole configuration; every problem is named in one ConfigError. */
-export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
+export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
+  // An empty variable means unset, as in most deployment tools.
+  const env = Object.fromEntries(
+    Object.entries(rawEnv).filter(([, v]) => v !== undefined && v !== ''),
+  );
   const parsed = plainToInstance(GatewayEnvironment, env, { enableImplicitConversion: true });
   const problems = validateSync(parsed, { skipMissingProperties: false }).flatMap((e) =>
     Object.values(e.constraints ?? {}).map((m) =>

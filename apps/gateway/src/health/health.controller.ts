@@ -1,7 +1,8 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { Public } from '@app/auth';
+import type { Response } from 'express';
 import { VendorHealthIndicator } from './vendor-health.indicator';
 
 @ApiTags('Health')
@@ -23,10 +24,17 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   @ApiOperation({ summary: 'Both vendors answer (503 naming the one that does not)' })
-  ready() {
-    return this.health.check([
-      () => this.vendors.check('qwiet'),
-      () => this.vendors.check('octane'),
-    ]);
+  async ready(@Res({ passthrough: true }) res: Response) {
+    try {
+      return await this.health.check([
+        () => this.vendors.check('qwiet'),
+        () => this.vendors.check('octane'),
+      ]);
+    } catch (error) {
+      // Terminus reports "down" as an exception; its body is the report itself.
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      res.status(503);
+      return error.getResponse();
+    }
   }
 }

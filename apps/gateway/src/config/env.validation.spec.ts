@@ -1,0 +1,93 @@
+import { ConfigError, loadGatewayConfig } from './env.validation';
+
+const ORG = '2c0b6f7e-1d5a-4c1f-9a36-8f0f5b1e7d42';
+const valid = {
+  QWIET_BASE_URL: 'https://app.shiftleft.io/api/v4',
+  QWIET_ORG_TOKENS: JSON.stringify({ [ORG]: 'eyJ.token.value' }),
+  OCTANE_BASE_URL: 'https://octane.example.com',
+  OCTANE_CREDENTIALS: JSON.stringify({
+    '1001': { client_id: 'keygate_x', client_secret: 'S3cret!value' },
+  }),
+  KEYGATE_TEAMS: JSON.stringify({
+    payments: { qwiet_orgs: [ORG], octane_shared_spaces: ['1001'] },
+  }),
+  AUTH_JWT_SECRET: 'x'.repeat(32),
+};
+
+const problems = (env: NodeJS.ProcessEnv): string[] => {
+  try {
+    loadGatewayConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+};
+
+describe('loadGatewayConfig', () => {
+  it('reads a complete environment with defaults', () => {
+    const config = loadGatewayConfig(valid);
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 3000, bodyLimit: '64kb' });
+    expect(config.transport).toEqual({ timeoutMs: 10_000, maxSockets: 64, getRetries: 2 });
+    expect(config.auth).toMatchObject({ mode: 'hs256', teamClaim: 'team', rolesClaim: 'roles' });
+    expect(config.octane.sharedSpaces['1001']).toEqual({
+      clientId: 'keygate_x',
+      clientSecret: 'S3cret!value',
+    });
+    expect(config.teams.payments).toEqual({ qwietOrgs: [ORG], octaneSharedSpaces: ['1001'] });
+  });
+
+  it('names every missing variable at once', () => {
+    const found = problems({});
+    for (const name of [
+      'QWIET_BASE_URL',
+      'QWIET_ORG_TOKENS',
+      'OCTANE_BASE_URL',
+      'OCTANE_CREDENTIALS',
+      'KEYGATE_TEAMS',
+      'AUTH_JWT_SECRET',
+    ]) {
+      expect(found.join('\n')).toContain(name);
+    }
+  });
+
+  it.each([
+    ['PORT', { PORT: '70000' }, 'PORT'],
+    ['a URL without protocol', { QWIET_BASE_URL: 'app.shiftleft.io' }, 'QWIET_BASE_URL'],
+    [
+      'tokens that are not JSON',
+      { QWIET_ORG_TOKENS: 'org=token' },
+      'QWIET_ORG_TOKENS is not valid JSON',
+    ],
+    ['an org key that is not a UUID', { QWIET_ORG_TOKENS: '{"acme":"t"}' }, 'not an org UUID'],
+    [
+      'credentials without a secret',
+      { OCTANE_CREDENTIALS: '{"1001":{"client_id":"k"}}' },
+      'needs a client_id and a client_secret',
+    ],
+    [
+      'a team using an org without a token',
+      { KEYGATE_TEAMS: '{"x":{"qwiet_orgs":["7d3e9a14-5b2c-4f8e-a1d6-3c9b8e2f4a51"]}}' },
+      'has no token for',
+    ],
+    ['a short JWT secret', { AUTH_JWT_SECRET: 'short' }, 'at least 32 characters'],
+    ['both auth modes', { AUTH_JWKS_URL: 'https://id.example.com/jwks' }, 'exactly one of'],
+    [
+      'JWKS without issuer',
+      { AUTH_JWT_SECRET: '', AUTH_JWKS_URL: 'https://id.example.com/jwks' },
+      'AUTH_ISSUER',
+    ],
+  ])('refuses %s', (_case, override, message) => {
+    expect(problems({ ...valid, ...override }).join('\n')).toContain(message);
+  });
+
+  it('never puts a credential value in its messages', () => {
+    const secret = 'S3cret!value-that-must-not-leak';
+    const found = problems({
+      ...valid,
+      OCTANE_CREDENTIALS: JSON.stringify({ abc: { client_id: 'k', client_secret: secret } }),
+    });
+    expect(found.length).toBeGreaterThan(0);
+    expect(found.join('\n')).not.toContain(secret);
+  });
+});

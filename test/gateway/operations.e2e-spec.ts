@@ -1,0 +1,101 @@
+import { startGateway, startSimulator, StartedGateway, StartedSimulator } from '../support/gateway';
+
+describe('gateway: health, docs, shutdown, hardening', () => {
+  let s: StartedSimulator;
+  let g: StartedGateway;
+
+  beforeAll(async () => {
+    s = await startSimulator();
+    g = await startGateway(s);
+  });
+  afterAll(async () => {
+    await g.close();
+    await s.sim.close();
+  });
+
+  it('reports live and ready without a token', async () => {
+    expect((await g.http().get('/health/live').expect(200)).body.status).toBe('ok');
+    const ready = await g.http().get('/health/ready').expect(200);
+    expect(ready.body.details).toEqual({ qwiet: { status: 'up' }, octane: { status: 'up' } });
+  });
+
+  it('goes unready, naming the vendor, when a vendor cannot be reached', async () => {
+    const dead = await startGateway(s, { OCTANE_BASE_URL: 'http://127.0.0.1:9' });
+    try {
+      const res = await dead.http().get('/health/ready').expect(503);
+      expect(res.body.error).toEqual({
+        octane: { status: 'down', message: 'octane is not reachable' },
+      });
+    } finally {
+      await dead.close();
+    }
+  });
+
+  it('serves the OpenAPI document describing every route, body and error', async () => {
+    const doc = (await g.http().get('/docs-json').expect(200)).body;
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/qwiet/api/v4/orgs/{orgId}/roles',
+        '/qwiet/api/v4/orgs/{orgId}/tokens',
+        '/qwiet/api/v4/orgs/{orgId}/tokens/{tokenId}',
+        '/octane/api/shared_spaces/{spaceId}/roles',
+        '/octane/api/shared_spaces/{spaceId}/workspace_roles',
+        '/octane/api/shared_spaces/{spaceId}/api_accesses',
+        '/octane/api/shared_spaces/{spaceId}/api_accesses/{id}',
+        '/health/ready',
+      ]),
+    );
+    const create = doc.paths['/qwiet/api/v4/orgs/{orgId}/tokens'].post;
+    expect(create.requestBody.content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/CreateTokenRequestDto',
+    );
+    expect(Object.keys(create.responses)).toEqual(
+      expect.arrayContaining(['200', '400', '401', '403', '502', '504']),
+    );
+    expect(doc.components.schemas.CreateTokenRequestDto.required).toEqual(['label', 'role_id']);
+    expect(doc.components.schemas.ApiAccessInputDto.properties).toHaveProperty('workspace_roles');
+    expect((await g.http().get('/docs').expect(200)).text).toContain('swagger');
+  });
+
+  it('sends security headers and refuses oversized bodies with 413', async () => {
+    const res = await g.http().get('/health/live');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    const bearer = { Authorization: `Bearer ${await g.token()}` };
+    const big = await g
+      .http()
+      .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
+      .set(bearer)
+      .send({ label: 'x'.repeat(70_000) })
+      .expect(413);
+    expect(big.body).toMatchObject({ ok: false, code: 'PAYLOAD_TOO_LARGE' });
+  });
+
+  it('answers unknown paths 404 in the envelope of the vendor prefix', async () => {
+    const bearer = { Authorization: `Bearer ${await g.token()}` };
+    expect(
+      (await g.http().get('/qwiet/api/v4/orgs/x/nothing').set(bearer).expect(404)).body,
+    ).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect((await g.http().get('/octane/api/nothing').set(bearer).expect(404)).body).toMatchObject({
+      error_code: 'NOT_FOUND',
+    });
+  });
+
+  it('lets an in-flight request finish when the gateway shuts down', async () => {
+    const closing = await startGateway(s);
+    const bearer = { Authorization: `Bearer ${await closing.token()}` };
+    await s.admin.fault({ op: 'qwiet.roles.list', kind: 'latency', latency_ms: 300, times: 1 });
+    const inFlight = closing
+      .http()
+      .get(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`)
+      .set(bearer)
+      .then((r) => r.status);
+    await new Promise<void>((resolve) => {
+      const poll = () =>
+        (s.sim.requestCount('qwiet.roles.list') ?? 0) > 0 ? resolve() : setImmediate(poll);
+      poll();
+    });
+    await closing.close();
+    expect(await inFlight).toBe(200);
+  });
+});
