@@ -1,10 +1,10 @@
-# One image for both processes; docker-compose.yml picks the entry point.
+# One image for the gateway, the simulator and the CLI; docker-compose.yml picks the entry point.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npx nest build upstream-sim && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
@@ -13,5 +13,5 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
-# Signals must reach node itself (not npm) for graceful shutdown.
-CMD ["node", "dist/apps/upstream-sim/main.js"]
+# Signals must reach node itself (not npm) for a graceful shutdown.
+CMD ["node", "dist/apps/gateway/apps/gateway/src/main.js"]
