@@ -1,0 +1,355 @@
+import { characterClasses, isCommonPassword } from './secrets';
+import type {
+  CompiledPolicy,
+  Decision,
+  Finding,
+  Mode,
+  PolicyCaller,
+  PolicyRequest,
+  TeamPolicy,
+} from './policy.types';
+
+export const ADMIN_ROLE = 'keygate:admin';
+/** Qwiet's CI Token role: the only one a service-account token may create. */
+export const QWIET_CI_ROLE_ID = '66ad5168-41be-4b6c-9ac5-a30b02229c35';
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Collects what each evaluated rule found: enforced breaks deny, dry-run breaks warn. */
+class Findings {
+  readonly violations: Finding[] = [];
+  readonly warnings: Finding[] = [];
+  readonly evaluated: string[] = [];
+  readonly effective: Decision['effective'] = {};
+
+  check(rule: string, mode: Mode | undefined, ok: boolean, finding: Omit<Finding, 'rule'>): void {
+    this.evaluated.push(rule);
+    if (ok) return;
+    ((mode ?? 'enforce') === 'enforce' ? this.violations : this.warnings).push({
+      rule,
+      ...finding,
+    });
+  }
+
+  warn(rule: string, finding: Omit<Finding, 'rule'>): void {
+    this.warnings.push({ rule, ...finding });
+  }
+}
+
+/**
+ * The policy decision for one request: a pure function of the compiled policy, the caller, the
+ * request and the time. No I/O; every rule it applies is listed in `evaluated`.
+ */
+export function evaluate(
+  policy: CompiledPolicy,
+  caller: PolicyCaller,
+  request: PolicyRequest,
+  now: Date,
+): Decision {
+  const team = policy.teams.get(caller.team) ?? policy.fallback;
+  const admin = caller.roles.includes(ADMIN_ROLE);
+  const f = new Findings();
+
+  if (request.action.startsWith('qwiet.')) {
+    const orgId = (request as { orgId: string }).orgId.toLowerCase();
+    f.check('scope.qwiet_org', 'enforce', admin || team.qwietOrgs.includes(orgId), {
+      message: `team ${caller.team} may not use Qwiet org ${orgId}`,
+      limit: team.qwietOrgs,
+      actual: orgId,
+    });
+  } else {
+    const spaceId = (request as { sharedSpaceId: string }).sharedSpaceId;
+    f.check(
+      'scope.octane_shared_space',
+      'enforce',
+      admin || team.octaneSharedSpaces.includes(spaceId),
+      {
+        message: `team ${caller.team} may not use shared space ${spaceId}`,
+        limit: team.octaneSharedSpaces,
+        actual: spaceId,
+      },
+    );
+  }
+
+  switch (request.action) {
+    case 'qwiet.token.issue':
+      qwietIssue(team, request.orgId.toLowerCase(), request.token, f);
+      break;
+    case 'octane.api_access.create':
+      octaneCreate(team, request.key, now, f);
+      break;
+    case 'octane.api_access.regenerate':
+      otherTeam(team, caller, admin, request.ownerTeam, f);
+      secretStrength(team, request.client_secret, request.name, f);
+      break;
+    case 'qwiet.token.revoke':
+    case 'octane.api_access.revoke':
+      otherTeam(team, caller, admin, request.ownerTeam, f);
+      break;
+  }
+
+  return {
+    allowed: f.violations.length === 0,
+    violations: f.violations,
+    warnings: f.warnings,
+    effective: f.effective,
+    evaluated: f.evaluated,
+    revision: policy.revision,
+  };
+}
+
+function qwietIssue(
+  team: TeamPolicy,
+  orgId: string,
+  token: { label: string; role_id: string; token_type?: string; valid_for_seconds?: number },
+  f: Findings,
+): void {
+  const r = team.rules.qwiet;
+  const roleId = token.role_id.toLowerCase();
+  // Qwiet does not document its default token_type; the simulator (and this rule) take integration.
+  const tokenType = token.token_type ?? 'integration';
+
+  if (r.service_account && r.service_account.org_ids.includes(orgId)) {
+    const ciRole = (r.service_account.ci_role_id ?? QWIET_CI_ROLE_ID).toLowerCase();
+    f.check(
+      'qwiet.service_account',
+      r.service_account.mode,
+      roleId === ciRole && tokenType === 'access',
+      {
+        message:
+          'this org is served by a service-account token: only CI tokens (the CI role, token_type access)',
+        limit: { role_id: ciRole, token_type: 'access' },
+        actual: { role_id: roleId, token_type: tokenType },
+      },
+    );
+  }
+  if (r.allowed_token_types) {
+    f.check(
+      'qwiet.allowed_token_types',
+      r.allowed_token_types.mode,
+      r.allowed_token_types.token_types.includes(tokenType as 'access'),
+      {
+        message: `token_type ${tokenType} is not allowed`,
+        limit: r.allowed_token_types.token_types,
+        actual: tokenType,
+      },
+    );
+  }
+  if (r.allowed_roles) {
+    const allowed = r.allowed_roles.role_ids.map((id) => id.toLowerCase());
+    f.check('qwiet.allowed_roles', r.allowed_roles.mode, allowed.includes(roleId), {
+      message: `role_id ${roleId} is not in the allowed roles`,
+      limit: allowed,
+      actual: roleId,
+    });
+  }
+  if (r.denied_roles) {
+    const denied = r.denied_roles.role_ids.map((id) => id.toLowerCase());
+    f.check('qwiet.denied_roles', r.denied_roles.mode, !denied.includes(roleId), {
+      message: `role_id ${roleId} is denied`,
+      limit: denied,
+      actual: roleId,
+    });
+  }
+  for (const { pattern, mode } of r.label_patterns) {
+    f.check('qwiet.label_pattern', mode, new RegExp(pattern, 'u').test(token.label), {
+      message: 'label does not match the required pattern',
+      limit: pattern,
+      actual: token.label,
+    });
+  }
+
+  const lifetime = token.valid_for_seconds;
+  const cap = r.max_lifetime;
+  const clamps =
+    cap !== undefined && cap.on_exceed === 'clamp' && (cap.mode ?? 'enforce') === 'enforce';
+  if (cap && lifetime !== undefined) {
+    if (lifetime > cap.max_seconds && clamps) {
+      f.effective.valid_for_seconds = cap.max_seconds;
+      f.evaluated.push('qwiet.max_lifetime');
+      f.warn('qwiet.max_lifetime', {
+        message: `valid_for_seconds clamped to the cap of ${cap.max_seconds}`,
+        limit: cap.max_seconds,
+        actual: lifetime,
+      });
+    } else {
+      f.check('qwiet.max_lifetime', cap.mode, lifetime <= cap.max_seconds, {
+        message: `valid_for_seconds exceeds the cap of ${cap.max_seconds}`,
+        limit: cap.max_seconds,
+        actual: lifetime,
+      });
+    }
+  }
+  if (r.lifetime_required) {
+    if (lifetime === undefined && clamps) {
+      f.effective.valid_for_seconds = cap.max_seconds;
+      f.evaluated.push('qwiet.lifetime_required');
+      f.warn('qwiet.lifetime_required', {
+        message: `no valid_for_seconds sent: set to the cap of ${cap.max_seconds}`,
+        limit: cap.max_seconds,
+        actual: null,
+      });
+    } else {
+      f.check('qwiet.lifetime_required', r.lifetime_required.mode, lifetime !== undefined, {
+        message: 'valid_for_seconds is required: no non-expiring tokens',
+        limit: 'required',
+        actual: null,
+      });
+    }
+  }
+}
+
+function octaneCreate(
+  team: TeamPolicy,
+  key: {
+    name: string;
+    client_secret?: string;
+    expiration?: string;
+    workspace_role_ids: string[];
+    roles_in_all_workspaces: string[];
+  },
+  now: Date,
+  f: Findings,
+): void {
+  const r = team.rules.octane;
+  for (const { pattern, mode } of r.name_patterns) {
+    f.check('octane.name_pattern', mode, new RegExp(pattern, 'u').test(key.name), {
+      message: 'name does not match the required pattern',
+      limit: pattern,
+      actual: key.name,
+    });
+  }
+  if (r.allowed_workspace_roles) {
+    const outside = key.workspace_role_ids.filter(
+      (id) => !r.allowed_workspace_roles?.workspace_role_ids.includes(id),
+    );
+    f.check(
+      'octane.allowed_workspace_roles',
+      r.allowed_workspace_roles.mode,
+      outside.length === 0,
+      {
+        message: `workspace roles not allowed: ${outside.join(', ')}`,
+        limit: r.allowed_workspace_roles.workspace_role_ids,
+        actual: key.workspace_role_ids,
+      },
+    );
+  }
+  if (r.roles_in_all_workspaces) {
+    const outside = key.roles_in_all_workspaces.filter(
+      (id) => !r.roles_in_all_workspaces?.role_ids.includes(id),
+    );
+    f.check(
+      'octane.roles_in_all_workspaces',
+      r.roles_in_all_workspaces.mode,
+      outside.length === 0,
+      {
+        message: `roles in all workspaces not allowed: ${outside.join(', ')}`,
+        limit: r.roles_in_all_workspaces.role_ids,
+        actual: key.roles_in_all_workspaces,
+      },
+    );
+  }
+
+  const cap = r.max_expiration;
+  const clamps =
+    cap !== undefined && cap.on_exceed === 'clamp' && (cap.mode ?? 'enforce') === 'enforce';
+  const latest = cap && new Date(now.getTime() + cap.max_days * DAY_MS);
+  const latestIso = latest?.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (cap && latest && key.expiration !== undefined) {
+    const at = Date.parse(key.expiration);
+    if (at > latest.getTime() && clamps) {
+      f.effective.expiration = latestIso;
+      f.evaluated.push('octane.max_expiration');
+      f.warn('octane.max_expiration', {
+        message: `expiration clamped to ${cap.max_days} days from now`,
+        limit: latestIso,
+        actual: key.expiration,
+      });
+    } else {
+      f.check('octane.max_expiration', cap.mode, at > now.getTime() && at <= latest.getTime(), {
+        message:
+          at <= now.getTime()
+            ? 'expiration is not in the future'
+            : `expiration is more than ${cap.max_days} days ahead`,
+        limit: latestIso,
+        actual: key.expiration,
+      });
+    }
+  }
+  if (r.expiration_required) {
+    if (key.expiration === undefined && clamps) {
+      f.effective.expiration = latestIso;
+      f.evaluated.push('octane.expiration_required');
+      f.warn('octane.expiration_required', {
+        message: `no expiration sent: set to ${cap.max_days} days from now`,
+        limit: latestIso,
+        actual: null,
+      });
+    } else {
+      f.check(
+        'octane.expiration_required',
+        r.expiration_required.mode,
+        key.expiration !== undefined,
+        {
+          message: 'expiration is required: no keys without an end',
+          limit: 'required',
+          actual: null,
+        },
+      );
+    }
+  }
+  secretStrength(team, key.client_secret, key.name, f);
+}
+
+/** Checks a caller's secret (never quoting it); no secret means Keygate generates a strong one. */
+function secretStrength(
+  team: TeamPolicy,
+  secret: string | undefined,
+  name: string | undefined,
+  f: Findings,
+): void {
+  if (secret === undefined) {
+    f.effective.generate_secret = true;
+    return;
+  }
+  const rule = team.rules.octane.secret_strength;
+  if (!rule) return;
+  const problems: string[] = [];
+  if (secret.length < rule.min_length || secret.length > 30)
+    problems.push(`${rule.min_length} to 30 characters`);
+  if (characterClasses(secret) < rule.min_classes)
+    problems.push(`${rule.min_classes} of the 4 character classes`);
+  if (
+    rule.forbid_name !== false &&
+    name &&
+    name.length >= 3 &&
+    secret.toLowerCase().includes(name.toLowerCase())
+  ) {
+    problems.push('must not contain the key name');
+  }
+  if (rule.forbid_common !== false && isCommonPassword(secret))
+    problems.push('must not be a common password');
+  f.check('octane.secret_strength', rule.mode, problems.length === 0, {
+    message: `client_secret is too weak: ${problems.join('; ')}`,
+    limit: { min_length: rule.min_length, max_length: 30, min_classes: rule.min_classes },
+    actual: { length: secret.length, classes: characterClasses(secret) },
+  });
+}
+
+function otherTeam(
+  team: TeamPolicy,
+  caller: PolicyCaller,
+  admin: boolean,
+  owner: string | undefined,
+  f: Findings,
+): void {
+  const rule = team.rules.revocation.other_team;
+  if (!rule) return;
+  f.check('revocation.other_team', rule.mode, admin || owner === caller.team, {
+    message:
+      owner === undefined
+        ? 'Keygate has no record of who issued this credential: only keygate:admin may change it'
+        : `issued by team ${owner}: only that team or keygate:admin may change it`,
+    limit: owner ?? 'unknown owner',
+    actual: caller.team,
+  });
+}

@@ -1,0 +1,133 @@
+export type Mode = 'enforce' | 'dry_run';
+export type OnExceed = 'deny' | 'clamp';
+
+interface Rule {
+  mode?: Mode;
+}
+
+export interface QwietRules {
+  max_lifetime?: Rule & { max_seconds: number; on_exceed?: OnExceed };
+  lifetime_required?: Rule;
+  allowed_roles?: Rule & { role_ids: string[] };
+  denied_roles?: Rule & { role_ids: string[] };
+  allowed_token_types?: Rule & { token_types: ('access' | 'integration')[] };
+  label_pattern?: Rule & { pattern: string };
+  service_account?: Rule & { org_ids: string[]; ci_role_id?: string };
+}
+
+export interface OctaneRules {
+  max_expiration?: Rule & { max_days: number; on_exceed?: OnExceed };
+  expiration_required?: Rule;
+  allowed_workspace_roles?: Rule & { workspace_role_ids: string[] };
+  roles_in_all_workspaces?: Rule & { role_ids: string[] };
+  secret_strength?: Rule & {
+    min_length: number;
+    min_classes: number;
+    forbid_name?: boolean;
+    forbid_common?: boolean;
+  };
+  name_pattern?: Rule & { pattern: string };
+}
+
+export interface RevocationRules {
+  other_team?: Rule;
+}
+
+export interface RuleSet {
+  qwiet?: QwietRules;
+  octane?: OctaneRules;
+  revocation?: RevocationRules;
+}
+
+export interface TeamSection {
+  qwiet_orgs?: string[];
+  octane_shared_spaces?: string[];
+  rules?: RuleSet;
+}
+
+/** The policy file as security writes it (YAML). */
+export interface PolicyDocument {
+  version: 1;
+  rules?: RuleSet;
+  teams?: Record<string, TeamSection>;
+}
+
+/** A team's rules after merging its section into the global ones (patterns: all must match). */
+export interface EffectiveRules {
+  qwiet: Omit<QwietRules, 'label_pattern'> & { label_patterns: { pattern: string; mode: Mode }[] };
+  octane: Omit<OctaneRules, 'name_pattern'> & { name_patterns: { pattern: string; mode: Mode }[] };
+  revocation: RevocationRules;
+}
+
+export interface TeamPolicy {
+  qwietOrgs: string[];
+  octaneSharedSpaces: string[];
+  rules: EffectiveRules;
+}
+
+export interface CompiledPolicy {
+  revision: string;
+  document: PolicyDocument;
+  teams: ReadonlyMap<string, TeamPolicy>;
+  /** Rules for a team with no section: the global ones, and no org or shared space. */
+  fallback: TeamPolicy;
+}
+
+export interface PolicyCaller {
+  subject: string;
+  team: string;
+  roles: readonly string[];
+}
+
+export type PolicyRequest =
+  | { action: 'qwiet.read'; orgId: string }
+  | {
+      action: 'qwiet.token.issue';
+      orgId: string;
+      token: { label: string; role_id: string; token_type?: string; valid_for_seconds?: number };
+    }
+  | { action: 'qwiet.token.revoke'; orgId: string; tokenId: string; ownerTeam?: string }
+  | { action: 'octane.read'; sharedSpaceId: string }
+  | {
+      action: 'octane.api_access.create';
+      sharedSpaceId: string;
+      key: {
+        name: string;
+        client_secret?: string;
+        expiration?: string;
+        workspace_role_ids: string[];
+        roles_in_all_workspaces: string[];
+      };
+    }
+  | {
+      action: 'octane.api_access.regenerate';
+      sharedSpaceId: string;
+      id: string;
+      name?: string;
+      client_secret?: string;
+      ownerTeam?: string;
+    }
+  | { action: 'octane.api_access.revoke'; sharedSpaceId: string; id: string; ownerTeam?: string };
+
+export type PolicyAction = PolicyRequest['action'];
+
+export interface Finding {
+  /** Stable rule id, e.g. `qwiet.max_lifetime`. */
+  rule: string;
+  message: string;
+  limit?: unknown;
+  actual?: unknown;
+}
+
+export interface Decision {
+  allowed: boolean;
+  /** Enforced rules that were broken: any one denies. */
+  violations: Finding[];
+  /** Dry-run rules that were broken, and clamps applied. */
+  warnings: Finding[];
+  /** What Keygate sends after clamps: the lifetime or expiration actually requested. */
+  effective: { valid_for_seconds?: number; expiration?: string; generate_secret?: boolean };
+  /** Every rule that was evaluated for this request, in order. */
+  evaluated: string[];
+  revision: string;
+}
