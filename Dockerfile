@@ -11,6 +11,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY config ./config
 COPY package.json ./
 USER node
 # Signals must reach node itself (not npm) for a graceful shutdown.

@@ -104,7 +104,7 @@ describe('gateway: caller identity', () => {
       .get(rolesPath)
       .set('Authorization', `Bearer ${await g.token({ team: 'marketing' })}`)
       .expect(403);
-    expect(res.body.code).toBe('TEAM_SCOPE_DENIED');
+    expect(res.body.code).toBe('POLICY_VIOLATION');
   });
 
   describe('JWKS mode (production): issuer and audience enforced', () => {

@@ -187,7 +187,7 @@ describe('gateway: Octane drop-in surface', () => {
     });
 
     it.each([
-      ['regenerate without a secret', { is_valid: true }, 'client_secret'],
+      ['regenerate with an empty secret', { is_valid: true, client_secret: '' }, 'client_secret'],
       ['revoke with a secret', { is_valid: false, client_secret: STRONG }, 'client_secret'],
       ['is_valid as a string', { is_valid: 'false' }, 'is_valid'],
       ['an extra field', { is_valid: false, name: 'renamed' }, 'name'],
@@ -216,11 +216,12 @@ describe('gateway: Octane drop-in surface', () => {
     });
   });
 
-  it("refuses another team's shared space with 403 TEAM_SCOPE_DENIED", async () => {
+  it("refuses another team's shared space (403 POLICY_VIOLATION, scope.octane_shared_space)", async () => {
     const res = await g.http().get('/octane/api/shared_spaces/2001/roles').set(bearer).expect(403);
     expect(res.body).toMatchObject({
-      error_code: 'TEAM_SCOPE_DENIED',
-      properties: { spaceId: '2001' },
+      error_code: 'POLICY_VIOLATION',
+      properties: { 'scope.octane_shared_space': expect.stringContaining('2001') },
+      violations: [{ rule: 'scope.octane_shared_space', actual: '2001' }],
     });
   });
 

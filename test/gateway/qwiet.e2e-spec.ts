@@ -150,9 +150,13 @@ describe('gateway: Qwiet drop-in surface', () => {
     });
   });
 
-  it("refuses another team's org with 403 TEAM_SCOPE_DENIED, and lets an admin use it", async () => {
+  it("refuses another team's org (403 POLICY_VIOLATION, scope.qwiet_org), and lets an admin use it", async () => {
     const res = await g.http().get(`/qwiet/api/v4/orgs/${otherOrg}/roles`).set(bearer).expect(403);
-    expect(res.body).toMatchObject({ ok: false, code: 'TEAM_SCOPE_DENIED' });
+    expect(res.body).toMatchObject({
+      ok: false,
+      code: 'POLICY_VIOLATION',
+      violations: [{ rule: 'scope.qwiet_org', actual: otherOrg }],
+    });
     const admin = {
       Authorization: `Bearer ${await g.token({ team: 'payments', roles: ['keygate:admin'] })}`,
     };
@@ -161,8 +165,8 @@ describe('gateway: Qwiet drop-in surface', () => {
       .http()
       .get('/qwiet/api/v4/orgs/00000000-0000-4000-8000-000000000000/roles')
       .set(admin)
-      .expect(403);
-    expect(unknownOrg.body.code).toBe('TEAM_SCOPE_DENIED');
+      .expect(404);
+    expect(unknownOrg.body.code).toBe('NOT_FOUND');
   });
 
   describe('transport failures', () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { mintDevToken } from '@app/auth';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -21,6 +24,27 @@ export class LogCapture extends Writable {
   }
 }
 
+/** Teams payments (first org and space) and platform (second ones), and no rule beyond scope. */
+export function scopeOnlyPolicy(s: StartedSimulator, rules = ''): string {
+  const [orgA, orgB] = s.options.qwietOrgs;
+  const [spaceA, spaceB] = s.options.octaneSpaces;
+  return [
+    'version: 1',
+    rules,
+    'teams:',
+    `  payments: { qwiet_orgs: [${orgA.id}], octane_shared_spaces: ['${spaceA.id}'] }`,
+    `  platform: { qwiet_orgs: [${orgB.id}], octane_shared_spaces: ['${spaceB.id}'] }`,
+    '',
+  ].join('\n');
+}
+
+/** Writes a policy file in a fresh temporary folder; returns its path. */
+export function writePolicy(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'keygate-policy-')), 'policy.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
 /** The gateway env that points at a running simulator: team payments -> first org/space, platform -> second. */
 export function gatewayEnv(
   s: StartedSimulator,
@@ -36,10 +60,7 @@ export function gatewayEnv(
       [spaceA.id]: { client_id: spaceA.clientId, client_secret: spaceA.clientSecret },
       [spaceB.id]: { client_id: spaceB.clientId, client_secret: spaceB.clientSecret },
     }),
-    KEYGATE_TEAMS: JSON.stringify({
-      payments: { qwiet_orgs: [orgA.id], octane_shared_spaces: [spaceA.id] },
-      platform: { qwiet_orgs: [orgB.id], octane_shared_spaces: [spaceB.id] },
-    }),
+    POLICY_FILE: writePolicy(scopeOnlyPolicy(s)),
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     UPSTREAM_TIMEOUT_MS: '1000',
     UPSTREAM_GET_RETRIES: '1',

@@ -1,9 +1,12 @@
+import { POLICY_CHECK_USAGE, policyCheckCommand } from './policy-check.command';
 import { TOKEN_USAGE, tokenCommand } from './token.command';
 
+const indent = (text: string) => `  ${text.replace(/\n/g, '\n  ')}`;
 const USAGE = `usage: keygate <command> [options]
 
 commands:
-  ${TOKEN_USAGE.replace(/\n/g, '\n  ')}`;
+${indent(TOKEN_USAGE)}
+${indent(POLICY_CHECK_USAGE)}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -11,15 +14,20 @@ async function main(argv: string[]): Promise<number> {
     case 'token':
       process.stdout.write(`${await tokenCommand(rest, process.env)}\n`);
       return 0;
+    case 'policy': {
+      if (rest[0] !== 'check') break;
+      const { output, status } = policyCheckCommand(rest.slice(1));
+      (status === 0 ? process.stdout : process.stderr).write(`${output.trimEnd()}\n`);
+      return status;
+    }
     case undefined:
     case '--help':
     case 'help':
       process.stdout.write(`${USAGE}\n`);
       return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`unknown command: ${command}\n\n${USAGE}\n`);
-      return 2;
   }
+  process.stderr.write(`unknown command: ${argv.join(' ')}\n\n${USAGE}\n`);
+  return 2;
 }
 
 main(process.argv.slice(2)).then(

@@ -12,6 +12,7 @@ import { GATEWAY_CONFIG } from './config/config.tokens';
 import type { GatewayConfig } from './config/gateway.config';
 import { HealthModule } from './health/health.module';
 import { OctaneModule } from './octane/octane.module';
+import { PolicyModule } from './policy/policy.module';
 import { QwietModule } from './qwiet/qwiet.module';
 
 export interface AppModuleOptions {
@@ -61,6 +62,7 @@ export class AppModule {
         }),
         AuthModule.forRoot(config.auth),
         HealthModule,
+        PolicyModule,
         QwietModule,
         OctaneModule,
       ],

@@ -26,6 +26,8 @@ export async function createGateway(
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, options), {
     bufferLogs: true,
     bodyParser: false,
+    // Start-up errors (an invalid policy) reach the caller instead of exiting the process.
+    abortOnError: false,
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');

@@ -1,4 +1,5 @@
 import { mintDevToken } from '@app/auth';
+import { PolicyError } from '@app/policy';
 import { ConfigError, loadGatewayConfig } from './config/env.validation';
 import { startEmbeddedDefault, wantsEmbeddedDefault } from './config/embedded-default';
 import { createGateway } from './bootstrap';
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   process.stderr.write(
-    `${error instanceof ConfigError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    `${error instanceof ConfigError || error instanceof PolicyError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );
   process.exit(1);
 });

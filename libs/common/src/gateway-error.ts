@@ -3,11 +3,11 @@ export const ErrorCode = {
   VALIDATION_FAILED: 'VALIDATION_FAILED',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
-  TEAM_SCOPE_DENIED: 'TEAM_SCOPE_DENIED',
   NOT_FOUND: 'NOT_FOUND',
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  POLICY_VIOLATION: 'POLICY_VIOLATION',
   UPSTREAM_UNREACHABLE: 'UPSTREAM_UNREACHABLE',
   UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
   UPSTREAM_BAD_RESPONSE: 'UPSTREAM_BAD_RESPONSE',
@@ -28,6 +28,8 @@ export class GatewayError extends Error {
     readonly code: ErrorCode | string,
     message: string,
     readonly details: Readonly<Record<string, string>> = {},
+    /** Structured fields added to the error body (e.g. `violations`). */
+    readonly extra: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
   }

@@ -13,9 +13,14 @@ export interface ErrorParts {
   /** Field (or subject) -> what is wrong with it. */
   details: Readonly<Record<string, string>>;
   requestId: string;
+  extra?: Readonly<Record<string, unknown>>;
 }
 
 export function errorBody(kind: EnvelopeKind, e: ErrorParts): Record<string, unknown> {
+  return { ...envelope(kind, e), ...e.extra };
+}
+
+function envelope(kind: EnvelopeKind, e: ErrorParts): Record<string, unknown> {
   const entries = Object.entries(e.details);
   switch (kind) {
     case 'qwiet':

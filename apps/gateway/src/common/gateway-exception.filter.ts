@@ -48,6 +48,7 @@ export class GatewayExceptionFilter implements ExceptionFilter {
         code: error.code,
         message: error.message,
         details: error.details,
+        extra: error.extra,
         requestId: String(req.id ?? ''),
       }),
     );

@@ -1,8 +1,30 @@
+import type { Decision } from '@app/policy';
 import type { VendorResponse } from '@app/upstream';
 import type { Response } from 'express';
 
-/** Answers with the vendor's status and body, unchanged. */
-export function relay(res: Response, answer: VendorResponse): unknown {
+/** A vendor answer and the policy decision that let the request through (none for reads). */
+export interface GatewayAnswer {
+  answer: VendorResponse;
+  decision?: Decision;
+}
+
+export const POLICY_REVISION_HEADER = 'X-Keygate-Policy-Revision';
+export const POLICY_WARNINGS_HEADER = 'X-Keygate-Policy-Warnings';
+
+/** Header-safe text: printable ASCII only. */
+const headerText = (s: string) => s.replace(/[^\x20-\x7e]/g, '?');
+
+/** Answers with the vendor's status and body; policy revision and warnings go in headers. */
+export function relay(res: Response, { answer, decision }: GatewayAnswer): unknown {
+  if (decision) {
+    res.setHeader(POLICY_REVISION_HEADER, decision.revision);
+    if (decision.warnings.length > 0) {
+      res.setHeader(
+        POLICY_WARNINGS_HEADER,
+        decision.warnings.map((w) => headerText(`${w.rule}: ${w.message}`)).join(', '),
+      );
+    }
+  }
   res.status(answer.status);
   return answer.body;
 }

@@ -1,6 +1,9 @@
 import { devSigningSecret } from '@app/auth';
 import { generatedCredentials, UpstreamSimulator } from '@app/upstream-sim';
 
+/** Its teams (payments, platform) use the simulator's default orgs and shared spaces. */
+export const EXAMPLE_POLICY = 'config/policy.example.yaml';
+
 /** No vendor configured: run with the simulator in-process on loopback (the embedded default). */
 export function wantsEmbeddedDefault(env: NodeJS.ProcessEnv): boolean {
   return !env.QWIET_BASE_URL && !env.OCTANE_BASE_URL;
@@ -8,7 +11,7 @@ export function wantsEmbeddedDefault(env: NodeJS.ProcessEnv): boolean {
 
 /**
  * Starts the simulator on an ephemeral loopback port and returns the environment that points the
- * gateway at it: fresh vendor credentials, two teams, and the dev signing secret that
+ * gateway at it: fresh vendor credentials, the example policy, and the dev signing secret that
  * `npm run token` also uses.
  */
 export async function startEmbeddedDefault(
@@ -19,8 +22,6 @@ export async function startEmbeddedDefault(
     admin: ['1', 'true', 'on'].includes(env.SIM_ADMIN ?? ''),
   };
   const simulator = await UpstreamSimulator.start(options, 0, '127.0.0.1');
-  const [orgA, orgB] = options.qwietOrgs;
-  const [spaceA, spaceB] = options.octaneSpaces;
   return {
     simulator,
     env: {
@@ -38,12 +39,7 @@ export async function startEmbeddedDefault(
           ]),
         ),
       ),
-      KEYGATE_TEAMS:
-        env.KEYGATE_TEAMS ??
-        JSON.stringify({
-          payments: { qwiet_orgs: [orgA.id], octane_shared_spaces: [spaceA.id] },
-          platform: { qwiet_orgs: [orgB.id], octane_shared_spaces: [spaceB.id] },
-        }),
+      POLICY_FILE: env.POLICY_FILE ?? EXAMPLE_POLICY,
       AUTH_JWT_SECRET: env.AUTH_JWT_SECRET ?? (env.AUTH_JWKS_URL ? undefined : devSigningSecret()),
     },
   };

@@ -8,9 +8,7 @@ const valid = {
   OCTANE_CREDENTIALS: JSON.stringify({
     '1001': { client_id: 'keygate_x', client_secret: 'S3cret!value' },
   }),
-  KEYGATE_TEAMS: JSON.stringify({
-    payments: { qwiet_orgs: [ORG], octane_shared_spaces: ['1001'] },
-  }),
+  POLICY_FILE: 'config/policy.example.yaml',
   AUTH_JWT_SECRET: 'x'.repeat(32),
 };
 
@@ -34,7 +32,7 @@ describe('loadGatewayConfig', () => {
       clientId: 'keygate_x',
       clientSecret: 'S3cret!value',
     });
-    expect(config.teams.payments).toEqual({ qwietOrgs: [ORG], octaneSharedSpaces: ['1001'] });
+    expect(config.policyFile).toBe('config/policy.example.yaml');
   });
 
   it('names every missing variable at once', () => {
@@ -44,7 +42,7 @@ describe('loadGatewayConfig', () => {
       'QWIET_ORG_TOKENS',
       'OCTANE_BASE_URL',
       'OCTANE_CREDENTIALS',
-      'KEYGATE_TEAMS',
+      'POLICY_FILE',
       'AUTH_JWT_SECRET',
     ]) {
       expect(found.join('\n')).toContain(name);
@@ -64,11 +62,6 @@ describe('loadGatewayConfig', () => {
       'credentials without a secret',
       { OCTANE_CREDENTIALS: '{"1001":{"client_id":"k"}}' },
       'needs a client_id and a client_secret',
-    ],
-    [
-      'a team using an org without a token',
-      { KEYGATE_TEAMS: '{"x":{"qwiet_orgs":["7d3e9a14-5b2c-4f8e-a1d6-3c9b8e2f4a51"]}}' },
-      'has no token for',
     ],
     ['a short JWT secret', { AUTH_JWT_SECRET: 'short' }, 'at least 32 characters'],
     ['both auth modes', { AUTH_JWKS_URL: 'https://id.example.com/jwks' }, 'exactly one of'],

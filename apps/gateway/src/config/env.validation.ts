@@ -13,7 +13,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
-import type { GatewayConfig, TeamScope } from './gateway.config';
+import type { GatewayConfig } from './gateway.config';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
@@ -33,7 +33,7 @@ class GatewayEnvironment {
   @IsString() @IsNotEmpty() QWIET_ORG_TOKENS!: string;
   @IsUrl(URL_OPTIONS) OCTANE_BASE_URL!: string;
   @IsString() @IsNotEmpty() OCTANE_CREDENTIALS!: string;
-  @IsString() @IsNotEmpty() KEYGATE_TEAMS!: string;
+  @IsString() @IsNotEmpty() POLICY_FILE!: string;
 
   @IsOptional() @IsInt() @Min(100) @Max(300_000) UPSTREAM_TIMEOUT_MS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(1024) UPSTREAM_MAX_SOCKETS?: number;
@@ -114,51 +114,6 @@ function octaneCredentials(raw: unknown, problems: string[]): OctaneCredentialsB
 }
 type OctaneCredentialsBySpace = Record<string, { clientId: string; clientSecret: string }>;
 
-function teams(
-  raw: unknown,
-  orgs: Record<string, string>,
-  spaces: OctaneCredentialsBySpace,
-  problems: string[],
-): Record<string, TeamScope> {
-  const out: Record<string, TeamScope> = {};
-  if (!isRecord(raw)) {
-    if (raw !== undefined)
-      problems.push(
-        'KEYGATE_TEAMS must be {"<team>": {"qwiet_orgs": [...], "octane_shared_spaces": [...]}}',
-      );
-    return out;
-  }
-  for (const [team, value] of Object.entries(raw)) {
-    const v = isRecord(value) ? value : {};
-    const list = (key: string): string[] => {
-      const items = v[key] ?? [];
-      if (!Array.isArray(items) || items.some((i) => typeof i !== 'string')) {
-        problems.push(`KEYGATE_TEAMS: ${team}.${key} must be a list of strings`);
-        return [];
-      }
-      return items as string[];
-    };
-    const scope = {
-      qwietOrgs: list('qwiet_orgs').map((o) => o.toLowerCase()),
-      octaneSharedSpaces: list('octane_shared_spaces'),
-    };
-    for (const org of scope.qwietOrgs) {
-      if (!Object.hasOwn(orgs, org))
-        problems.push(
-          `KEYGATE_TEAMS: ${team} uses Qwiet org ${org}, which QWIET_ORG_TOKENS has no token for`,
-        );
-    }
-    for (const space of scope.octaneSharedSpaces) {
-      if (!Object.hasOwn(spaces, space))
-        problems.push(
-          `KEYGATE_TEAMS: ${team} uses shared space ${space}, which OCTANE_CREDENTIALS has no key for`,
-        );
-    }
-    out[team] = scope;
-  }
-  return out;
-}
-
 /** Reads and checks the whole configuration; every problem is named in one ConfigError. */
 export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
   // An empty variable means unset, as in most deployment tools.
@@ -177,12 +132,6 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
   );
   const spaces = octaneCredentials(
     env.OCTANE_CREDENTIALS && parseJson('OCTANE_CREDENTIALS', env.OCTANE_CREDENTIALS, problems),
-    problems,
-  );
-  const teamScopes = teams(
-    env.KEYGATE_TEAMS && parseJson('KEYGATE_TEAMS', env.KEYGATE_TEAMS, problems),
-    qwietTokens,
-    spaces,
     problems,
   );
 
@@ -220,7 +169,7 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
       maxSockets: parsed.UPSTREAM_MAX_SOCKETS ?? 64,
       getRetries: parsed.UPSTREAM_GET_RETRIES ?? 2,
     },
-    teams: teamScopes,
+    policyFile: parsed.POLICY_FILE,
     log: { level: parsed.LOG_LEVEL ?? 'info' },
   };
 }

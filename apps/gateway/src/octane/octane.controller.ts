@@ -27,7 +27,7 @@ import { OctaneService } from './octane.service';
   status: 403,
   type: OctaneErrorDto,
   description:
-    "The caller's team may not use this shared space (TEAM_SCOPE_DENIED), or Octane refused",
+    'The policy denied the request (POLICY_VIOLATION: each rule, its limit and the value sent), or Octane refused',
 })
 @ApiResponse({
   status: 502,

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { AccessModule } from '../access/access.module';
+import { PolicyModule } from '../policy/policy.module';
 import { OctaneController } from './octane.controller';
 import { OctaneService } from './octane.service';
 
 @Module({
-  imports: [AccessModule],
+  imports: [PolicyModule],
   controllers: [OctaneController],
   providers: [OctaneService],
 })

@@ -31,7 +31,8 @@ import { QwietService } from './qwiet.service';
 @ApiResponse({
   status: 403,
   type: QwietErrorDto,
-  description: "The caller's team may not use this org (TEAM_SCOPE_DENIED), or Qwiet refused",
+  description:
+    'The policy denied the request (POLICY_VIOLATION: each rule, its limit and the value sent), or Qwiet refused',
 })
 @ApiResponse({
   status: 502,

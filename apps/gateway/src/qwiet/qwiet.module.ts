@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { AccessModule } from '../access/access.module';
+import { PolicyModule } from '../policy/policy.module';
 import { QwietController } from './qwiet.controller';
 import { QwietService } from './qwiet.service';
 
 @Module({
-  imports: [AccessModule],
+  imports: [PolicyModule],
   controllers: [QwietController],
   providers: [QwietService],
 })

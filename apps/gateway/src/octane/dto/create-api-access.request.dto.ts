@@ -30,14 +30,16 @@ export class ApiAccessInputDto {
   @MaxLength(100)
   name!: string;
 
-  @ApiProperty({
+  @ApiPropertyOptional({
     example: '9011@83sd!f1042ds+f19fg86M',
-    description: 'The key secret (never logged or stored by Keygate)',
+    description:
+      'The key secret (never logged or stored by Keygate). Omit it and Keygate generates a strong one, returned once in data[0].client_secret',
   })
+  @IsOptional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(256)
-  client_secret!: string;
+  client_secret?: string;
 
   @ApiPropertyOptional({ example: '2031-08-24T00:00:00Z', description: 'ISO-8601 date-time' })
   @IsOptional()

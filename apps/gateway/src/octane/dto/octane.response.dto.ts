@@ -18,7 +18,7 @@ export class OctaneErrorDto {
   @ApiProperty({
     example: 'VALIDATION_FAILED',
     description:
-      "Octane's error_code, or Keygate's (VALIDATION_FAILED, UNAUTHENTICATED, TEAM_SCOPE_DENIED, UPSTREAM_*)",
+      "Octane's error_code, or Keygate's (VALIDATION_FAILED, UNAUTHENTICATED, POLICY_VIOLATION, UPSTREAM_*)",
   })
   error_code!: string;
   @ApiProperty({ description: "Octane's correlation id, or Keygate's request id" })

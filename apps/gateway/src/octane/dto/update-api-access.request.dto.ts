@@ -2,26 +2,25 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsBoolean,
   IsNotEmpty,
+  IsOptional,
   IsString,
   MaxLength,
   ValidateBy,
-  ValidateIf,
 } from 'class-validator';
 
-/** Revoke (`{"is_valid": false}`) or regenerate (`{"is_valid": true, "client_secret": "..."}`). */
+/** Revoke (`{"is_valid": false}`) or regenerate (`{"is_valid": true}`, optionally with the new `client_secret`). */
 export class UpdateApiAccessRequestDto {
   @ApiProperty({
-    description: 'false revokes the key; true with a new client_secret regenerates it',
+    description: 'false revokes the key; true regenerates it (same client_id, new secret)',
   })
   @IsBoolean()
   is_valid!: boolean;
 
   @ApiPropertyOptional({
-    description: 'The new secret (regenerate only; never logged or stored by Keygate)',
+    description:
+      'The new secret (regenerate only; never logged or stored by Keygate). Omit it and Keygate generates one, returned once in client_secret',
   })
-  @ValidateIf(
-    (o: UpdateApiAccessRequestDto) => o.is_valid === true || o.client_secret !== undefined,
-  )
+  @IsOptional()
   @ValidateBy({
     name: 'onlyWhenRegenerating',
     validator: {
@@ -30,7 +29,7 @@ export class UpdateApiAccessRequestDto {
     },
   })
   @IsString()
-  @IsNotEmpty({ message: 'client_secret is required to regenerate a key' })
+  @IsNotEmpty()
   @MaxLength(256)
   client_secret?: string;
 }

@@ -46,7 +46,7 @@ export class QwietErrorDto {
   @ApiProperty({
     example: 'VALIDATION_FAILED',
     description:
-      "Qwiet's code, or Keygate's (VALIDATION_FAILED, UNAUTHENTICATED, TEAM_SCOPE_DENIED, UPSTREAM_*)",
+      "Qwiet's code, or Keygate's (VALIDATION_FAILED, UNAUTHENTICATED, POLICY_VIOLATION, UPSTREAM_*)",
   })
   code!: string;
   @ApiProperty() message!: string;

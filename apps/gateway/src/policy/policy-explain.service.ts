@@ -1,0 +1,110 @@
+import { Injectable } from '@nestjs/common';
+import { Caller, GatewayRole } from '@app/auth';
+import { ErrorCode, GatewayError } from '@app/common';
+import type { Decision, PolicyRequest } from '@app/policy';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { fieldProblems } from '../common/validation';
+import { ApiAccessInputDto } from '../octane/dto/create-api-access.request.dto';
+import { CreateTokenRequestDto } from '../qwiet/dto/create-token.request.dto';
+import type { ExplainRequestDto } from './dto/explain.request.dto';
+import { PolicyEnforcer } from './policy.enforcer';
+
+const invalid = (details: Record<string, string>) =>
+  new GatewayError(
+    400,
+    ErrorCode.VALIDATION_FAILED,
+    `invalid request: ${Object.keys(details).join(', ')}`,
+    details,
+  );
+
+/** Validates a body with the same DTO the real route uses; problems are named under `body.`. */
+function validBody<T extends object>(
+  cls: new () => T,
+  body: Record<string, unknown> | undefined,
+): T {
+  const instance = plainToInstance(cls, body ?? {});
+  const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length > 0) throw invalid(fieldProblems(errors, 'body'));
+  return instance;
+}
+
+/** POST /v1/policy/explain: the decision a request would get, without calling any vendor. */
+@Injectable()
+export class PolicyExplainService {
+  constructor(private readonly enforcer: PolicyEnforcer) {}
+
+  explain(caller: Caller, dto: ExplainRequestDto): Decision {
+    const team = dto.team ?? caller.team;
+    if (
+      team !== caller.team &&
+      !caller.roles.some((r) => r === GatewayRole.ADMIN || r === GatewayRole.AUDITOR)
+    ) {
+      throw new GatewayError(
+        403,
+        ErrorCode.FORBIDDEN,
+        'explaining for another team needs keygate:admin or keygate:auditor',
+      );
+    }
+    // For another team, decide as a plain member of it (no gateway roles).
+    const as = team === caller.team ? caller : { subject: caller.subject, team, roles: [] };
+    return this.enforcer.decide(as, this.request(dto));
+  }
+
+  private request(dto: ExplainRequestDto): PolicyRequest {
+    const need = (value: string | undefined, name: string): string => {
+      if (value === undefined) throw invalid({ [name]: `${name} is required for ${dto.action}` });
+      return value;
+    };
+    switch (dto.action) {
+      case 'qwiet.read':
+        return { action: dto.action, orgId: need(dto.org_id, 'org_id') };
+      case 'qwiet.token.issue':
+        return {
+          action: dto.action,
+          orgId: need(dto.org_id, 'org_id'),
+          token: validBody(CreateTokenRequestDto, dto.body),
+        };
+      case 'qwiet.token.revoke':
+        return {
+          action: dto.action,
+          orgId: need(dto.org_id, 'org_id'),
+          tokenId: need(dto.credential_id, 'credential_id'),
+          ownerTeam: dto.owner_team,
+        };
+      case 'octane.read':
+        return { action: dto.action, sharedSpaceId: need(dto.shared_space_id, 'shared_space_id') };
+      case 'octane.api_access.create': {
+        const key = validBody(ApiAccessInputDto, dto.body);
+        return {
+          action: dto.action,
+          sharedSpaceId: need(dto.shared_space_id, 'shared_space_id'),
+          key: {
+            name: key.name,
+            client_secret: key.client_secret,
+            expiration: key.expiration,
+            workspace_role_ids: key.workspace_roles?.data.map((r) => r.id) ?? [],
+            roles_in_all_workspaces: key.roles_in_all_workspaces?.data.map((r) => r.id) ?? [],
+          },
+        };
+      }
+      case 'octane.api_access.regenerate':
+        return {
+          action: dto.action,
+          sharedSpaceId: need(dto.shared_space_id, 'shared_space_id'),
+          id: need(dto.credential_id, 'credential_id'),
+          name: dto.key_name,
+          client_secret:
+            typeof dto.body?.client_secret === 'string' ? dto.body.client_secret : undefined,
+          ownerTeam: dto.owner_team,
+        };
+      case 'octane.api_access.revoke':
+        return {
+          action: dto.action,
+          sharedSpaceId: need(dto.shared_space_id, 'shared_space_id'),
+          id: need(dto.credential_id, 'credential_id'),
+          ownerTeam: dto.owner_team,
+        };
+    }
+  }
+}

@@ -1,0 +1,316 @@
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { CI_ROLE_ID, JIRA_ROLE_ID } from '@app/upstream-sim';
+import request from 'supertest';
+import { PolicyStore } from '../../apps/gateway/src/policy/policy.store';
+import {
+  scopeOnlyPolicy,
+  startGateway,
+  startSimulator,
+  StartedGateway,
+  StartedSimulator,
+  writePolicy,
+} from '../support/gateway';
+
+const RULES = `rules:
+  qwiet:
+    max_lifetime: { max_seconds: 3600 }
+    lifetime_required: {}
+    allowed_roles: { role_ids: [${CI_ROLE_ID}, ${JIRA_ROLE_ID}] }
+    label_pattern: { pattern: '^ci-', mode: dry_run }
+  octane:
+    max_expiration: { max_days: 30, on_exceed: clamp }
+    expiration_required: {}
+    secret_strength: { min_length: 16, min_classes: 4, forbid_name: true, forbid_common: true }
+  revocation:
+    other_team: {}`;
+
+describe('gateway: the token policy, enforced before any vendor call', () => {
+  let s: StartedSimulator;
+  let g: StartedGateway;
+  let policyFile: string;
+  let orgId: string;
+  let alice: { Authorization: string };
+  let bob: { Authorization: string };
+  let admin: { Authorization: string };
+  const tokens = () => `/qwiet/api/v4/orgs/${orgId}/tokens`;
+  const keys = '/octane/api/shared_spaces/1001/api_accesses';
+  const issued = async () => (await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded);
+  const signIn = (client_id: string, client_secret: string) =>
+    s.http().post('/authentication/sign_in').send({ client_id, client_secret });
+
+  beforeAll(async () => {
+    s = await startSimulator();
+    policyFile = writePolicy(
+      scopeOnlyPolicy(s, RULES)
+        .replace(
+          'platform: { qwiet_orgs: [',
+          `platform: { qwiet_orgs: [${s.options.qwietOrgs[0].id}, `,
+        )
+        .replace("octane_shared_spaces: ['2001']", "octane_shared_spaces: ['1001', '2001']"),
+    );
+    g = await startGateway(s, { POLICY_FILE: policyFile });
+    orgId = s.options.qwietOrgs[0].id;
+    alice = { Authorization: `Bearer ${await g.token({ team: 'payments', sub: 'alice' })}` };
+    bob = { Authorization: `Bearer ${await g.token({ team: 'platform', sub: 'bob' })}` };
+    admin = {
+      Authorization: `Bearer ${await g.token({ team: 'platform', sub: 'root', roles: ['keygate:admin'] })}`,
+    };
+  });
+  afterAll(async () => {
+    await g.close();
+    await s.sim.close();
+  });
+  beforeEach(() => s.admin.reset());
+
+  it('denies with 403 POLICY_VIOLATION naming each rule, its limit and the value sent; Qwiet never hears of it', async () => {
+    const res = await g
+      .http()
+      .post(tokens())
+      .set(alice)
+      .send({
+        label: 'ci-x',
+        role_id: 'e7ca42af-8dd5-4928-8eb9-28d5e41b5564',
+        valid_for_seconds: 7200,
+      })
+      .expect(403);
+    expect(res.body).toMatchObject({
+      ok: false,
+      code: 'POLICY_VIOLATION',
+      violations: [
+        { rule: 'qwiet.allowed_roles', actual: 'e7ca42af-8dd5-4928-8eb9-28d5e41b5564' },
+        { rule: 'qwiet.max_lifetime', limit: 3600, actual: 7200 },
+      ],
+      policy_revision: expect.stringMatching(/^sha256:/),
+    });
+    expect(res.body.validation_errors).toEqual([
+      expect.stringMatching(/^qwiet\.allowed_roles: /),
+      expect.stringMatching(
+        /^qwiet\.max_lifetime: valid_for_seconds exceeds the cap of 3600 \(limit: 3600; sent: 7200\)$/,
+      ),
+    ]);
+    expect((await s.admin.state()).requests['qwiet.tokens.create']).toBeUndefined();
+  });
+
+  it('allows what the policy allows, with dry-run findings as warnings in a header', async () => {
+    const res = await g
+      .http()
+      .post(tokens())
+      .set(alice)
+      .send({ label: 'build', role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 3600 })
+      .expect(200);
+    expect(res.headers['x-keygate-policy-warnings']).toMatch(/^qwiet\.label_pattern: /);
+    expect(res.headers['x-keygate-policy-revision']).toMatch(/^sha256:/);
+    expect(await issued()).toHaveLength(1);
+  });
+
+  it('answers Octane callers in the Octane envelope, and clamps an over-long expiration with a warning', async () => {
+    const denied = await g
+      .http()
+      .post(keys)
+      .set(alice)
+      .send({ data: [{ name: 'weak', client_secret: 'Password' }] })
+      .expect(403);
+    expect(denied.body).toMatchObject({
+      error_code: 'POLICY_VIOLATION',
+      properties: { 'octane.secret_strength': expect.any(String) },
+    });
+    expect(JSON.stringify(denied.body)).not.toContain('"Password"');
+
+    const far = new Date(Date.now() + 365 * 86400_000).toISOString();
+    const res = await g
+      .http()
+      .post(keys)
+      .set(alice)
+      .send({ data: [{ name: 'clamped', client_secret: 'Xk#9vQ!2mWp$7rTz', expiration: far }] })
+      .expect(201);
+    expect(res.headers['x-keygate-policy-warnings']).toContain('octane.max_expiration');
+    const key = (await s.admin.state()).octane.api_accesses.find(
+      (a) => a.name === 'clamped',
+    ) as unknown as { expiration: string };
+    expect(Date.parse(key.expiration)).toBeLessThanOrEqual(Date.now() + 30 * 86400_000);
+  });
+
+  it('generates a strong secret when none is sent, returns it once, and it works at Octane', async () => {
+    const expiration = new Date(Date.now() + 86400_000).toISOString();
+    const res = await g
+      .http()
+      .post(`${keys}?fields=client_id`)
+      .set(alice)
+      .send({ data: [{ name: 'generated', expiration }] });
+    expect(res.status).toBe(201);
+    const { client_id, client_secret, id } = res.body.data[0];
+    expect(client_secret).toMatch(/^(?=.*[A-Z])(?=.*[a-z])(?=.*\d)(?=.*[^A-Za-z0-9]).{28}$/);
+    await signIn(client_id, client_secret).expect(200);
+    const read = await g.http().get(`${keys}/${id}`).set(alice).expect(200);
+    expect(read.body.client_secret).toBeUndefined();
+
+    const regenerated = await g
+      .http()
+      .put(`${keys}/${id}?fields=client_id`)
+      .set(alice)
+      .send({ is_valid: true })
+      .expect(200);
+    expect(regenerated.body.client_secret).toEqual(expect.any(String));
+    expect(regenerated.body.client_secret).not.toBe(client_secret);
+    await signIn(client_id, regenerated.body.client_secret).expect(200);
+    await signIn(client_id, client_secret).expect(401);
+  });
+
+  it('lets only the issuing team or keygate:admin revoke a credential', async () => {
+    const token = (
+      await g
+        .http()
+        .post(tokens())
+        .set(alice)
+        .send({ label: 'ci-a', role_id: CI_ROLE_ID, valid_for_seconds: 60 })
+        .expect(200)
+    ).body.response;
+    const denied = await g.http().delete(`${tokens()}/${token.id}`).set(bob).expect(403);
+    expect(denied.body.violations).toEqual([
+      expect.objectContaining({
+        rule: 'revocation.other_team',
+        limit: 'payments',
+        actual: 'platform',
+      }),
+    ]);
+    expect((await s.admin.state()).requests['qwiet.tokens.delete']).toBeUndefined();
+    await g.http().delete(`${tokens()}/${token.id}`).set(alice).expect(200);
+
+    const another = (
+      await g
+        .http()
+        .post(tokens())
+        .set(alice)
+        .send({ label: 'ci-b', role_id: CI_ROLE_ID, valid_for_seconds: 60 })
+        .expect(200)
+    ).body.response;
+    await g.http().delete(`${tokens()}/${another.id}`).set(admin).expect(200);
+
+    const seeded = (await s.admin.state()).qwiet.tokens.find((t) => t.seeded && t.org_id === orgId);
+    const unknown = await g.http().delete(`${tokens()}/${seeded?.id}`).set(alice).expect(403);
+    expect(unknown.body.violations[0].message).toContain('no record');
+  });
+
+  it('GET /v1/policy shows the document and revision; explain decides without calling a vendor', async () => {
+    const current = await g.http().get('/v1/policy').set(alice).expect(200);
+    expect(current.body).toMatchObject({
+      revision: expect.stringMatching(/^sha256:/),
+      document: { version: 1, rules: { qwiet: { max_lifetime: { max_seconds: 3600 } } } },
+    });
+    const explained = await g
+      .http()
+      .post('/v1/policy/explain')
+      .set(alice)
+      .send({
+        action: 'qwiet.token.issue',
+        org_id: orgId,
+        body: { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 99999 },
+      })
+      .expect(200);
+    expect(explained.body).toMatchObject({
+      allowed: false,
+      violations: [{ rule: 'qwiet.max_lifetime', limit: 3600, actual: 99999 }],
+      revision: current.body.revision,
+    });
+    expect(explained.body.evaluated).toContain('qwiet.allowed_roles');
+    const forPlatform = await g
+      .http()
+      .post('/v1/policy/explain')
+      .set(admin)
+      .send({ action: 'qwiet.read', team: 'payments', org_id: s.options.qwietOrgs[1].id })
+      .expect(200);
+    expect(forPlatform.body).toMatchObject({
+      allowed: false,
+      violations: [{ rule: 'scope.qwiet_org' }],
+    });
+    await g
+      .http()
+      .post('/v1/policy/explain')
+      .set(alice)
+      .send({ action: 'qwiet.read', team: 'platform', org_id: orgId })
+      .expect(403);
+    const invalid = await g
+      .http()
+      .post('/v1/policy/explain')
+      .set(alice)
+      .send({ action: 'qwiet.token.issue', org_id: orgId, body: { label: 3 } })
+      .expect(400);
+    expect(Object.keys(invalid.body.details)).toEqual(
+      expect.arrayContaining(['body.label', 'body.role_id']),
+    );
+    expect(
+      Object.keys((await s.admin.state()).requests).filter((op) => !op.startsWith('sim.')),
+    ).toEqual([]);
+  });
+
+  describe('hot reload', () => {
+    let h: StartedGateway;
+    let file: string;
+    let store: PolicyStore;
+    beforeAll(async () => {
+      file = writePolicy(
+        scopeOnlyPolicy(s, 'rules:\n  qwiet:\n    max_lifetime: { max_seconds: 3600 }'),
+      );
+      h = await startGateway(s, { POLICY_FILE: file });
+      store = h.app.get(PolicyStore);
+    });
+    afterAll(() => h.close());
+    const issue = (seconds: number) =>
+      h
+        .http()
+        .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
+        .set(alice)
+        .send({ label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: seconds });
+
+    it('applies a changed file, and keeps the last good policy when the new one is invalid', async () => {
+      await issue(7200).expect(403);
+      const before = (await h.http().get('/v1/policy').set(alice).expect(200)).body.revision;
+
+      const reloaded = once(store, 'reloaded');
+      writeFileSync(
+        file,
+        scopeOnlyPolicy(s, 'rules:\n  qwiet:\n    max_lifetime: { max_seconds: 86400 }'),
+      );
+      await reloaded;
+      await issue(7200).expect(200);
+      const after = (await h.http().get('/v1/policy').set(alice).expect(200)).body;
+      expect(after.revision).not.toBe(before);
+
+      const rejected = once(store, 'rejected');
+      writeFileSync(
+        file,
+        scopeOnlyPolicy(s, 'rules:\n  qwiet:\n    max_lifetime: { max_seconds: -1 }'),
+      );
+      await rejected;
+      const status = (await h.http().get('/v1/policy').set(alice).expect(200)).body;
+      expect(status.revision).toBe(after.revision);
+      expect(status.last_rejected.problems).toEqual([
+        expect.stringContaining('rules.qwiet.max_lifetime.max_seconds'),
+      ]);
+      await issue(7200).expect(200);
+      await issue(90000).expect(403);
+      // nestjs-pino sends logs made outside a request to the first app of the process: look in both.
+      expect(g.logs.text() + h.logs.text()).toContain('policy reload rejected');
+    });
+  });
+
+  it('refuses to start with an invalid policy, naming the problem', async () => {
+    const bad = writePolicy(
+      'version: 1\nrules: { qwiet: { max_lifetime: { max_seconds: "long" } } }\n',
+    );
+    await expect(startGateway(s, { POLICY_FILE: bad })).rejects.toThrow(
+      /rules\.qwiet\.max_lifetime\.max_seconds: must be integer/,
+    );
+    const foreign = writePolicy(
+      'version: 1\nteams:\n  x: { qwiet_orgs: [00000000-0000-4000-8000-000000000000] }\n',
+    );
+    await expect(startGateway(s, { POLICY_FILE: foreign })).rejects.toThrow(
+      /holds no Qwiet token for org/,
+    );
+    await expect(startGateway(s, { POLICY_FILE: '/nonexistent/policy.yaml' })).rejects.toThrow(
+      /cannot be read/,
+    );
+    expect(request).toBeDefined();
+  });
+});
