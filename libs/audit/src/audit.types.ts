@@ -1,0 +1,71 @@
+export type AuditEvent =
+  | 'qwiet.token.issue'
+  | 'qwiet.token.revoke'
+  | 'octane.api_access.create'
+  | 'octane.api_access.revoke'
+  | 'octane.api_access.regenerate'
+  | 'audit.tail_repaired';
+
+/**
+ * attempt: the request as decided, on disk before the vendor is called;
+ * denied: refused by policy (nothing sent); succeeded / failed: the vendor's outcome;
+ * compensated: Keygate revoked a credential it could not record, or one a crash left unrecorded.
+ */
+export type AuditPhase = 'attempt' | 'denied' | 'succeeded' | 'failed' | 'compensated';
+
+export interface AuditActor {
+  subject: string;
+  team: string;
+  ip?: string;
+  user_agent?: string;
+}
+
+export interface AuditTarget {
+  vendor: 'qwiet' | 'octane';
+  org_id?: string;
+  shared_space_id?: string;
+  credential_id?: string;
+  label?: string;
+  name?: string;
+  client_id?: string;
+  role_ids?: string[];
+  token_type?: string;
+  lifetime_requested?: number | string | null;
+  lifetime_effective?: number | string | null;
+  expires_at?: string | null;
+}
+
+export interface AuditDecision {
+  allowed: boolean;
+  violations: string[];
+  warnings: string[];
+  policy_revision: string;
+}
+
+export interface AuditVendorOutcome {
+  status?: number;
+  latency_ms?: number;
+  correlation_id?: string;
+  error?: string;
+}
+
+/** What a caller of the audit log provides; seq, time and the chain are added when it is written. */
+export interface AuditEntry {
+  request_id: string;
+  event: AuditEvent;
+  phase: AuditPhase;
+  actor: AuditActor;
+  target: AuditTarget;
+  decision?: AuditDecision;
+  vendor?: AuditVendorOutcome;
+  /** HMAC-SHA256 of the issued secret with the deployment key: never the secret. */
+  fingerprint?: string;
+  note?: string;
+}
+
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  prev_hash: string;
+  time: string;
+  hash: string;
+}

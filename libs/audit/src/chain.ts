@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import type { AuditEntry } from './audit.types';
+
+/** prev_hash of the very first record. */
+export const GENESIS_HASH = '0'.repeat(64);
+export const HASH_FIELD = ',"hash":"';
+const LINE_PREFIX = /^\{"seq":(\d+),"prev_hash":"([0-9a-f]{64})","time":"([^"]{1,40})",/;
+
+/**
+ * One record as a JSON line, chained: the line starts with `seq` and `prev_hash` and ends with
+ * `hash` = SHA-256 of everything before `,"hash":` plus the closing brace. Verifying a line needs
+ * no JSON re-serialisation, so any changed byte shows.
+ */
+export function chainLine(
+  seq: number,
+  prevHash: string,
+  time: string,
+  entry: AuditEntry,
+): { line: string; hash: string } {
+  const body = JSON.stringify({ seq, prev_hash: prevHash, time, ...entry });
+  const hash = createHash('sha256').update(body).digest('hex');
+  return { line: `${body.slice(0, -1)}${HASH_FIELD}${hash}"}\n`, hash };
+}
+
+export interface ParsedLine {
+  seq: number;
+  prevHash: string;
+  time: string;
+  hash: string;
+  /** False when the stored hash is not the hash of the line. */
+  intact: boolean;
+}
+
+/** Reads the chain fields of one line (without its newline); undefined when it is not a chained record. */
+export function parseChainLine(line: string): ParsedLine | undefined {
+  const prefix = LINE_PREFIX.exec(line);
+  const at = line.lastIndexOf(HASH_FIELD);
+  if (!prefix || at < 0 || !line.endsWith('"}') || line.length - at !== HASH_FIELD.length + 66)
+    return undefined;
+  const hash = line.slice(at + HASH_FIELD.length, -2);
+  const actual = createHash('sha256')
+    .update(`${line.slice(0, at)}}`)
+    .digest('hex');
+  return {
+    seq: Number(prefix[1]),
+    prevHash: prefix[2],
+    time: prefix[3],
+    hash,
+    intact: actual === hash,
+  };
+}
