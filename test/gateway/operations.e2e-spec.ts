@@ -16,7 +16,15 @@ describe('gateway: health, docs, shutdown, hardening', () => {
   it('reports live and ready without a token', async () => {
     expect((await g.http().get('/health/live').expect(200)).body.status).toBe('ok');
     const ready = await g.http().get('/health/ready').expect(200);
-    expect(ready.body.details).toEqual({ qwiet: { status: 'up' }, octane: { status: 'up' } });
+    expect(ready.body.details).toEqual({
+      qwiet: { status: 'up' },
+      octane: { status: 'up' },
+      audit: {
+        status: 'up',
+        file: expect.stringMatching(/keygate-audit-000001\.jsonl$/),
+        seq: expect.any(Number),
+      },
+    });
   });
 
   it('goes unready, naming the vendor, when a vendor cannot be reached', async () => {

@@ -11,6 +11,7 @@ import type { GatewayConfig } from '../../apps/gateway/src/config/gateway.config
 import { startSimulator, StartedSimulator } from './simulator';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+export const TEST_AUDIT_KEY = 'test-audit-hmac-key-long-enough-0123456789';
 
 /** Captures every log line the gateway writes. */
 export class LogCapture extends Writable {
@@ -61,6 +62,8 @@ export function gatewayEnv(
       [spaceB.id]: { client_id: spaceB.clientId, client_secret: spaceB.clientSecret },
     }),
     POLICY_FILE: writePolicy(scopeOnlyPolicy(s)),
+    AUDIT_DIR: mkdtempSync(join(tmpdir(), 'keygate-audit-')),
+    AUDIT_HMAC_KEY: TEST_AUDIT_KEY,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     UPSTREAM_TIMEOUT_MS: '1000',
     UPSTREAM_GET_RETRIES: '1',

@@ -10,6 +10,11 @@ export const DEV_SECRET_FILE = '.keygate/dev-jwt-secret';
  * first use, so `npm run token` and `npm start` agree without a secret in the repository.
  */
 export function devSigningSecret(file = DEV_SECRET_FILE): string {
+  return devSecret(file);
+}
+
+/** A random secret kept in a 0600 file for development (created on first use). */
+export function devSecret(file: string): string {
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(dirname(file), { recursive: true });
   const secret = randomBytes(32).toString('base64url');

@@ -1,8 +1,17 @@
-import { devSigningSecret } from '@app/auth';
+import { mkdirSync } from 'node:fs';
+import { devSecret, devSigningSecret } from '@app/auth';
 import { generatedCredentials, UpstreamSimulator } from '@app/upstream-sim';
 
 /** Its teams (payments, platform) use the simulator's default orgs and shared spaces. */
 export const EXAMPLE_POLICY = 'config/policy.example.yaml';
+
+export const EMBEDDED_AUDIT_DIR = '.keygate/audit';
+const DEV_AUDIT_KEY_FILE = '.keygate/dev-audit-hmac-key';
+
+function embeddedAuditDir(): string {
+  mkdirSync(EMBEDDED_AUDIT_DIR, { recursive: true });
+  return EMBEDDED_AUDIT_DIR;
+}
 
 /** No vendor configured: run with the simulator in-process on loopback (the embedded default). */
 export function wantsEmbeddedDefault(env: NodeJS.ProcessEnv): boolean {
@@ -40,6 +49,8 @@ export async function startEmbeddedDefault(
         ),
       ),
       POLICY_FILE: env.POLICY_FILE ?? EXAMPLE_POLICY,
+      AUDIT_DIR: env.AUDIT_DIR ?? embeddedAuditDir(),
+      AUDIT_HMAC_KEY: env.AUDIT_HMAC_KEY ?? devSecret(DEV_AUDIT_KEY_FILE),
       AUTH_JWT_SECRET: env.AUTH_JWT_SECRET ?? (env.AUTH_JWKS_URL ? undefined : devSigningSecret()),
     },
   };

@@ -35,6 +35,14 @@ class GatewayEnvironment {
   @IsString() @IsNotEmpty() OCTANE_CREDENTIALS!: string;
   @IsString() @IsNotEmpty() POLICY_FILE!: string;
 
+  @IsString() @IsNotEmpty() AUDIT_DIR!: string;
+  @IsString()
+  @MinLength(32, { message: 'AUDIT_HMAC_KEY must be at least 32 characters' })
+  AUDIT_HMAC_KEY!: string;
+  @IsOptional() @IsInt() @Min(4096) AUDIT_SEGMENT_BYTES?: number;
+  @IsOptional() @IsIn(['on', 'off']) AUDIT_FSYNC?: string;
+  @IsOptional() @IsIn(['on', 'off']) AUDIT_STDOUT?: string;
+
   @IsOptional() @IsInt() @Min(100) @Max(300_000) UPSTREAM_TIMEOUT_MS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(1024) UPSTREAM_MAX_SOCKETS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(5) UPSTREAM_GET_RETRIES?: number;
@@ -170,6 +178,13 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
       getRetries: parsed.UPSTREAM_GET_RETRIES ?? 2,
     },
     policyFile: parsed.POLICY_FILE,
+    audit: {
+      dir: parsed.AUDIT_DIR,
+      hmacKey: parsed.AUDIT_HMAC_KEY,
+      segmentBytes: parsed.AUDIT_SEGMENT_BYTES ?? 64 * 1024 * 1024,
+      fsync: parsed.AUDIT_FSYNC !== 'off',
+      stdout: parsed.AUDIT_STDOUT === 'on',
+    },
     log: { level: parsed.LOG_LEVEL ?? 'info' },
   };
 }

@@ -9,5 +9,15 @@ export interface GatewayConfig {
   transport: TransportOptions;
   /** The token policy file (YAML); teams, scopes and rules live there. */
   policyFile: string;
+  audit: {
+    /** Directory of the audit segments (must exist: a missing one fails closed). */
+    dir: string;
+    /** Deployment key of the secret fingerprints and the head MAC. */
+    hmacKey: string;
+    segmentBytes: number;
+    fsync: boolean;
+    /** Also send each record to stdout (best effort; the file stays the record). */
+    stdout: boolean;
+  };
   log: { level: string };
 }

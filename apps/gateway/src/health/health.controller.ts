@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { Public } from '@app/auth';
 import type { Response } from 'express';
+import { AuditHealthIndicator } from './audit-health.indicator';
 import { VendorHealthIndicator } from './vendor-health.indicator';
 
 @ApiTags('Health')
@@ -12,6 +13,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly vendors: VendorHealthIndicator,
+    private readonly audit: AuditHealthIndicator,
   ) {}
 
   @Get('live')
@@ -23,12 +25,15 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Both vendors answer (503 naming the one that does not)' })
+  @ApiOperation({
+    summary: 'Both vendors answer and the audit log can be written (503 naming what is down)',
+  })
   async ready(@Res({ passthrough: true }) res: Response) {
     try {
       return await this.health.check([
         () => this.vendors.check('qwiet'),
         () => this.vendors.check('octane'),
+        () => this.audit.check(),
       ]);
     } catch (error) {
       // Terminus reports "down" as an exception; its body is the report itself.

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Caller, CurrentCaller } from '@app/auth';
 import type { Response } from 'express';
+import { CurrentRequest, RequestMeta } from '../audit/request-meta';
 import { relay } from '../common/vendor-reply';
 import { CreateApiAccessRequestDto } from './dto/create-api-access.request.dto';
 import { OctaneFieldsQueryDto, OctaneListQueryDto } from './dto/octane-list.query.dto';
@@ -87,12 +88,13 @@ export class OctaneController {
   @ApiResponse({ status: 201, type: OctaneListDto })
   async create(
     @CurrentCaller() c: Caller,
+    @CurrentRequest() meta: RequestMeta,
     @Param() p: SpaceParamsDto,
     @Query() q: OctaneFieldsQueryDto,
     @Body() body: CreateApiAccessRequestDto,
     @Res({ passthrough: true }) res: Response,
   ) {
-    return relay(res, await this.octane.createApiAccess(c, p.spaceId, body, q.fields));
+    return relay(res, await this.octane.createApiAccess(c, meta, p.spaceId, body, q.fields));
   }
 
   @Get('api_accesses/:id')
@@ -115,11 +117,12 @@ export class OctaneController {
   @ApiOkResponse({ type: OctaneEntityDto })
   async update(
     @CurrentCaller() c: Caller,
+    @CurrentRequest() meta: RequestMeta,
     @Param() p: ApiAccessParamsDto,
     @Query() q: OctaneFieldsQueryDto,
     @Body() body: UpdateApiAccessRequestDto,
     @Res({ passthrough: true }) res: Response,
   ) {
-    return relay(res, await this.octane.updateApiAccess(c, p.spaceId, p.id, body, q.fields));
+    return relay(res, await this.octane.updateApiAccess(c, meta, p.spaceId, p.id, body, q.fields));
   }
 }

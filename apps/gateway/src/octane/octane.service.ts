@@ -2,40 +2,48 @@ import { Injectable } from '@nestjs/common';
 import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
 import { generateSecret } from '@app/policy';
-import { OctaneClient, OctaneListQuery } from '@app/upstream';
+import { OctaneClient, OctaneListQuery, VendorResponse } from '@app/upstream';
+import { AuditedCall } from '../audit/audited-call';
+import type { RequestMeta } from '../audit/request-meta';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { CredentialOwners } from '../policy/credential-owners';
 import { PolicyEnforcer } from '../policy/policy.enforcer';
-import type {
-  ApiAccessInputDto,
-  CreateApiAccessRequestDto,
-} from './dto/create-api-access.request.dto';
+import type { CreateApiAccessRequestDto } from './dto/create-api-access.request.dto';
 import type { UpdateApiAccessRequestDto } from './dto/update-api-access.request.dto';
 
 type Entity = Record<string, unknown>;
+const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Adds the secret Keygate generated to the vendor's answer: the caller's only chance to see it. */
-function withGeneratedSecret(body: unknown, secret: string | undefined, inList: boolean): unknown {
-  if (secret === undefined || typeof body !== 'object' || body === null) return body;
-  if (!inList) return { ...(body as Entity), client_secret: secret };
-  const list = body as { data?: Entity[] };
-  return Array.isArray(list.data) && list.data.length > 0
-    ? { ...list, data: [{ ...list.data[0], client_secret: secret }, ...list.data.slice(1)] }
-    : body;
+function withGeneratedSecret(
+  { answer, decision }: GatewayAnswer,
+  secret: string | undefined,
+  inList: boolean,
+): GatewayAnswer {
+  const ok = answer.status >= 200 && answer.status < 300;
+  if (secret === undefined || !ok) return { answer, decision };
+  const body = answer.body as Entity & { data?: Entity[] };
+  const withSecret = inList
+    ? {
+        ...body,
+        data: (body.data ?? []).map((e, i) => (i === 0 ? { ...e, client_secret: secret } : e)),
+      }
+    : { ...body, client_secret: secret };
+  return { answer: { ...answer, body: withSecret }, decision };
 }
 
-/** The Octane side of Keygate: policy first, then the vendor call. */
+/** The Octane side of Keygate: policy first, every change audited, then the vendor call. */
 @Injectable()
 export class OctaneService {
   constructor(
     private readonly client: OctaneClient,
     private readonly policy: PolicyEnforcer,
+    private readonly audited: AuditedCall,
     private readonly owners: CredentialOwners,
   ) {}
 
   async listRoles(caller: Caller, spaceId: string, query: OctaneListQuery): Promise<GatewayAnswer> {
-    this.read(caller, spaceId);
-    return { answer: await this.client.listRoles(spaceId, { ...query }) };
+    return { answer: await this.client.listRoles(this.readable(caller, spaceId), { ...query }) };
   }
 
   async listWorkspaceRoles(
@@ -43,8 +51,9 @@ export class OctaneService {
     spaceId: string,
     query: OctaneListQuery,
   ): Promise<GatewayAnswer> {
-    this.read(caller, spaceId);
-    return { answer: await this.client.listWorkspaceRoles(spaceId, { ...query }) };
+    return {
+      answer: await this.client.listWorkspaceRoles(this.readable(caller, spaceId), { ...query }),
+    };
   }
 
   async listApiAccesses(
@@ -52,8 +61,9 @@ export class OctaneService {
     spaceId: string,
     query: OctaneListQuery,
   ): Promise<GatewayAnswer> {
-    this.read(caller, spaceId);
-    return { answer: await this.client.listApiAccesses(spaceId, { ...query }) };
+    return {
+      answer: await this.client.listApiAccesses(this.readable(caller, spaceId), { ...query }),
+    };
   }
 
   async getApiAccess(
@@ -62,108 +72,146 @@ export class OctaneService {
     id: string,
     fields?: string,
   ): Promise<GatewayAnswer> {
-    this.read(caller, spaceId);
-    return { answer: await this.client.getApiAccess(spaceId, id, fields) };
+    return { answer: await this.client.getApiAccess(this.readable(caller, spaceId), id, fields) };
   }
 
   async createApiAccess(
     caller: Caller,
+    meta: RequestMeta,
     spaceId: string,
     body: CreateApiAccessRequestDto,
     fields?: string,
   ): Promise<GatewayAnswer> {
-    const input: ApiAccessInputDto = body.data[0];
-    const decision = this.policy.enforce(caller, {
-      action: 'octane.api_access.create',
-      sharedSpaceId: spaceId,
-      key: {
-        name: input.name,
-        client_secret: input.client_secret,
-        expiration: input.expiration,
-        workspace_role_ids: input.workspace_roles?.data.map((r) => r.id) ?? [],
-        roles_in_all_workspaces: input.roles_in_all_workspaces?.data.map((r) => r.id) ?? [],
+    this.served(spaceId);
+    const input = body.data[0];
+    const workspaceRoles = input.workspace_roles?.data.map((r) => r.id) ?? [];
+    const allWorkspaces = input.roles_in_all_workspaces?.data.map((r) => r.id) ?? [];
+    let secret = input.client_secret;
+    let generated: string | undefined;
+    const result = await this.audited.run(
+      {
+        caller,
+        meta,
+        event: 'octane.api_access.create',
+        target: {
+          vendor: 'octane',
+          shared_space_id: spaceId,
+          name: input.name,
+          role_ids: [...workspaceRoles, ...allWorkspaces.map((id) => `all:${id}`)],
+          lifetime_requested: input.expiration ?? null,
+        },
+        policy: {
+          action: 'octane.api_access.create',
+          sharedSpaceId: spaceId,
+          key: {
+            name: input.name,
+            client_secret: input.client_secret,
+            expiration: input.expiration,
+            workspace_role_ids: workspaceRoles,
+            roles_in_all_workspaces: allWorkspaces,
+          },
+        },
       },
-    });
-    this.assertServed(spaceId);
-    const generated = decision.effective.generate_secret ? generateSecret() : undefined;
-    const expiration = decision.effective.expiration ?? input.expiration;
-    const sent = {
-      ...input,
-      client_secret: generated ?? input.client_secret,
-      ...(expiration !== undefined && { expiration }),
-    };
-    const answer = await this.client.createApiAccess(spaceId, { data: [sent] }, fields);
-    const created = (answer.body as { data?: Entity[] }).data?.[0];
-    if (answer.status === 201 && typeof created?.id === 'string')
-      this.owners.record('octane', spaceId, created.id, caller.team);
-    return {
-      answer: {
-        ...answer,
-        body:
-          answer.status === 201 ? withGeneratedSecret(answer.body, generated, true) : answer.body,
+      {
+        send: (decision) => {
+          if (decision.effective.generate_secret) secret = generated = generateSecret();
+          const expiration = decision.effective.expiration ?? input.expiration;
+          const sent = {
+            ...input,
+            client_secret: secret,
+            ...(expiration !== undefined && { expiration }),
+          };
+          return this.client.createApiAccess(spaceId, { data: [sent] }, fields);
+        },
+        settle: (answer) => {
+          const key = (answer.body as { data?: Entity[] }).data?.[0] ?? {};
+          return {
+            credentialId: text(key.id),
+            secret,
+            target: { client_id: text(key.client_id), expires_at: text(key.expiration) ?? null },
+          };
+        },
+        compensate: (settled) =>
+          this.client.updateApiAccess(spaceId, settled.credentialId as string, { is_valid: false }),
       },
-      decision,
-    };
+    );
+    return withGeneratedSecret(result, generated, true);
   }
 
   /** Revoke (`is_valid: false`) or regenerate (a new secret: the caller's, or one Keygate generates). */
   async updateApiAccess(
     caller: Caller,
+    meta: RequestMeta,
     spaceId: string,
     id: string,
     body: UpdateApiAccessRequestDto,
     fields?: string,
   ): Promise<GatewayAnswer> {
+    this.served(spaceId);
     const ownerTeam = this.owners.ownerOf('octane', spaceId, id);
     if (!body.is_valid) {
-      const decision = this.policy.enforce(caller, {
-        action: 'octane.api_access.revoke',
-        sharedSpaceId: spaceId,
-        id,
-        ownerTeam,
-      });
-      this.assertServed(spaceId);
-      return {
-        answer: await this.client.updateApiAccess(spaceId, id, { is_valid: false }, fields),
-        decision,
-      };
+      return this.audited.run(
+        {
+          caller,
+          meta,
+          event: 'octane.api_access.revoke',
+          target: { vendor: 'octane', shared_space_id: spaceId, credential_id: id },
+          policy: { action: 'octane.api_access.revoke', sharedSpaceId: spaceId, id, ownerTeam },
+        },
+        { send: () => this.client.updateApiAccess(spaceId, id, { is_valid: false }, fields) },
+      );
     }
-    this.read(caller, spaceId);
+    this.readable(caller, spaceId);
     // The key's name is needed for the secret rule (a secret must not contain it).
-    const current = await this.client.getApiAccess(spaceId, id, 'name');
+    const current: VendorResponse = await this.client.getApiAccess(spaceId, id, 'name,client_id');
     if (current.status !== 200) return { answer: current };
-    const name = (current.body as Entity).name;
-    const decision = this.policy.enforce(caller, {
-      action: 'octane.api_access.regenerate',
-      sharedSpaceId: spaceId,
-      id,
-      name: typeof name === 'string' ? name : undefined,
-      client_secret: body.client_secret,
-      ownerTeam,
-    });
-    const generated = decision.effective.generate_secret ? generateSecret() : undefined;
-    const answer = await this.client.updateApiAccess(
-      spaceId,
-      id,
-      { is_valid: true, client_secret: generated ?? body.client_secret },
-      fields,
-    );
-    return {
-      answer: {
-        ...answer,
-        body:
-          answer.status === 200 ? withGeneratedSecret(answer.body, generated, false) : answer.body,
+    const name = text((current.body as Entity).name);
+    let secret = body.client_secret;
+    let generated: string | undefined;
+    const result = await this.audited.run(
+      {
+        caller,
+        meta,
+        event: 'octane.api_access.regenerate',
+        target: {
+          vendor: 'octane',
+          shared_space_id: spaceId,
+          credential_id: id,
+          name,
+          client_id: text((current.body as Entity).client_id),
+        },
+        policy: {
+          action: 'octane.api_access.regenerate',
+          sharedSpaceId: spaceId,
+          id,
+          name,
+          client_secret: body.client_secret,
+          ownerTeam,
+        },
       },
-      decision,
-    };
+      {
+        send: (decision) => {
+          if (decision.effective.generate_secret) secret = generated = generateSecret();
+          return this.client.updateApiAccess(
+            spaceId,
+            id,
+            { is_valid: true, client_secret: secret },
+            fields,
+          );
+        },
+        settle: () => ({ credentialId: id, secret }),
+        compensate: () => this.client.updateApiAccess(spaceId, id, { is_valid: false }),
+      },
+    );
+    return withGeneratedSecret(result, generated, false);
   }
 
-  private read(caller: Caller, spaceId: string): void {
+  private readable(caller: Caller, spaceId: string): string {
     this.policy.enforce(caller, { action: 'octane.read', sharedSpaceId: spaceId });
-    this.assertServed(spaceId);
+    return this.served(spaceId);
   }
 
-  private assertServed(spaceId: string): void {
+  private served(spaceId: string): string {
     if (!this.client.servesSharedSpace(spaceId)) {
       throw new GatewayError(
         404,
@@ -171,5 +219,6 @@ export class OctaneService {
         `Keygate holds no credential for shared space ${spaceId}`,
       );
     }
+    return spaceId;
   }
 }

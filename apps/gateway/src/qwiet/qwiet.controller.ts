@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, Param, Post, Query, Res } from '@nestjs/
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Caller, CurrentCaller } from '@app/auth';
 import type { Response } from 'express';
+import { CurrentRequest, RequestMeta } from '../audit/request-meta';
 import { relay } from '../common/vendor-reply';
 import { CreateTokenRequestDto } from './dto/create-token.request.dto';
 import { ListTokensQueryDto } from './dto/list-tokens.query.dto';
@@ -76,11 +77,12 @@ export class QwietController {
   @ApiOkResponse({ type: QwietCreatedAnswerDto, description: 'Qwiet answers 200 (not 201)' })
   async createToken(
     @CurrentCaller() caller: Caller,
+    @CurrentRequest() meta: RequestMeta,
     @Param() p: OrgParamsDto,
     @Body() body: CreateTokenRequestDto,
     @Res({ passthrough: true }) res: Response,
   ) {
-    return relay(res, await this.qwiet.issueToken(caller, p.orgId, body));
+    return relay(res, await this.qwiet.issueToken(caller, meta, p.orgId, body));
   }
 
   @Delete('tokens/:tokenId')
@@ -88,9 +90,10 @@ export class QwietController {
   @ApiOkResponse({ type: QwietOkDto })
   async deleteToken(
     @CurrentCaller() caller: Caller,
+    @CurrentRequest() meta: RequestMeta,
     @Param() p: TokenParamsDto,
     @Res({ passthrough: true }) res: Response,
   ) {
-    return relay(res, await this.qwiet.revokeToken(caller, p.orgId, p.tokenId));
+    return relay(res, await this.qwiet.revokeToken(caller, meta, p.orgId, p.tokenId));
   }
 }

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { PolicyModule } from '../policy/policy.module';
 import { QwietController } from './qwiet.controller';
 import { QwietService } from './qwiet.service';
 
 @Module({
-  imports: [PolicyModule],
+  imports: [PolicyModule, AuditModule],
   controllers: [QwietController],
   providers: [QwietService],
 })

@@ -1,25 +1,36 @@
 import { Injectable } from '@nestjs/common';
 import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
-import { QwietClient } from '@app/upstream';
+import { QwietClient, VendorResponse } from '@app/upstream';
+import { AuditedCall } from '../audit/audited-call';
+import type { RequestMeta } from '../audit/request-meta';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { CredentialOwners } from '../policy/credential-owners';
 import { PolicyEnforcer } from '../policy/policy.enforcer';
 import type { CreateTokenRequestDto } from './dto/create-token.request.dto';
 import type { ListTokensQueryDto } from './dto/list-tokens.query.dto';
 
-/** The Qwiet side of Keygate: policy first, then the vendor call. */
+interface CreatedToken {
+  id?: string;
+  value?: string;
+  expires_at?: string;
+}
+
+const created = (answer: VendorResponse): CreatedToken =>
+  (answer.body as { response?: CreatedToken }).response ?? {};
+
+/** The Qwiet side of Keygate: policy first, every change audited, then the vendor call. */
 @Injectable()
 export class QwietService {
   constructor(
     private readonly client: QwietClient,
     private readonly policy: PolicyEnforcer,
+    private readonly audited: AuditedCall,
     private readonly owners: CredentialOwners,
   ) {}
 
   async listRoles(caller: Caller, orgId: string): Promise<GatewayAnswer> {
-    const org = this.served(caller, orgId);
-    return { answer: await this.client.listRoles(org) };
+    return { answer: await this.client.listRoles(this.readable(caller, orgId)) };
   }
 
   async listTokens(
@@ -27,56 +38,86 @@ export class QwietService {
     orgId: string,
     query: ListTokensQueryDto,
   ): Promise<GatewayAnswer> {
-    const org = this.served(caller, orgId);
-    return { answer: await this.client.listTokens(org, { ...query }) };
+    return { answer: await this.client.listTokens(this.readable(caller, orgId), { ...query }) };
   }
 
-  async issueToken(
+  issueToken(
     caller: Caller,
+    meta: RequestMeta,
     orgId: string,
     body: CreateTokenRequestDto,
   ): Promise<GatewayAnswer> {
-    const org = orgId.toLowerCase();
-    const decision = this.policy.enforce(caller, {
-      action: 'qwiet.token.issue',
-      orgId: org,
-      token: body,
-    });
-    this.assertServed(org);
-    const lifetime = decision.effective.valid_for_seconds ?? body.valid_for_seconds;
-    const answer = await this.client.createToken(org, {
-      ...body,
-      ...(lifetime !== undefined && { valid_for_seconds: lifetime }),
-    });
-    const id = (answer.body as { response?: { id?: unknown } }).response?.id;
-    if (answer.status === 200 && typeof id === 'string')
-      this.owners.record('qwiet', org, id, caller.team);
-    return { answer, decision };
+    const org = this.served(orgId);
+    return this.audited.run(
+      {
+        caller,
+        meta,
+        event: 'qwiet.token.issue',
+        target: {
+          vendor: 'qwiet',
+          org_id: org,
+          label: body.label,
+          role_ids: [body.role_id.toLowerCase()],
+          token_type: body.token_type ?? 'integration',
+          lifetime_requested: body.valid_for_seconds ?? null,
+        },
+        policy: { action: 'qwiet.token.issue', orgId: org, token: body },
+      },
+      {
+        send: (decision) => {
+          const lifetime = decision.effective.valid_for_seconds ?? body.valid_for_seconds;
+          return this.client.createToken(org, {
+            ...body,
+            ...(lifetime !== undefined && { valid_for_seconds: lifetime }),
+          });
+        },
+        settle: (answer) => {
+          const token = created(answer);
+          return {
+            credentialId: token.id,
+            secret: token.value,
+            target: { expires_at: token.expires_at ?? null },
+          };
+        },
+        compensate: (settled) => this.client.deleteToken(org, settled.credentialId as string),
+      },
+    );
   }
 
-  async revokeToken(caller: Caller, orgId: string, tokenId: string): Promise<GatewayAnswer> {
-    const org = orgId.toLowerCase();
+  revokeToken(
+    caller: Caller,
+    meta: RequestMeta,
+    orgId: string,
+    tokenId: string,
+  ): Promise<GatewayAnswer> {
+    const org = this.served(orgId);
     const id = tokenId.toLowerCase();
-    const ownerTeam = this.owners.ownerOf('qwiet', org, id);
-    const decision = this.policy.enforce(caller, {
-      action: 'qwiet.token.revoke',
-      orgId: org,
-      tokenId: id,
-      ownerTeam,
-    });
-    this.assertServed(org);
-    return { answer: await this.client.deleteToken(org, id), decision };
+    return this.audited.run(
+      {
+        caller,
+        meta,
+        event: 'qwiet.token.revoke',
+        target: { vendor: 'qwiet', org_id: org, credential_id: id },
+        policy: {
+          action: 'qwiet.token.revoke',
+          orgId: org,
+          tokenId: id,
+          ownerTeam: this.owners.ownerOf('qwiet', org, id),
+        },
+      },
+      { send: () => this.client.deleteToken(org, id) },
+    );
   }
 
   /** Scope check for reads, then the org Keygate must hold a token for. */
-  private served(caller: Caller, orgId: string): string {
+  private readable(caller: Caller, orgId: string): string {
     const org = orgId.toLowerCase();
     this.policy.enforce(caller, { action: 'qwiet.read', orgId: org });
-    this.assertServed(org);
-    return org;
+    return this.served(org);
   }
 
-  private assertServed(org: string): void {
+  private served(orgId: string): string {
+    const org = orgId.toLowerCase();
     if (!this.client.servesOrg(org)) {
       throw new GatewayError(
         404,
@@ -84,5 +125,6 @@ export class QwietService {
         `Keygate holds no credential for Qwiet org ${org}`,
       );
     }
+    return org;
   }
 }

@@ -1,0 +1,107 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import {
+  AuditEntry,
+  AuditFileSink,
+  AuditRecord,
+  AuditUnavailableError,
+  fingerprint,
+  readRecords,
+  SinkHealth,
+} from '@app/audit';
+import { ErrorCode, GatewayError } from '@app/common';
+import pino, { Logger as PinoLogger } from 'pino';
+import { GATEWAY_CONFIG } from '../config/config.tokens';
+import type { GatewayConfig } from '../config/gateway.config';
+import { CredentialOwners } from '../policy/credential-owners';
+
+const ISSUING_EVENTS = new Set(['qwiet.token.issue', 'octane.api_access.create']);
+
+/** The audit log as the gateway uses it: durable writes that fail closed, fingerprints, health. */
+@Injectable()
+export class AuditService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('Audit');
+  private sink!: AuditFileSink;
+  private stdout?: PinoLogger;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly owners: CredentialOwners,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const { dir, hmacKey, segmentBytes, fsync, stdout } = this.config.audit;
+    this.sink = await AuditFileSink.open({ dir, hmacKey, segmentBytes, fsync });
+    if (stdout)
+      this.stdout = pino(
+        { base: undefined, messageKey: 'audit' },
+        pino.transport({ target: 'pino/file', options: { destination: 1 } }),
+      );
+    const health = this.sink.health();
+    if (!health.ok)
+      this.logger.error(
+        { sink: dir, error: health.error },
+        'audit log cannot be written: issuance and revocation are refused',
+      );
+    if (this.sink.repairedBytes > 0) {
+      await this.write([
+        {
+          request_id: 'startup',
+          event: 'audit.tail_repaired',
+          phase: 'succeeded',
+          actor: { subject: 'keygate', team: 'keygate' },
+          target: { vendor: 'qwiet' },
+          note: `cut ${this.sink.repairedBytes} bytes of a half-written last line (a crash mid-write; never acknowledged)`,
+        },
+      ]).catch(() => undefined);
+    }
+    if (health.ok) this.rememberOwners(readRecords(dir));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.sink.close();
+    this.stdout?.flush();
+  }
+
+  /** Writes records durably, in order; 503 AUDIT_UNAVAILABLE when the log cannot take them. */
+  async write(entries: AuditEntry[]): Promise<AuditRecord[]> {
+    let records: AuditRecord[];
+    try {
+      records = await this.sink.append(entries);
+    } catch (error) {
+      if (!(error instanceof AuditUnavailableError)) throw error;
+      this.logger.error(
+        { sink: this.config.audit.dir, error: error.message },
+        'audit write failed',
+      );
+      throw new GatewayError(
+        503,
+        ErrorCode.AUDIT_UNAVAILABLE,
+        'the audit log cannot be written: Keygate refuses to issue or revoke until it can',
+      );
+    }
+    for (const record of records) this.stdout?.info(record);
+    this.rememberOwners(records);
+    return records;
+  }
+
+  fingerprint(secret: string): string {
+    return fingerprint(this.config.audit.hmacKey, secret);
+  }
+
+  health(): SinkHealth {
+    return this.sink.health();
+  }
+
+  get lastSeq(): number {
+    return this.sink.lastSeq;
+  }
+
+  private rememberOwners(records: Iterable<AuditRecord>): void {
+    for (const r of records) {
+      if (r.phase !== 'succeeded' || !ISSUING_EVENTS.has(r.event) || !r.target.credential_id)
+        continue;
+      const scope = r.target.org_id ?? r.target.shared_space_id ?? '';
+      this.owners.record(r.target.vendor, scope, r.target.credential_id, r.actor.team);
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { AuditDecision, AuditEntry, AuditEvent, AuditPhase, AuditTarget } from '@app/audit';
+import type { Caller } from '@app/auth';
+import { GatewayError } from '@app/common';
+import type { Decision, PolicyRequest } from '@app/policy';
+import { UpstreamError, VendorResponse } from '@app/upstream';
+import type { GatewayAnswer } from '../common/vendor-reply';
+import { PolicyEnforcer, policyViolation } from '../policy/policy.enforcer';
+import { AuditService } from './audit.service';
+import type { RequestMeta } from './request-meta';
+
+export interface AuditedRequest {
+  caller: Caller;
+  meta: RequestMeta;
+  event: AuditEvent;
+  target: AuditTarget;
+  policy: PolicyRequest;
+}
+
+/** What a successful vendor answer tells the audit log. */
+export interface Settled {
+  credentialId?: string;
+  /** The issued secret, fingerprinted, never written. */
+  secret?: string;
+  target?: Partial<AuditTarget>;
+}
+
+export interface AuditedSteps {
+  send: (decision: Decision) => Promise<VendorResponse>;
+  settle?: (answer: VendorResponse) => Settled;
+  /** Undoes a success the log cannot show (revokes what was issued). */
+  compensate?: (settled: Settled) => Promise<unknown>;
+}
+
+const auditDecision = (d: Decision): AuditDecision => ({
+  allowed: d.allowed,
+  violations: d.violations.map((v) => v.rule),
+  warnings: d.warnings.map((w) => w.rule),
+  policy_revision: d.revision,
+});
+
+const correlationId = (body: unknown): string | undefined => {
+  const id = (body as { correlation_id?: unknown } | null)?.correlation_id;
+  return typeof id === 'string' ? id.slice(0, 64) : undefined;
+};
+
+/**
+ * The request path of every issuance, regeneration and revocation: decide, record the attempt
+ * (durable before the vendor is called), call the vendor, record the outcome (durable before the
+ * caller is answered). A success the log cannot record is undone at the vendor and answered 503.
+ */
+@Injectable()
+export class AuditedCall {
+  private readonly logger = new Logger('Audit');
+
+  constructor(
+    private readonly policy: PolicyEnforcer,
+    private readonly audit: AuditService,
+  ) {}
+
+  async run(req: AuditedRequest, steps: AuditedSteps): Promise<GatewayAnswer> {
+    const decision = this.policy.decide(req.caller, req.policy);
+    const effective = decision.effective.valid_for_seconds ?? decision.effective.expiration;
+    const base = {
+      request_id: req.meta.requestId,
+      event: req.event,
+      actor: {
+        subject: req.caller.subject,
+        team: req.caller.team,
+        ip: req.meta.ip,
+        user_agent: req.meta.userAgent,
+      },
+      target: { ...req.target, ...(effective !== undefined && { lifetime_effective: effective }) },
+      decision: auditDecision(decision),
+    };
+    const entry = (phase: AuditPhase, extra: Partial<AuditEntry> = {}): AuditEntry => ({
+      ...base,
+      phase,
+      ...extra,
+    });
+
+    if (!decision.allowed) {
+      await this.audit.write([entry('attempt'), entry('denied')]);
+      throw policyViolation(decision);
+    }
+    await this.audit.write([entry('attempt')]);
+
+    const started = process.hrtime.bigint();
+    const latency = () => Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
+    let answer: VendorResponse;
+    try {
+      answer = await steps.send(decision);
+    } catch (error) {
+      const code =
+        error instanceof UpstreamError
+          ? `${error.failure}`
+          : error instanceof GatewayError
+            ? error.code
+            : 'internal';
+      await this.audit.write([entry('failed', { vendor: { latency_ms: latency(), error: code } })]);
+      throw error;
+    }
+
+    const ok = answer.status >= 200 && answer.status < 300;
+    const settled = ok && steps.settle ? steps.settle(answer) : {};
+    const outcome = entry(ok ? 'succeeded' : 'failed', {
+      target: {
+        ...base.target,
+        ...settled.target,
+        ...(settled.credentialId && { credential_id: settled.credentialId }),
+      },
+      vendor: {
+        status: answer.status,
+        latency_ms: latency(),
+        correlation_id: correlationId(answer.body),
+      },
+      ...(settled.secret !== undefined && { fingerprint: this.audit.fingerprint(settled.secret) }),
+    });
+    try {
+      await this.audit.write([outcome]);
+    } catch (error) {
+      if (ok && steps.compensate) await this.compensate(outcome, settled, steps.compensate);
+      throw error;
+    }
+    return { answer, decision };
+  }
+
+  private async compensate(
+    outcome: AuditEntry,
+    settled: Settled,
+    undo: (s: Settled) => Promise<unknown>,
+  ): Promise<void> {
+    try {
+      await undo(settled);
+      await this.audit.write([
+        {
+          ...outcome,
+          phase: 'compensated',
+          note: 'the outcome could not be recorded: Keygate revoked the credential',
+        },
+      ]);
+    } catch {
+      this.logger.error(
+        {
+          request_id: outcome.request_id,
+          event: outcome.event,
+          credential_id: settled.credentialId,
+        },
+        'compensation incomplete: check the vendor for this credential',
+      );
+    }
+  }
+}
