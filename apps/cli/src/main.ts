@@ -1,3 +1,4 @@
+import { AUDIT_VERIFY_USAGE, auditVerifyCommand } from './audit-verify.command';
 import { POLICY_CHECK_USAGE, policyCheckCommand } from './policy-check.command';
 import { TOKEN_USAGE, tokenCommand } from './token.command';
 
@@ -6,7 +7,13 @@ const USAGE = `usage: keygate <command> [options]
 
 commands:
 ${indent(TOKEN_USAGE)}
-${indent(POLICY_CHECK_USAGE)}`;
+${indent(POLICY_CHECK_USAGE)}
+${indent(AUDIT_VERIFY_USAGE)}`;
+
+function report({ output, status }: { output: string; status: number }): number {
+  (status === 0 ? process.stdout : process.stderr).write(`${output.trimEnd()}\n`);
+  return status;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -14,12 +21,12 @@ async function main(argv: string[]): Promise<number> {
     case 'token':
       process.stdout.write(`${await tokenCommand(rest, process.env)}\n`);
       return 0;
-    case 'policy': {
+    case 'policy':
       if (rest[0] !== 'check') break;
-      const { output, status } = policyCheckCommand(rest.slice(1));
-      (status === 0 ? process.stdout : process.stderr).write(`${output.trimEnd()}\n`);
-      return status;
-    }
+      return report(policyCheckCommand(rest.slice(1)));
+    case 'audit':
+      if (rest[0] !== 'verify') break;
+      return report(auditVerifyCommand(rest.slice(1), process.env));
     case undefined:
     case '--help':
     case 'help':

@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export const SEGMENT_PATTERN = /^keygate-audit-(\d{6})\.jsonl$/;
@@ -10,8 +10,9 @@ export const segmentName = (n: number): string =>
 /** The segment files of an audit directory, oldest first (or the one file given). */
 export function listSegments(path: string): string[] {
   if (statSync(path).isFile()) return [path];
+  // Only regular files: a link or device in the directory is not a segment Keygate wrote.
   return readdirSync(path)
-    .filter((name) => SEGMENT_PATTERN.test(name))
+    .filter((name) => SEGMENT_PATTERN.test(name) && lstatSync(join(path, name)).isFile())
     .sort()
     .map((name) => join(path, name));
 }

@@ -1,11 +1,15 @@
 import { Module } from '@nestjs/common';
 import { PolicyModule } from '../policy/policy.module';
+import { AuditQueryService } from './audit-query.service';
+import { AuditRecovery } from './audit-recovery.service';
+import { AuditController } from './audit.controller';
 import { AuditService } from './audit.service';
 import { AuditedCall } from './audited-call';
 
 @Module({
   imports: [PolicyModule],
-  providers: [AuditService, AuditedCall],
+  controllers: [AuditController],
+  providers: [AuditService, AuditedCall, AuditQueryService, AuditRecovery],
   exports: [AuditService, AuditedCall],
 })
 export class AuditModule {}

@@ -9,6 +9,8 @@ const valid = {
     '1001': { client_id: 'keygate_x', client_secret: 'S3cret!value' },
   }),
   POLICY_FILE: 'config/policy.example.yaml',
+  AUDIT_DIR: '/var/lib/keygate/audit',
+  AUDIT_HMAC_KEY: 'k'.repeat(32),
   AUTH_JWT_SECRET: 'x'.repeat(32),
 };
 
@@ -33,6 +35,13 @@ describe('loadGatewayConfig', () => {
       clientSecret: 'S3cret!value',
     });
     expect(config.policyFile).toBe('config/policy.example.yaml');
+    expect(config.audit).toEqual({
+      dir: '/var/lib/keygate/audit',
+      hmacKey: 'k'.repeat(32),
+      segmentBytes: 64 * 1024 * 1024,
+      fsync: true,
+      stdout: false,
+    });
   });
 
   it('names every missing variable at once', () => {
@@ -43,6 +52,8 @@ describe('loadGatewayConfig', () => {
       'OCTANE_BASE_URL',
       'OCTANE_CREDENTIALS',
       'POLICY_FILE',
+      'AUDIT_DIR',
+      'AUDIT_HMAC_KEY',
       'AUTH_JWT_SECRET',
     ]) {
       expect(found.join('\n')).toContain(name);

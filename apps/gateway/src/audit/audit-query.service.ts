@@ -1,0 +1,76 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AuditRecord, readRecordsNewestFirst, verifyAuditLog, VerifyResult } from '@app/audit';
+import { GATEWAY_CONFIG } from '../config/config.tokens';
+import type { GatewayConfig } from '../config/gateway.config';
+import { AuditService } from './audit.service';
+import type { AuditQueryDto } from './dto/audit-query.dto';
+
+export interface AuditPage {
+  records: AuditRecord[];
+  /** Pass as before_seq for the next (older) page; absent on the last page. */
+  next_before_seq?: number;
+}
+
+function matches(r: AuditRecord, q: AuditQueryDto): boolean {
+  return (
+    (q.before_seq === undefined || r.seq < q.before_seq) &&
+    (q.from === undefined || r.time >= new Date(q.from).toISOString()) &&
+    (q.to === undefined || r.time < new Date(q.to).toISOString()) &&
+    (q.team === undefined || r.actor.team === q.team) &&
+    (q.subject === undefined || r.actor.subject === q.subject) &&
+    (q.event === undefined || r.event === q.event) &&
+    (q.phase === undefined || r.phase === q.phase) &&
+    (q.vendor === undefined || r.target.vendor === q.vendor) &&
+    (q.credential_id === undefined ||
+      r.target.credential_id?.toLowerCase() === q.credential_id.toLowerCase()) &&
+    (q.request_id === undefined || r.request_id === q.request_id) &&
+    (q.fingerprint === undefined || r.fingerprint === q.fingerprint)
+  );
+}
+
+/** Auditors' reading of the log: filters, pages, fingerprint look-ups, chain verification. */
+@Injectable()
+export class AuditQueryService {
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly audit: AuditService,
+  ) {}
+
+  query(q: AuditQueryDto): AuditPage {
+    const limit = q.limit ?? 100;
+    const records: AuditRecord[] = [];
+    for (const record of readRecordsNewestFirst(this.config.audit.dir)) {
+      if (!matches(record, q)) continue;
+      if (records.length === limit)
+        return { records, next_before_seq: records[records.length - 1].seq };
+      records.push(record);
+    }
+    return { records };
+  }
+
+  byFingerprintOf(secret: string): { fingerprint: string; records: AuditRecord[] } {
+    const fingerprint = this.audit.fingerprint(secret);
+    return { fingerprint, records: this.query({ fingerprint, limit: 500 }).records };
+  }
+
+  /** The verifier over the live log, plus whether the log still ends where the writer last wrote. */
+  verify(): VerifyResult & { live_seq: number } {
+    const result = verifyAuditLog(this.config.audit.dir, this.config.audit.hmacKey);
+    const live = this.audit.lastSeq;
+    if (result.ok && (result.last?.seq ?? 0) !== live) {
+      return {
+        ...result,
+        ok: false,
+        live_seq: live,
+        problem: {
+          kind: 'truncated',
+          segment: '(live)',
+          line: 0,
+          seq: result.last?.seq,
+          message: `the writer is at seq ${live} but the files end at seq ${result.last?.seq ?? 0}`,
+        },
+      };
+    }
+    return { ...result, live_seq: live };
+  }
+}

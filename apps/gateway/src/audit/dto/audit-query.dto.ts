@@ -1,0 +1,81 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+
+export const AUDIT_EVENTS = [
+  'qwiet.token.issue',
+  'qwiet.token.revoke',
+  'octane.api_access.create',
+  'octane.api_access.revoke',
+  'octane.api_access.regenerate',
+  'audit.tail_repaired',
+] as const;
+export const AUDIT_PHASES = ['attempt', 'denied', 'succeeded', 'failed', 'compensated'] as const;
+
+/** Filters of GET /v1/audit: every one given must match. Newest first, `before_seq` pages back. */
+export class AuditQueryDto {
+  @ApiPropertyOptional({ description: 'Records at or after this time (ISO-8601)' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({ description: 'Records before this time (ISO-8601)' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) team?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(256) subject?: string;
+  @ApiPropertyOptional({ enum: AUDIT_EVENTS }) @IsOptional() @IsIn(AUDIT_EVENTS) event?: string;
+  @ApiPropertyOptional({ enum: AUDIT_PHASES }) @IsOptional() @IsIn(AUDIT_PHASES) phase?: string;
+  @ApiPropertyOptional({ enum: ['qwiet', 'octane'] })
+  @IsOptional()
+  @IsIn(['qwiet', 'octane'])
+  vendor?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(128) credential_id?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(128) request_id?: string;
+
+  @ApiPropertyOptional({ example: 'hmac-sha256:…' })
+  @IsOptional()
+  @Matches(/^hmac-sha256:[0-9a-f]{64}$/, { message: 'fingerprint must be hmac-sha256:<64 hex>' })
+  fingerprint?: string;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 500, default: 100 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    description: 'Page back: only records with a lower seq (from next_before_seq)',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  before_seq?: number;
+}
+
+export class FingerprintRequestDto {
+  @ApiPropertyOptional({
+    description:
+      'A leaked secret or token value: used only to compute its fingerprint, never stored or logged',
+  })
+  @IsString()
+  @MaxLength(8192)
+  @Matches(/\S/, { message: 'secret must not be blank' })
+  secret!: string;
+}

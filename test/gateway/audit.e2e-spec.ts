@@ -1,0 +1,367 @@
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditFileSink, segmentName, verifyAuditLog } from '@app/audit';
+import { CI_ROLE_ID } from '@app/upstream-sim';
+import {
+  scopeOnlyPolicy,
+  startGateway,
+  startSimulator,
+  StartedGateway,
+  StartedSimulator,
+  TEST_AUDIT_KEY,
+  writePolicy,
+} from '../support/gateway';
+
+const POLICY_RULES = 'rules:\n  qwiet:\n    max_lifetime: { max_seconds: 3600 }';
+
+describe('gateway: the audit log', () => {
+  let s: StartedSimulator;
+  let g: StartedGateway;
+  let auditDir: string;
+  let orgId: string;
+  let alice: { Authorization: string };
+  let auditor: { Authorization: string };
+  const tokens = () => `/qwiet/api/v4/orgs/${orgId}/tokens`;
+  const keys = '/octane/api/shared_spaces/1001/api_accesses';
+  const audit = (query = '') => g.http().get(`/v1/audit${query}`).set(auditor).expect(200);
+  const byRequest = async (id: string) => (await audit(`?request_id=${id}`)).body.records.reverse();
+
+  beforeAll(async () => {
+    s = await startSimulator();
+    auditDir = mkdtempSync(join(tmpdir(), 'keygate-audit-e2e-'));
+    g = await startGateway(s, {
+      AUDIT_DIR: auditDir,
+      POLICY_FILE: writePolicy(scopeOnlyPolicy(s, POLICY_RULES)),
+    });
+    orgId = s.options.qwietOrgs[0].id;
+    alice = { Authorization: `Bearer ${await g.token({ team: 'payments', sub: 'alice' })}` };
+    auditor = {
+      Authorization: `Bearer ${await g.token({ team: 'security', sub: 'eve', roles: ['keygate:auditor'] })}`,
+    };
+  });
+  afterAll(async () => {
+    await g.close();
+    await s.sim.close();
+  });
+
+  it('records an issuance as attempt then succeeded, linked by request id, with a fingerprint and never the value', async () => {
+    const res = await g
+      .http()
+      .post(tokens())
+      .set(alice)
+      .set('User-Agent', 'ci-script/1.0')
+      .set('X-Request-Id', 'req-issue-0001')
+      .send({
+        label: 'ci-build',
+        role_id: CI_ROLE_ID,
+        token_type: 'access',
+        valid_for_seconds: 600,
+      })
+      .expect(200);
+    const { id, value } = res.body.response;
+    const [attempt, outcome] = await byRequest('req-issue-0001');
+    expect(attempt).toMatchObject({
+      event: 'qwiet.token.issue',
+      phase: 'attempt',
+      actor: {
+        subject: 'alice',
+        team: 'payments',
+        ip: expect.any(String),
+        user_agent: 'ci-script/1.0',
+      },
+      target: {
+        vendor: 'qwiet',
+        org_id: orgId,
+        label: 'ci-build',
+        role_ids: [CI_ROLE_ID],
+        token_type: 'access',
+        lifetime_requested: 600,
+      },
+      decision: {
+        allowed: true,
+        violations: [],
+        policy_revision: expect.stringMatching(/^sha256:/),
+      },
+    });
+    expect(outcome).toMatchObject({
+      phase: 'succeeded',
+      target: { credential_id: id, expires_at: res.body.response.expires_at },
+      vendor: { status: 200, latency_ms: expect.any(Number) },
+      fingerprint: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/),
+      seq: attempt.seq + 1,
+      prev_hash: attempt.hash,
+    });
+    const found = await g
+      .http()
+      .post('/v1/audit/fingerprint')
+      .set(auditor)
+      .send({ secret: value })
+      .expect(200);
+    expect(found.body.fingerprint).toBe(outcome.fingerprint);
+    expect(found.body.records.map((r: { seq: number }) => r.seq)).toEqual([outcome.seq]);
+    for (const file of readdirSync(auditDir))
+      expect(readFileSync(join(auditDir, file), 'utf8')).not.toContain(value);
+  });
+
+  it('records a denial (attempt + denied, the rule ids) and a vendor failure', async () => {
+    await g
+      .http()
+      .post(tokens())
+      .set(alice)
+      .set('X-Request-Id', 'req-denied-001')
+      .send({ label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 7200 })
+      .expect(403);
+    const [attempt, denied] = await byRequest('req-denied-001');
+    expect([attempt.phase, denied.phase]).toEqual(['attempt', 'denied']);
+    expect(denied.decision).toMatchObject({ allowed: false, violations: ['qwiet.max_lifetime'] });
+
+    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'reset', times: 1 });
+    await g
+      .http()
+      .post(tokens())
+      .set(alice)
+      .set('X-Request-Id', 'req-failed-001')
+      .send({ label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 60 })
+      .expect(502);
+    const failed = await byRequest('req-failed-001');
+    expect(failed.map((r: { phase: string }) => r.phase)).toEqual(['attempt', 'failed']);
+    expect(failed[1].vendor).toMatchObject({ error: 'unreachable' });
+  });
+
+  it('records Octane create, regenerate and revoke, fingerprinting the generated secret', async () => {
+    const created = await g
+      .http()
+      .post(keys)
+      .set(alice)
+      .set('X-Request-Id', 'req-octane-01')
+      .send({ data: [{ name: 'audited' }] })
+      .expect(201);
+    const key = created.body.data[0];
+    const regen = await g
+      .http()
+      .put(`${keys}/${key.id}`)
+      .set(alice)
+      .set('X-Request-Id', 'req-octane-02')
+      .send({ is_valid: true })
+      .expect(200);
+    await g
+      .http()
+      .put(`${keys}/${key.id}`)
+      .set(alice)
+      .set('X-Request-Id', 'req-octane-03')
+      .send({ is_valid: false })
+      .expect(200);
+    const outcomes = (
+      await audit(`?credential_id=${key.id}&phase=succeeded`)
+    ).body.records.reverse();
+    expect(outcomes.map((r: { event: string }) => r.event)).toEqual([
+      'octane.api_access.create',
+      'octane.api_access.regenerate',
+      'octane.api_access.revoke',
+    ]);
+    expect(outcomes[0].target).toMatchObject({
+      name: 'audited',
+      client_id: key.client_id,
+      shared_space_id: '1001',
+    });
+    const first = (
+      await g
+        .http()
+        .post('/v1/audit/fingerprint')
+        .set(auditor)
+        .send({ secret: key.client_secret })
+        .expect(200)
+    ).body;
+    const second = (
+      await g
+        .http()
+        .post('/v1/audit/fingerprint')
+        .set(auditor)
+        .send({ secret: regen.body.client_secret })
+        .expect(200)
+    ).body;
+    expect(first.records.map((r: { request_id: string }) => r.request_id)).toEqual([
+      'req-octane-01',
+    ]);
+    expect(second.records.map((r: { request_id: string }) => r.request_id)).toEqual([
+      'req-octane-02',
+    ]);
+    const raw = readdirSync(auditDir)
+      .map((f) => readFileSync(join(auditDir, f), 'utf8'))
+      .join('');
+    expect(raw).not.toContain(key.client_secret);
+    expect(raw).not.toContain(regen.body.client_secret);
+  });
+
+  it('filters and pages, newest first', async () => {
+    for (let i = 0; i < 3; i++)
+      await g
+        .http()
+        .post(tokens())
+        .set(alice)
+        .send({ label: `page-${i}`, role_id: CI_ROLE_ID, valid_for_seconds: 60 })
+        .expect(200);
+    const page1 = (await audit('?event=qwiet.token.issue&phase=succeeded&limit=2')).body;
+    expect(page1.records).toHaveLength(2);
+    expect(page1.records[0].seq).toBeGreaterThan(page1.records[1].seq);
+    const page2 = (
+      await audit(
+        `?event=qwiet.token.issue&phase=succeeded&limit=2&before_seq=${page1.next_before_seq}`,
+      )
+    ).body;
+    expect(page2.records[0].seq).toBeLessThan(page1.records[1].seq);
+    expect(
+      (await audit('?team=payments&subject=alice&vendor=octane&limit=500')).body.records.every(
+        (r: { target: { vendor: string } }) => r.target.vendor === 'octane',
+      ),
+    ).toBe(true);
+    expect((await audit('?team=nobody')).body).toEqual({ records: [] });
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    expect((await audit(`?from=${future}`)).body.records).toEqual([]);
+    expect((await audit(`?to=${future}&limit=1`)).body.records).toHaveLength(1);
+    await g.http().get('/v1/audit?limit=0').set(auditor).expect(400);
+    await g.http().get('/v1/audit?fingerprint=abc').set(auditor).expect(400);
+  });
+
+  it('is for auditors and admins only', async () => {
+    const res = await g.http().get('/v1/audit').set(alice).expect(403);
+    expect(res.body).toMatchObject({ code: 'FORBIDDEN' });
+    await g.http().post('/v1/audit/fingerprint').set(alice).send({ secret: 'x' }).expect(403);
+    await g.http().get('/v1/audit/verify').set(alice).expect(403);
+    const admin = {
+      Authorization: `Bearer ${await g.token({ team: 'ops', roles: ['keygate:admin'] })}`,
+    };
+    await g.http().get('/v1/audit?limit=1').set(admin).expect(200);
+  });
+
+  it('verifies the live log, and the offline verifier agrees', async () => {
+    const live = (await g.http().get('/v1/audit/verify').set(auditor).expect(200)).body;
+    expect(live).toMatchObject({ ok: true, head: 'matches', segments: 1 });
+    expect(live.last.seq).toBe(live.live_seq);
+    expect(verifyAuditLog(auditDir, TEST_AUDIT_KEY)).toMatchObject({
+      ok: true,
+      records: live.records,
+    });
+  });
+});
+
+describe('gateway: the audit log fails closed', () => {
+  let s: StartedSimulator;
+  beforeAll(async () => {
+    s = await startSimulator();
+  });
+  afterAll(() => s.sim.close());
+  beforeEach(() => s.admin.reset());
+
+  it('answers 503 AUDIT_UNAVAILABLE, sends nothing to the vendor, and goes unready, when the directory is missing', async () => {
+    const missing = join(mkdtempSync(join(tmpdir(), 'keygate-gone-')), 'audit');
+    const g = await startGateway(s, { AUDIT_DIR: missing });
+    try {
+      const bearer = { Authorization: `Bearer ${await g.token()}` };
+      const res = await g
+        .http()
+        .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
+        .set(bearer)
+        .send({ label: 'x', role_id: CI_ROLE_ID })
+        .expect(503);
+      expect(res.body).toMatchObject({ ok: false, code: 'AUDIT_UNAVAILABLE' });
+      const octane = await g
+        .http()
+        .put('/octane/api/shared_spaces/1001/api_accesses/1001')
+        .set(bearer)
+        .send({ is_valid: false })
+        .expect(503);
+      expect(octane.body.error_code).toBe('AUDIT_UNAVAILABLE');
+      expect((await s.admin.state()).requests['qwiet.tokens.create']).toBeUndefined();
+      const ready = await g.http().get('/health/ready').expect(503);
+      expect(ready.body.error.audit).toMatchObject({
+        status: 'down',
+        message: expect.stringContaining('ENOENT'),
+      });
+      await g
+        .http()
+        .get(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`)
+        .set(bearer)
+        .expect(200);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('answers 503 once the open file is deleted, and nothing more is issued', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-del-'));
+    const g = await startGateway(s, { AUDIT_DIR: dir });
+    try {
+      const bearer = { Authorization: `Bearer ${await g.token()}` };
+      const issue = () =>
+        g
+          .http()
+          .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
+          .set(bearer)
+          .send({ label: 'x', role_id: CI_ROLE_ID });
+      await issue().expect(200);
+      rmSync(join(dir, segmentName(1)));
+      await issue().expect(503);
+      await issue().expect(503);
+      expect((await s.admin.state()).requests['qwiet.tokens.create']).toBe(1);
+      expect((await g.http().get('/health/ready').expect(503)).body.error.audit.message).toContain(
+        'removed or replaced',
+      );
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('revokes at the vendor what it issued when the outcome cannot be recorded (disk full), and answers 503', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-full-'));
+    // Fill segment 1 to just under 4 KiB, so the attempt lands there and the outcome rotates into
+    // segment 2: a link to /dev/full.
+    const filler = await AuditFileSink.open({
+      dir,
+      segmentBytes: 1 << 20,
+      hmacKey: TEST_AUDIT_KEY,
+      fsync: false,
+    });
+    while (statSync(join(dir, segmentName(1))).size < 3800) {
+      await filler.append([
+        {
+          request_id: 'fill',
+          event: 'qwiet.token.revoke',
+          phase: 'failed',
+          actor: { subject: 's', team: 't' },
+          target: { vendor: 'qwiet' },
+        },
+      ]);
+    }
+    await filler.close();
+    symlinkSync('/dev/full', join(dir, segmentName(2)));
+    const g = await startGateway(s, { AUDIT_DIR: dir, AUDIT_SEGMENT_BYTES: '4096' });
+    try {
+      const bearer = { Authorization: `Bearer ${await g.token()}` };
+      const res = await g
+        .http()
+        .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
+        .set(bearer)
+        .send({ label: 'x', role_id: CI_ROLE_ID })
+        .expect(503);
+      expect(res.body.code).toBe('AUDIT_UNAVAILABLE');
+      expect(JSON.stringify(res.body)).not.toContain('eyJ');
+      const issued = (await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded);
+      expect(issued).toHaveLength(1);
+      expect(issued[0].revoked_at).toEqual(expect.any(String));
+    } finally {
+      await g.close();
+      unlinkSync(join(dir, segmentName(2)));
+    }
+    expect(verifyAuditLog(dir, TEST_AUDIT_KEY)).toMatchObject({ ok: true });
+  });
+});

@@ -1,0 +1,157 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readRecords, verifyAuditLog } from '@app/audit';
+import { CI_ROLE_ID } from '@app/upstream-sim';
+import request from 'supertest';
+import { mintDevToken } from '@app/auth';
+import {
+  gatewayEnv,
+  startSimulator,
+  StartedSimulator,
+  TEST_AUDIT_KEY,
+  TEST_JWT_SECRET,
+} from '../support/gateway';
+
+const ROOT = join(__dirname, '../..');
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** The gateway as its own process (main.ts), resolved once it says it has started. */
+async function spawnGateway(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      'apps/gateway/src/main.ts',
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Nest application successfully started')) resolve();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) =>
+      reject(new Error(`gateway exited (${code}) before starting:\n${output.slice(-2000)}`)),
+    );
+  });
+  return child;
+}
+
+describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
+  let s: StartedSimulator;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    s = await startSimulator();
+  });
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await s.sim.close();
+  });
+
+  it('restarts to a log that verifies, with an outcome for every credential the vendor issued', async () => {
+    const auditDir = mkdtempSync(join(tmpdir(), 'keygate-crash-'));
+    const port = await freePort();
+    const env = {
+      ...gatewayEnv(s),
+      AUDIT_DIR: auditDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+    };
+    const url = `http://127.0.0.1:${port}`;
+    const bearer = {
+      Authorization: `Bearer ${await mintDevToken(TEST_JWT_SECRET, { subject: 'ci', team: 'payments' })}`,
+    };
+    const orgId = s.options.qwietOrgs[0].id;
+
+    child = await spawnGateway(env);
+    await request(url)
+      .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
+      .set(bearer)
+      .send({ label: 'before-crash', role_id: CI_ROLE_ID })
+      .expect(200);
+
+    // Slow Qwiet down so that issuances are in flight (attempt written, vendor working) when the process dies.
+    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 400 });
+    const inFlight = Array.from({ length: 12 }, (_, i) =>
+      request(url)
+        .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
+        .set(bearer)
+        .send({ label: `crash-${i}`, role_id: CI_ROLE_ID })
+        .then(
+          (r) => r.status,
+          () => 'killed',
+        ),
+    );
+    await new Promise<void>((resolve) => {
+      const poll = () =>
+        s.sim.requestCount('qwiet.tokens.create') >= 13 ? resolve() : setImmediate(poll);
+      poll();
+    });
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    expect(await Promise.all(inFlight)).toEqual(Array(12).fill('killed'));
+    // The simulator still finishes the creates the dead gateway asked for.
+    await new Promise<void>((resolve) => {
+      const poll = async () =>
+        (await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded).length >= 13
+          ? resolve()
+          : setImmediate(() => void poll());
+      void poll();
+    });
+    await request(s.sim.url).delete('/__sim/faults').expect(200);
+
+    child = await spawnGateway(env);
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    child = undefined;
+
+    expect(verifyAuditLog(auditDir, TEST_AUDIT_KEY)).toMatchObject({ ok: true, head: 'matches' });
+    const records = readRecords(auditDir);
+    const attempts = records.filter((r) => r.phase === 'attempt');
+    const outcomes = new Map(
+      records.filter((r) => r.phase !== 'attempt').map((r) => [r.request_id, r]),
+    );
+    expect(attempts).toHaveLength(13);
+    for (const attempt of attempts) expect(outcomes.get(attempt.request_id)).toBeDefined();
+
+    const state = await s.admin.state();
+    const issued = state.qwiet.tokens.filter((t) => !t.seeded);
+    expect(issued).toHaveLength(13);
+    for (const token of issued) {
+      const outcome = records.find(
+        (r) => r.target.credential_id === token.id && r.phase !== 'attempt',
+      );
+      expect(outcome?.phase).toMatch(/^(succeeded|compensated)$/);
+      // What a crash left unrecorded was never handed out: it must be revoked at the vendor.
+      if (outcome?.phase === 'compensated') expect(token.revoked_at).toEqual(expect.any(String));
+    }
+    expect(
+      records
+        .filter((r) => r.phase === 'compensated')
+        .every((r) => r.note?.startsWith('crash recovery')),
+    ).toBe(true);
+    expect(records.filter((r) => r.phase === 'compensated')).toHaveLength(12);
+  }, 60_000);
+});
