@@ -13,6 +13,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY config ./config
 COPY package.json ./
+RUN mkdir -p /var/lib/keygate/audit && chown node:node /var/lib/keygate/audit
 USER node
 # Signals must reach node itself (not npm) for a graceful shutdown.
 CMD ["node", "dist/apps/gateway/apps/gateway/src/main.js"]
