@@ -4,8 +4,10 @@ import type {
   Decision,
   Finding,
   Mode,
+  OctaneKeyRequest,
   PolicyCaller,
   PolicyRequest,
+  QwietTokenRequest,
   TeamPolicy,
 } from './policy.types';
 
@@ -97,12 +99,7 @@ export function evaluate(
   };
 }
 
-function qwietIssue(
-  team: TeamPolicy,
-  orgId: string,
-  token: { label: string; role_id: string; token_type?: string; valid_for_seconds?: number },
-  f: Findings,
-): void {
+function qwietIssue(team: TeamPolicy, orgId: string, token: QwietTokenRequest, f: Findings): void {
   const r = team.rules.qwiet;
   const roleId = token.role_id.toLowerCase();
   // Qwiet does not document its default token_type; the simulator (and this rule) take integration.
@@ -198,18 +195,7 @@ function qwietIssue(
   }
 }
 
-function octaneCreate(
-  team: TeamPolicy,
-  key: {
-    name: string;
-    client_secret?: string;
-    expiration?: string;
-    workspace_role_ids: string[];
-    roles_in_all_workspaces: string[];
-  },
-  now: Date,
-  f: Findings,
-): void {
+function octaneCreate(team: TeamPolicy, key: OctaneKeyRequest, now: Date, f: Findings): void {
   const r = team.rules.octane;
   for (const { pattern, mode } of r.name_patterns) {
     f.check('octane.name_pattern', mode, new RegExp(pattern, 'u').test(key.name), {

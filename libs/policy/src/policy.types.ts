@@ -79,26 +79,27 @@ export interface PolicyCaller {
   roles: readonly string[];
 }
 
+export interface QwietTokenRequest {
+  label: string;
+  role_id: string;
+  token_type?: string;
+  valid_for_seconds?: number;
+}
+
+export interface OctaneKeyRequest {
+  name: string;
+  client_secret?: string;
+  expiration?: string;
+  workspace_role_ids: string[];
+  roles_in_all_workspaces: string[];
+}
+
 export type PolicyRequest =
   | { action: 'qwiet.read'; orgId: string }
-  | {
-      action: 'qwiet.token.issue';
-      orgId: string;
-      token: { label: string; role_id: string; token_type?: string; valid_for_seconds?: number };
-    }
+  | { action: 'qwiet.token.issue'; orgId: string; token: QwietTokenRequest }
   | { action: 'qwiet.token.revoke'; orgId: string; tokenId: string; ownerTeam?: string }
   | { action: 'octane.read'; sharedSpaceId: string }
-  | {
-      action: 'octane.api_access.create';
-      sharedSpaceId: string;
-      key: {
-        name: string;
-        client_secret?: string;
-        expiration?: string;
-        workspace_role_ids: string[];
-        roles_in_all_workspaces: string[];
-      };
-    }
+  | { action: 'octane.api_access.create'; sharedSpaceId: string; key: OctaneKeyRequest }
   | {
       action: 'octane.api_access.regenerate';
       sharedSpaceId: string;

@@ -8,7 +8,7 @@ import type { RequestMeta } from '../audit/request-meta';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { CredentialOwners } from '../policy/credential-owners';
 import { PolicyEnforcer } from '../policy/policy.enforcer';
-import type { CreateApiAccessRequestDto } from './dto/create-api-access.request.dto';
+import { CreateApiAccessRequestDto, policyKey } from './dto/create-api-access.request.dto';
 import type { UpdateApiAccessRequestDto } from './dto/update-api-access.request.dto';
 
 type Entity = Record<string, unknown>;
@@ -84,8 +84,7 @@ export class OctaneService {
   ): Promise<GatewayAnswer> {
     this.served(spaceId);
     const input = body.data[0];
-    const workspaceRoles = input.workspace_roles?.data.map((r) => r.id) ?? [];
-    const allWorkspaces = input.roles_in_all_workspaces?.data.map((r) => r.id) ?? [];
+    const key = policyKey(input);
     let secret = input.client_secret;
     let generated: string | undefined;
     const result = await this.audited.run(
@@ -97,20 +96,13 @@ export class OctaneService {
           vendor: 'octane',
           shared_space_id: spaceId,
           name: input.name,
-          role_ids: [...workspaceRoles, ...allWorkspaces.map((id) => `all:${id}`)],
+          role_ids: [
+            ...key.workspace_role_ids,
+            ...key.roles_in_all_workspaces.map((id) => `all:${id}`),
+          ],
           lifetime_requested: input.expiration ?? null,
         },
-        policy: {
-          action: 'octane.api_access.create',
-          sharedSpaceId: spaceId,
-          key: {
-            name: input.name,
-            client_secret: input.client_secret,
-            expiration: input.expiration,
-            workspace_role_ids: workspaceRoles,
-            roles_in_all_workspaces: allWorkspaces,
-          },
-        },
+        policy: { action: 'octane.api_access.create', sharedSpaceId: spaceId, key },
       },
       {
         send: (decision) => {
@@ -124,11 +116,14 @@ export class OctaneService {
           return this.client.createApiAccess(spaceId, { data: [sent] }, fields);
         },
         settle: (answer) => {
-          const key = (answer.body as { data?: Entity[] }).data?.[0] ?? {};
+          const created = (answer.body as { data?: Entity[] }).data?.[0] ?? {};
           return {
-            credentialId: text(key.id),
+            credentialId: text(created.id),
             secret,
-            target: { client_id: text(key.client_id), expires_at: text(key.expiration) ?? null },
+            target: {
+              client_id: text(created.client_id),
+              expires_at: text(created.expiration) ?? null,
+            },
           };
         },
         compensate: (settled) =>

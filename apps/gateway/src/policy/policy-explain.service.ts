@@ -5,7 +5,7 @@ import type { Decision, PolicyRequest } from '@app/policy';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { fieldProblems } from '../common/validation';
-import { ApiAccessInputDto } from '../octane/dto/create-api-access.request.dto';
+import { ApiAccessInputDto, policyKey } from '../octane/dto/create-api-access.request.dto';
 import { CreateTokenRequestDto } from '../qwiet/dto/create-token.request.dto';
 import type { ExplainRequestDto } from './dto/explain.request.dto';
 import { PolicyEnforcer } from './policy.enforcer';
@@ -74,20 +74,12 @@ export class PolicyExplainService {
         };
       case 'octane.read':
         return { action: dto.action, sharedSpaceId: need(dto.shared_space_id, 'shared_space_id') };
-      case 'octane.api_access.create': {
-        const key = validBody(ApiAccessInputDto, dto.body);
+      case 'octane.api_access.create':
         return {
           action: dto.action,
           sharedSpaceId: need(dto.shared_space_id, 'shared_space_id'),
-          key: {
-            name: key.name,
-            client_secret: key.client_secret,
-            expiration: key.expiration,
-            workspace_role_ids: key.workspace_roles?.data.map((r) => r.id) ?? [],
-            roles_in_all_workspaces: key.roles_in_all_workspaces?.data.map((r) => r.id) ?? [],
-          },
+          key: policyKey(validBody(ApiAccessInputDto, dto.body)),
         };
-      }
       case 'octane.api_access.regenerate':
         return {
           action: dto.action,

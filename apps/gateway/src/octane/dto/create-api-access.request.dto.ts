@@ -1,3 +1,4 @@
+import type { OctaneKeyRequest } from '@app/policy';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -78,4 +79,15 @@ export class CreateApiAccessRequestDto {
   @ValidateNested({ each: true })
   @Type(() => ApiAccessInputDto)
   data!: ApiAccessInputDto[];
+}
+
+/** What the policy decides on for a key to create. */
+export function policyKey(input: ApiAccessInputDto): OctaneKeyRequest {
+  return {
+    name: input.name,
+    client_secret: input.client_secret,
+    expiration: input.expiration,
+    workspace_role_ids: input.workspace_roles?.data.map((r) => r.id) ?? [],
+    roles_in_all_workspaces: input.roles_in_all_workspaces?.data.map((r) => r.id) ?? [],
+  };
 }
