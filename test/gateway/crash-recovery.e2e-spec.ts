@@ -1,7 +1,6 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRecords, verifyAuditLog } from '@app/audit';
@@ -15,47 +14,7 @@ import {
   TEST_AUDIT_KEY,
   TEST_JWT_SECRET,
 } from '../support/gateway';
-
-const ROOT = join(__dirname, '../..');
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
-/** The gateway as its own process (main.ts), resolved once it says it has started. */
-async function spawnGateway(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      '-r',
-      'ts-node/register/transpile-only',
-      '-r',
-      'tsconfig-paths/register',
-      'apps/gateway/src/main.ts',
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Nest application successfully started')) resolve();
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) =>
-      reject(new Error(`gateway exited (${code}) before starting:\n${output.slice(-2000)}`)),
-    );
-  });
-  return child;
-}
+import { freePort, spawnTs } from '../support/processes';
 
 describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
   let s: StartedSimulator;
@@ -85,7 +44,7 @@ describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
     };
     const orgId = s.options.qwietOrgs[0].id;
 
-    child = await spawnGateway(env);
+    child = await spawnTs('apps/gateway/src/main.ts', env, 'Nest application successfully started');
     await request(url)
       .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
       .set(bearer)
@@ -122,7 +81,7 @@ describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
     });
     await request(s.sim.url).delete('/__sim/faults').expect(200);
 
-    child = await spawnGateway(env);
+    child = await spawnTs('apps/gateway/src/main.ts', env, 'Nest application successfully started');
     child.kill('SIGTERM');
     await once(child, 'exit');
     child = undefined;

@@ -36,6 +36,7 @@ interface SharedSpace {
   workspaces: Entity[];
   workspaceRoles: Entity[];
   apiAccesses: Map<string, ApiAccess>;
+  names: Set<string>;
 }
 
 export interface NewApiAccess {
@@ -49,6 +50,7 @@ export interface NewApiAccess {
 
 export class OctaneStore {
   private readonly spaces = new Map<string, SharedSpace>();
+  private readonly byClientId = new Map<string, ApiAccess>();
   private nextId = 1001;
 
   constructor(
@@ -61,6 +63,7 @@ export class OctaneStore {
 
   reset(): void {
     this.spaces.clear();
+    this.byClientId.clear();
     this.nextId = 1001;
     for (const config of this.spaceConfigs) {
       this.spaces.set(config.id, {
@@ -69,6 +72,7 @@ export class OctaneStore {
         workspaces: workspaceEntities(),
         workspaceRoles: workspaceRoleEntities(),
         apiAccesses: new Map(),
+        names: new Set(),
       });
       const name = config.clientId.replace(/_[0-9a-z]{25}$/, '');
       this.insert(
@@ -111,7 +115,7 @@ export class OctaneStore {
   }
 
   findByClientId(clientId: string): ApiAccess | undefined {
-    return this.allApiAccesses().find((a) => a.entity.client_id === clientId);
+    return this.byClientId.get(clientId);
   }
 
   /** Valid and not past its expiration: may sign in and keep a session. */
@@ -139,7 +143,7 @@ export class OctaneStore {
   }
 
   nameTaken(spaceId: string, name: string): boolean {
-    return this.apiAccesses(spaceId).some((a) => a.entity.name === name);
+    return this.space(spaceId).names.has(name);
   }
 
   create(spaceId: string, input: NewApiAccess): ApiAccess {
@@ -194,7 +198,10 @@ export class OctaneStore {
       regeneratedAt: [],
       seeded,
     };
-    this.space(spaceId).apiAccesses.set(id, access);
+    const space = this.space(spaceId);
+    space.apiAccesses.set(id, access);
+    space.names.add(input.name);
+    this.byClientId.set(clientId, access);
     return access;
   }
 

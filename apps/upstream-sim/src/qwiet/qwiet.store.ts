@@ -42,6 +42,7 @@ export interface NewTokenInput {
 
 export class QwietStore {
   private readonly tokens = new Map<string, QwietToken>();
+  private readonly byOrg = new Map<string, Map<string, QwietToken>>();
   private readonly byValue = new Map<string, string>();
 
   constructor(
@@ -53,6 +54,7 @@ export class QwietStore {
 
   reset(): void {
     this.tokens.clear();
+    this.byOrg.clear();
     this.byValue.clear();
     for (const org of this.orgs) {
       this.seed(org.id, org.adminToken, SUPER_ADMIN_ROLE_ID, 'Keygate gateway');
@@ -87,9 +89,8 @@ export class QwietStore {
   }
 
   list(orgId: string, filter: { showExpired: boolean; tokenType?: TokenType }): QwietToken[] {
-    return [...this.tokens.values()].filter(
+    return [...(this.byOrg.get(orgId)?.values() ?? [])].filter(
       (t) =>
-        t.orgId === orgId &&
         t.revokedAt === undefined &&
         (filter.showExpired || !this.isExpired(t)) &&
         (filter.tokenType === undefined || t.tokenType === filter.tokenType),
@@ -112,8 +113,7 @@ export class QwietStore {
       seeded: false,
     };
     const value = qwietTokenValue({ jti: token.id, org: orgId, iat: Math.floor(now / 1000) });
-    this.tokens.set(token.id, token);
-    this.byValue.set(value, token.id);
+    this.insert(token, value);
     return { token, value };
   }
 
@@ -143,8 +143,15 @@ export class QwietStore {
       createdAt: this.clock.now(),
       seeded: true,
     };
+    this.insert(token, value);
+  }
+
+  private insert(token: QwietToken, value: string): void {
     this.tokens.set(token.id, token);
     this.byValue.set(value, token.id);
+    let org = this.byOrg.get(token.orgId);
+    if (!org) this.byOrg.set(token.orgId, (org = new Map()));
+    org.set(token.id, token);
   }
 }
 

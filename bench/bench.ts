@@ -1,0 +1,412 @@
+/**
+ * npm run bench: the gateway (real configuration: JWT, validation, policy, durable audit with
+ * fdatasync) against a raw node:http forwarder over the same simulator, interleaved, on loopback.
+ * Bounded in time; results in bench-results/ (git-ignored) as JSON and Markdown.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { AuditFileSink, verifyAuditLog } from '@app/audit';
+import { mintDevToken } from '@app/auth';
+import { CI_ROLE_ID, generatedCredentials } from '@app/upstream-sim';
+import { freePort, ROOT, spawnTs } from '../test/support/processes';
+
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CONNECTIONS = 32;
+const JWT_SECRET = 'bench-jwt-secret-bench-jwt-secret-0123456789';
+const AUDIT_KEY = 'bench-audit-key-bench-audit-key-0123456789';
+const STRONG = 'Xk#9vQ!2mWp$7rTz';
+
+type Target = 'baseline' | 'gateway' | 'gateway (fsync off)' | 'simulator';
+interface Scenario {
+  name: string;
+  method: 'GET' | 'POST';
+  /** Path on Keygate and the forwarder; `direct` is the simulator's own path. */
+  path: string;
+  direct: string;
+  body?: (n: number) => string;
+  expect: number;
+  targets: Target[];
+}
+interface Measure {
+  scenario: string;
+  target: Target;
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function main(): Promise<void> {
+  const creds = generatedCredentials();
+  const [org, otherOrg] = creds.qwietOrgs;
+  const space = creds.octaneSpaces[0];
+  const children: ChildProcess[] = [];
+  const stop = () => children.forEach((c) => c.kill('SIGTERM'));
+  process.once('SIGINT', stop);
+  try {
+    const simPort = await freePort();
+    children.push(
+      await spawnTs(
+        'apps/upstream-sim/src/main.ts',
+        {
+          SIM_PORT: String(simPort),
+          SIM_ADMIN: 'on',
+          SIM_QWIET_ORG_IDS: creds.qwietOrgs.map((o) => o.id).join(','),
+          SIM_QWIET_TOKENS: creds.qwietOrgs.map((o) => o.adminToken).join(','),
+          SIM_OCTANE_SHARED_SPACES: creds.octaneSpaces.map((s) => s.id).join(','),
+          SIM_OCTANE_CLIENT_IDS: creds.octaneSpaces.map((s) => s.clientId).join(','),
+          SIM_OCTANE_CLIENT_SECRETS: creds.octaneSpaces.map((s) => s.clientSecret).join(','),
+        },
+        'upstream-sim listening',
+      ),
+    );
+    const sim = `http://127.0.0.1:${simPort}`;
+    const policyDir = mkdtempSync(join(tmpdir(), 'keygate-bench-'));
+    const policyFile = join(policyDir, 'policy.yaml');
+    writeFileSync(
+      policyFile,
+      [
+        'version: 1',
+        'rules:',
+        '  qwiet: { max_lifetime: { max_seconds: 86400 }, lifetime_required: {}, allowed_token_types: { token_types: [access, integration] } }',
+        '  octane: { max_expiration: { max_days: 90 }, expiration_required: {}, secret_strength: { min_length: 16, min_classes: 4, forbid_name: true, forbid_common: true } }',
+        'teams:',
+        `  bench: { qwiet_orgs: [${org.id}, ${otherOrg.id}], octane_shared_spaces: ['${space.id}'] }`,
+      ].join('\n'),
+    );
+    const vendorEnv = {
+      QWIET_BASE_URL: `${sim}/api/v4`,
+      QWIET_ORG_TOKENS: JSON.stringify(
+        Object.fromEntries(creds.qwietOrgs.map((o) => [o.id, o.adminToken])),
+      ),
+      OCTANE_BASE_URL: sim,
+      OCTANE_CREDENTIALS: JSON.stringify(
+        Object.fromEntries(
+          creds.octaneSpaces.map((s) => [
+            s.id,
+            { client_id: s.clientId, client_secret: s.clientSecret },
+          ]),
+        ),
+      ),
+    };
+    const urls: Partial<Record<Target, string>> = { simulator: sim };
+    const startGateway = async (target: Target, fsync: 'on' | 'off') => {
+      const port = await freePort();
+      const auditDir = mkdtempSync(join(tmpdir(), 'keygate-bench-audit-'));
+      children.push(
+        await spawnTs(
+          'apps/gateway/src/main.ts',
+          {
+            ...vendorEnv,
+            PORT: String(port),
+            POLICY_FILE: policyFile,
+            AUDIT_DIR: auditDir,
+            AUDIT_HMAC_KEY: AUDIT_KEY,
+            AUDIT_FSYNC: fsync,
+            AUTH_JWT_SECRET: JWT_SECRET,
+            LOG_LEVEL: 'info',
+          },
+          'Nest application successfully started',
+        ),
+      );
+      urls[target] = `http://127.0.0.1:${port}`;
+      return auditDir;
+    };
+    const auditDir = await startGateway('gateway', 'on');
+    await startGateway('gateway (fsync off)', 'off');
+    const fwdPort = await freePort();
+    children.push(
+      await spawnTs(
+        'bench/raw-forwarder.ts',
+        { ...vendorEnv, PORT: String(fwdPort) },
+        'raw forwarder listening',
+      ),
+    );
+    urls.baseline = `http://127.0.0.1:${fwdPort}`;
+
+    const jwt = await mintDevToken(JWT_SECRET, { subject: 'bench', team: 'bench' });
+    const cookie = await octaneCookie(sim, space.clientId, space.clientSecret);
+    const expiration = new Date(Date.now() + 30 * 86400_000).toISOString();
+    const qwietCreate = JSON.stringify({
+      label: 'ci-bench',
+      role_id: CI_ROLE_ID,
+      token_type: 'access',
+      valid_for_seconds: 3600,
+    });
+    const scenarios: Scenario[] = [
+      {
+        name: 'Qwiet token create',
+        method: 'POST',
+        path: `/qwiet/api/v4/orgs/${org.id}/tokens`,
+        direct: `/api/v4/orgs/${org.id}/tokens`,
+        body: () => qwietCreate,
+        expect: 200,
+        targets: ['baseline', 'gateway', 'gateway (fsync off)'],
+      },
+      {
+        name: 'Qwiet token list',
+        method: 'GET',
+        path: `/qwiet/api/v4/orgs/${otherOrg.id}/tokens`,
+        direct: `/api/v4/orgs/${otherOrg.id}/tokens`,
+        expect: 200,
+        targets: ['baseline', 'gateway'],
+      },
+      {
+        name: 'Octane api_access create',
+        method: 'POST',
+        path: `/octane/api/shared_spaces/${space.id}/api_accesses`,
+        direct: `/api/shared_spaces/${space.id}/api_accesses`,
+        body: (n) =>
+          JSON.stringify({
+            data: [
+              {
+                name: `bench${n}_${Math.random().toString(36).slice(2, 8)}`,
+                client_secret: STRONG,
+                expiration,
+              },
+            ],
+          }),
+        expect: 201,
+        targets: ['baseline', 'gateway', 'gateway (fsync off)'],
+      },
+      {
+        name: 'Policy denial (Qwiet, lifetime over the cap)',
+        method: 'POST',
+        path: `/qwiet/api/v4/orgs/${org.id}/tokens`,
+        direct: '',
+        body: () => JSON.stringify({ label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 999999 }),
+        expect: 403,
+        targets: ['gateway'],
+      },
+    ];
+    const headersFor = (target: Target): Record<string, string> =>
+      target === 'simulator'
+        ? {
+            authorization: `Bearer ${org.adminToken}`,
+            cookie,
+            'alm-octane-tech-preview': 'true',
+            'content-type': 'application/json',
+          }
+        : { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
+
+    const load = (scenario: Scenario, target: Target, connections: number, seconds: number) =>
+      measure(
+        urls[target] as string,
+        target === 'simulator' ? scenario.direct : scenario.path,
+        scenario,
+        headersFor(target),
+        connections,
+        seconds,
+      ).then((m): Measure => ({ ...m, scenario: scenario.name, target, connections }));
+
+    process.stdout.write(`warming up...\n`);
+    for (const scenario of scenarios)
+      for (const target of scenario.targets) await load(scenario, target, CONNECTIONS, 1);
+
+    const results: Measure[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const scenario of scenarios) {
+        for (const target of scenario.targets) {
+          const m = await load(scenario, target, CONNECTIONS, DURATION_S);
+          results.push(m);
+          process.stdout.write(
+            `round ${round}  ${scenario.name.padEnd(46)} ${target.padEnd(20)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}\n`,
+          );
+        }
+      }
+    }
+    const unloaded: Measure[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const target of ['simulator', 'gateway'] as Target[])
+        unloaded.push(await load(scenarios[0], target, 1, 3));
+    }
+
+    const verify = await verifyThroughput();
+    const report = summarise(results, unloaded, verify);
+    const outDir = join(ROOT, 'bench-results');
+    mkdirSync(outDir, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    writeFileSync(
+      join(outDir, `bench-${stamp}.json`),
+      JSON.stringify({ results, unloaded, verify, report }, null, 2),
+    );
+    writeFileSync(join(outDir, `bench-${stamp}.md`), report.markdown);
+    process.stdout.write(`\n${report.markdown}\nresults: bench-results/bench-${stamp}.{json,md}\n`);
+    const audited = verifyAuditLog(auditDir, AUDIT_KEY);
+    process.stdout.write(
+      `audit log of the durable gateway: ${audited.ok ? 'verifies' : 'BROKEN'}, ${audited.records} records\n`,
+    );
+  } finally {
+    stop();
+  }
+}
+
+async function octaneCookie(sim: string, clientId: string, clientSecret: string): Promise<string> {
+  const res = await fetch(`${sim}/authentication/sign_in`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_id: clientId, client_secret: clientSecret }),
+  });
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+}
+
+function measure(
+  url: string,
+  path: string,
+  scenario: Scenario,
+  headers: Record<string, string>,
+  connections: number,
+  seconds: number,
+) {
+  let n = 0;
+  return new Promise<Omit<Measure, 'scenario' | 'target' | 'connections'>>((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections,
+        duration: seconds,
+        requests: [
+          {
+            method: scenario.method,
+            path,
+            headers,
+            setupRequest: (req: autocannon.Request) =>
+              scenario.body ? { ...req, body: scenario.body(n++) } : req,
+          },
+        ],
+      },
+      (error: Error | null, result: autocannon.Result) => {
+        if (error) return reject(error);
+        const statuses =
+          (result as unknown as { statusCodeStats?: Record<string, { count: number }> })
+            .statusCodeStats ?? {};
+        const unexpected = Object.entries(statuses)
+          .filter(([code]) => Number(code) !== scenario.expect)
+          .reduce((sum, [, s]) => sum + s.count, 0);
+        resolve({
+          rps: result.requests.average,
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          errors: result.errors + result.timeouts + unexpected,
+        });
+      },
+    );
+  });
+}
+
+async function verifyThroughput(): Promise<{
+  records: number;
+  seconds: number;
+  perSecond: number;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-verify-'));
+  const sink = await AuditFileSink.open({
+    dir,
+    segmentBytes: 64 * 1024 * 1024,
+    hmacKey: AUDIT_KEY,
+    fsync: false,
+  });
+  const batch = Array.from({ length: 1000 }, (_, i) => ({
+    request_id: `bench-${i}`,
+    event: 'qwiet.token.issue' as const,
+    phase: 'succeeded' as const,
+    actor: { subject: 'bench', team: 'bench', ip: '127.0.0.1', user_agent: 'autocannon' },
+    target: {
+      vendor: 'qwiet' as const,
+      org_id: '2c0b6f7e-1d5a-4c1f-9a36-8f0f5b1e7d42',
+      credential_id: '3fa85f64-5717-4562-b3fc-2c963f66afa6',
+      label: 'ci-bench',
+      role_ids: [CI_ROLE_ID],
+      token_type: 'access',
+      lifetime_requested: 3600,
+      lifetime_effective: 3600,
+    },
+    decision: {
+      allowed: true,
+      violations: [],
+      warnings: [],
+      policy_revision: `sha256:${'a'.repeat(64)}`,
+    },
+    vendor: { status: 200, latency_ms: 1.2 },
+    fingerprint: `hmac-sha256:${'b'.repeat(64)}`,
+  }));
+  for (let i = 0; i < 300; i++) await sink.append(batch);
+  await sink.close();
+  const started = process.hrtime.bigint();
+  const result = verifyAuditLog(dir, AUDIT_KEY);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (!result.ok) throw new Error('the generated log does not verify');
+  return { records: result.records, seconds, perSecond: result.records / seconds };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+function summarise(
+  results: Measure[],
+  unloaded: Measure[],
+  verify: { records: number; seconds: number; perSecond: number },
+) {
+  const by = (scenario: string, target: Target) =>
+    results.filter((r) => r.scenario === scenario && r.target === target);
+  const rows: string[] = [];
+  const scenarios = [...new Set(results.map((r) => r.scenario))];
+  const ratios: Record<string, number> = {};
+  for (const scenario of scenarios) {
+    const base = median(by(scenario, 'baseline').map((r) => r.rps));
+    for (const target of ['baseline', 'gateway', 'gateway (fsync off)'] as Target[]) {
+      const runs = by(scenario, target);
+      if (runs.length === 0) continue;
+      const rps = median(runs.map((r) => r.rps));
+      const ratio = base ? rps / base : undefined;
+      if (ratio !== undefined && target === 'gateway') ratios[scenario] = ratio;
+      rows.push(
+        `| ${scenario} | ${target} | ${rps.toFixed(0)} | ${median(runs.map((r) => r.p50))} | ${median(runs.map((r) => r.p99))} | ${runs.reduce((s, r) => s + r.errors, 0)} | ${ratio === undefined ? '-' : ratio.toFixed(2)} |`,
+      );
+    }
+  }
+  const create = 'Qwiet token create';
+  const fsyncCost =
+    1 -
+    median(by(create, 'gateway').map((r) => r.rps)) /
+      median(by(create, 'gateway (fsync off)').map((r) => r.rps));
+  const directP50 = median(unloaded.filter((r) => r.target === 'simulator').map((r) => r.p50));
+  const gatewayP50 = median(unloaded.filter((r) => r.target === 'gateway').map((r) => r.p50));
+  const markdown = [
+    `## Keygate benchmark (${new Date().toISOString()}, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION_S} s, median shown)`,
+    '',
+    '| scenario | target | req/s | p50 ms | p99 ms | errors | ratio to baseline |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    `- Qwiet create through the full gateway: **${(ratios[create] ?? 0).toFixed(2)}** of the raw forwarder (target 0.35).`,
+    `- Durable audit (fdatasync, group commit) costs **${(fsyncCost * 100).toFixed(1)}%** req/s against the same gateway with fsync off (target at most 10%).`,
+    `- Unloaded (c=1) Qwiet create p50: simulator direct ${directP50} ms, through Keygate ${gatewayP50} ms: added **${(gatewayP50 - directP50).toFixed(2)} ms** (target at most 1.0 ms; autocannon reports whole milliseconds).`,
+    `- \`keygate audit verify\`: ${verify.records} records in ${verify.seconds.toFixed(2)} s = **${Math.round(verify.perSecond)} records/s** (target 200,000).`,
+    '',
+  ].join('\n');
+  return {
+    markdown,
+    ratios,
+    fsyncCost,
+    addedLatencyMs: gatewayP50 - directP50,
+    verifyPerSecond: verify.perSecond,
+  };
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});
