@@ -365,3 +365,64 @@ describe('gateway: the audit log fails closed', () => {
     expect(verifyAuditLog(dir, TEST_AUDIT_KEY)).toMatchObject({ ok: true });
   });
 });
+
+describe('gateway: a vendor that loses its answer after issuing', () => {
+  let s: StartedSimulator;
+  let g: StartedGateway;
+  let bearer: { Authorization: string };
+  beforeAll(async () => {
+    s = await startSimulator();
+    g = await startGateway(s);
+    bearer = { Authorization: `Bearer ${await g.token()}` };
+  });
+  afterAll(async () => {
+    await g.close();
+    await s.sim.close();
+  });
+
+  it.each([
+    [
+      'Qwiet',
+      'qwiet.tokens.create',
+      '/qwiet/api/v4/orgs/ORG/tokens',
+      { label: 'lost', role_id: CI_ROLE_ID },
+    ],
+    [
+      'Octane',
+      'octane.api_accesses.create',
+      '/octane/api/shared_spaces/1001/api_accesses',
+      { data: [{ name: 'lost' }] },
+    ],
+  ])(
+    '%s answers 500 after creating: recorded failed, found at the vendor, revoked, recorded compensated',
+    async (vendor, op, path, body) => {
+      await s.admin.fault({ op, kind: 'lost_answer', times: 1 });
+      const requestId = `req-lost-${vendor}`;
+      const res = await g
+        .http()
+        .post(path.replace('ORG', s.options.qwietOrgs[0].id))
+        .set(bearer)
+        .set('X-Request-Id', requestId)
+        .send(body);
+      expect(res.status).toBe(500);
+      const auditor = { Authorization: `Bearer ${await g.token({ roles: ['keygate:auditor'] })}` };
+      const records = (
+        await g.http().get(`/v1/audit?request_id=${requestId}`).set(auditor).expect(200)
+      ).body.records.reverse();
+      expect(records.map((r: { phase: string }) => r.phase)).toEqual([
+        'attempt',
+        'failed',
+        'compensated',
+      ]);
+      expect(records[1].vendor.status).toBe(500);
+      const state = await s.admin.state();
+      const issued =
+        vendor === 'Qwiet'
+          ? state.qwiet.tokens.filter((t) => !t.seeded)
+          : state.octane.api_accesses.filter((a) => !a.seeded);
+      expect(issued).toHaveLength(1);
+      expect(records[2].target.credential_id).toBe(issued[0].id);
+      expect(issued[0].revoked_at).toEqual(expect.any(String));
+    },
+  );
+});

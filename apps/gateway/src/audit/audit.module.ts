@@ -5,11 +5,12 @@ import { AuditRecovery } from './audit-recovery.service';
 import { AuditController } from './audit.controller';
 import { AuditService } from './audit.service';
 import { AuditedCall } from './audited-call';
+import { CredentialReconciler } from './credential-reconciler';
 
 @Module({
   imports: [PolicyModule],
   controllers: [AuditController],
-  providers: [AuditService, AuditedCall, AuditQueryService, AuditRecovery],
+  providers: [AuditService, AuditedCall, AuditQueryService, AuditRecovery, CredentialReconciler],
   exports: [AuditService, AuditedCall],
 })
 export class AuditModule {}

@@ -6,7 +6,9 @@ import type { Decision, PolicyRequest } from '@app/policy';
 import { UpstreamError, VendorResponse } from '@app/upstream';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { PolicyEnforcer, policyViolation } from '../policy/policy.enforcer';
+import { CredentialOwners } from '../policy/credential-owners';
 import { AuditService } from './audit.service';
+import { CredentialReconciler } from './credential-reconciler';
 import type { RequestMeta } from './request-meta';
 
 export interface AuditedRequest {
@@ -56,6 +58,8 @@ export class AuditedCall {
   constructor(
     private readonly policy: PolicyEnforcer,
     private readonly audit: AuditService,
+    private readonly reconciler: CredentialReconciler,
+    private readonly owners: CredentialOwners,
   ) {}
 
   async run(req: AuditedRequest, steps: AuditedSteps): Promise<GatewayAnswer> {
@@ -98,6 +102,9 @@ export class AuditedCall {
             ? error.code
             : 'internal';
       await this.audit.write([entry('failed', { vendor: { latency_ms: latency(), error: code } })]);
+      if (error instanceof UpstreamError && error.failure !== 'credentials_rejected') {
+        await this.findLost(entry('attempt'));
+      }
       throw error;
     }
 
@@ -122,7 +129,29 @@ export class AuditedCall {
       if (ok && steps.compensate) await this.compensate(outcome, settled, steps.compensate);
       throw error;
     }
+    if (answer.status >= 500) await this.findLost(entry('attempt'));
     return { answer, decision };
+  }
+
+  /**
+   * A vendor that failed or broke the connection may still have issued the credential (the answer
+   * was lost). Look for it and revoke it: no credential may exist that the log does not show.
+   */
+  private async findLost(attempt: AuditEntry): Promise<void> {
+    if (attempt.event !== 'qwiet.token.issue' && attempt.event !== 'octane.api_access.create')
+      return;
+    const scope = attempt.target.org_id ?? attempt.target.shared_space_id ?? '';
+    const recorded = (id: string) =>
+      this.owners.ownerOf(attempt.target.vendor, scope, id) !== undefined;
+    try {
+      const outcome = await this.reconciler.reconcile(attempt, recorded, 'lost answer');
+      if (outcome.phase === 'compensated') await this.audit.write([outcome]);
+    } catch {
+      this.logger.error(
+        { request_id: attempt.request_id, event: attempt.event },
+        'could not check the vendor for a credential issued with a lost answer',
+      );
+    }
   }
 
   private async compensate(
