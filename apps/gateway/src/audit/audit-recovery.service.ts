@@ -51,13 +51,9 @@ export class AuditRecovery implements OnApplicationBootstrap {
       records.map((r) => r.target.credential_id).filter((id): id is string => id !== undefined),
     );
     const outcomes: AuditEntry[] = [];
-    for (const {
-      seq: _seq,
-      prev_hash: _prev,
-      time: _time,
-      hash: _hash,
-      ...attempt
-    } of records.filter((r) => r.phase === 'attempt' && !settled.has(r.request_id))) {
+    for (const { seq, prev_hash, time, hash, ...attempt } of records.filter(
+      (r) => r.phase === 'attempt' && !settled.has(r.request_id),
+    )) {
       const outcome = await this.reconciler.reconcile(
         attempt,
         (id) => known.has(id),
