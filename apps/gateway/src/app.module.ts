@@ -3,14 +3,17 @@ import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthGuard, AuthModule } from '@app/auth';
 import { OctaneClient, QwietClient } from '@app/upstream';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
+import { AuditModule } from './audit/audit.module';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter';
 import { requestIdFor } from './common/request-id';
 import { createValidationPipe } from './common/validation';
 import { GATEWAY_CONFIG } from './config/config.tokens';
 import type { GatewayConfig } from './config/gateway.config';
 import { HealthModule } from './health/health.module';
+import { CallerThrottlerGuard } from './limits/caller-throttler.guard';
 import { OctaneModule } from './octane/octane.module';
 import { PolicyModule } from './policy/policy.module';
 import { QwietModule } from './qwiet/qwiet.module';
@@ -61,6 +64,10 @@ export class AppModule {
           forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
         }),
         AuthModule.forRoot(config.auth),
+        ThrottlerModule.forRoot({
+          throttlers: [{ name: 'default', ttl: 60_000, limit: config.rateLimitPerMinute }],
+        }),
+        AuditModule,
         HealthModule,
         PolicyModule,
         QwietModule,
@@ -73,7 +80,9 @@ export class AppModule {
           provide: OctaneClient,
           useFactory: () => new OctaneClient(config.octane, config.transport),
         },
+        // Guards run in this order: who is calling, then how often they may.
         { provide: APP_GUARD, useExisting: AuthGuard },
+        { provide: APP_GUARD, useClass: CallerThrottlerGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: GatewayExceptionFilter },
       ],

@@ -20,4 +20,6 @@ export interface GatewayConfig {
     stdout: boolean;
   };
   log: { level: string };
+  /** Requests per minute for each authenticated caller, all routes together. */
+  rateLimitPerMinute: number;
 }

@@ -1,6 +1,7 @@
 import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { SkipThrottle } from '@nestjs/throttler';
 import { Public } from '@app/auth';
 import type { Response } from 'express';
 import { AuditHealthIndicator } from './audit-health.indicator';
@@ -8,6 +9,7 @@ import { VendorHealthIndicator } from './vendor-health.indicator';
 
 @ApiTags('Health')
 @Public()
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -1,0 +1,33 @@
+import type { AuditEvent, AuditTarget } from '@app/audit';
+import type { Request } from 'express';
+
+/** The audited event a request would be, from its route alone (nothing validated yet); undefined for reads. */
+export function auditedEventOf(
+  req: Request,
+): { event: AuditEvent; target: AuditTarget } | undefined {
+  const path = req.path;
+  const qwiet = /^\/qwiet\/api\/v4\/orgs\/([^/]+)\/tokens(?:\/([^/]+))?$/.exec(path);
+  if (qwiet && req.method === 'POST' && !qwiet[2])
+    return { event: 'qwiet.token.issue', target: { vendor: 'qwiet', org_id: qwiet[1] } };
+  if (qwiet && req.method === 'DELETE' && qwiet[2]) {
+    return {
+      event: 'qwiet.token.revoke',
+      target: { vendor: 'qwiet', org_id: qwiet[1], credential_id: qwiet[2] },
+    };
+  }
+  const octane = /^\/octane\/api\/shared_spaces\/([^/]+)\/api_accesses(?:\/([^/]+))?$/.exec(path);
+  if (octane && req.method === 'POST' && !octane[2]) {
+    return {
+      event: 'octane.api_access.create',
+      target: { vendor: 'octane', shared_space_id: octane[1] },
+    };
+  }
+  if (octane && req.method === 'PUT' && octane[2]) {
+    const revoke = (req.body as { is_valid?: unknown } | undefined)?.is_valid === false;
+    return {
+      event: revoke ? 'octane.api_access.revoke' : 'octane.api_access.regenerate',
+      target: { vendor: 'octane', shared_space_id: octane[1], credential_id: octane[2] },
+    };
+  }
+  return undefined;
+}

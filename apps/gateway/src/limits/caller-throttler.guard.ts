@@ -1,0 +1,85 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  ThrottlerGuard,
+  ThrottlerLimitDetail,
+  ThrottlerModuleOptions,
+  ThrottlerStorage,
+} from '@nestjs/throttler';
+import type { Caller } from '@app/auth';
+import { ErrorCode, GatewayError } from '@app/common';
+import type { Request } from 'express';
+import { AuditService } from '../audit/audit.service';
+import { auditedEventOf } from './audited-event';
+
+type CallerRequest = Request & { caller?: Caller; id?: string };
+
+/**
+ * One request budget per authenticated caller (subject), across every route: 429 RATE_LIMITED
+ * with Retry-After in the vendor's envelope. A refused issuance or revocation is audited.
+ */
+@Injectable()
+export class CallerThrottlerGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    private readonly audit: AuditService,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  protected override async getTracker(req: Record<string, unknown>): Promise<string> {
+    const r = req as unknown as CallerRequest;
+    return r.caller ? `subject:${r.caller.subject}` : `ip:${r.ip ?? 'unknown'}`;
+  }
+
+  protected override generateKey(
+    _context: ExecutionContext,
+    tracker: string,
+    name: string,
+  ): string {
+    return `${name}:${tracker}`;
+  }
+
+  protected override async throwThrottlingException(
+    context: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
+    const req = context.switchToHttp().getRequest<CallerRequest>();
+    const retryAfter = Math.max(1, Math.ceil(detail.timeToBlockExpire));
+    const audited = auditedEventOf(req);
+    if (audited && req.caller) {
+      const ua = req.headers['user-agent'];
+      await this.audit.write([
+        {
+          request_id: String(req.id ?? ''),
+          event: audited.event,
+          phase: 'denied',
+          actor: {
+            subject: req.caller.subject,
+            team: req.caller.team,
+            ip: req.ip,
+            user_agent: typeof ua === 'string' ? ua.slice(0, 256) : undefined,
+          },
+          target: audited.target,
+          decision: {
+            allowed: false,
+            violations: ['rate_limit.caller'],
+            warnings: [],
+            policy_revision: '',
+          },
+        },
+      ]);
+    }
+    throw new GatewayError(
+      429,
+      ErrorCode.RATE_LIMITED,
+      `rate limit: at most ${detail.limit} requests per ${Math.round(detail.ttl / 1000)} s for each caller; retry after ${retryAfter} s`,
+      {},
+      { retry_after_seconds: retryAfter },
+    );
+  }
+}

@@ -1,0 +1,66 @@
+import { CI_ROLE_ID } from '@app/upstream-sim';
+import { startGateway, startSimulator, StartedGateway, StartedSimulator } from '../support/gateway';
+
+describe('gateway: request budget per caller', () => {
+  let s: StartedSimulator;
+  let g: StartedGateway;
+  beforeAll(async () => {
+    s = await startSimulator();
+    g = await startGateway(s, { RATE_LIMIT_PER_MINUTE: '5' });
+  });
+  afterAll(async () => {
+    await g.close();
+    await s.sim.close();
+  });
+
+  it('answers 429 RATE_LIMITED with Retry-After past the budget, per subject and not per address', async () => {
+    const alice = { Authorization: `Bearer ${await g.token({ sub: 'alice' })}` };
+    const roles = `/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`;
+    for (let i = 0; i < 5; i++) await g.http().get(roles).set(alice).expect(200);
+    const limited = await g.http().get(roles).set(alice).expect(429);
+    expect(limited.body).toMatchObject({
+      ok: false,
+      code: 'RATE_LIMITED',
+      retry_after_seconds: expect.any(Number),
+    });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    const octane = await g
+      .http()
+      .get('/octane/api/shared_spaces/1001/roles')
+      .set(alice)
+      .expect(429);
+    expect(octane.body.error_code).toBe('RATE_LIMITED');
+
+    const bob = { Authorization: `Bearer ${await g.token({ sub: 'bob' })}` };
+    await g.http().get(roles).set(bob).expect(200);
+    for (let i = 0; i < 10; i++) await g.http().get('/health/live').expect(200);
+  });
+
+  it('audits a refused issuance', async () => {
+    const carol = { Authorization: `Bearer ${await g.token({ sub: 'carol' })}` };
+    const tokens = `/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`;
+    for (let i = 0; i < 5; i++) await g.http().get(tokens).set(carol).expect(200);
+    await g
+      .http()
+      .post(tokens)
+      .set(carol)
+      .set('X-Request-Id', 'req-throttled-1')
+      .send({ label: 'x', role_id: CI_ROLE_ID })
+      .expect(429);
+    expect((await s.admin.state()).requests['qwiet.tokens.create']).toBeUndefined();
+    const auditor = {
+      Authorization: `Bearer ${await g.token({ sub: 'eve', roles: ['keygate:auditor'] })}`,
+    };
+    const records = (
+      await g.http().get('/v1/audit?request_id=req-throttled-1').set(auditor).expect(200)
+    ).body.records;
+    expect(records).toEqual([
+      expect.objectContaining({
+        event: 'qwiet.token.issue',
+        phase: 'denied',
+        actor: expect.objectContaining({ subject: 'carol' }),
+        decision: expect.objectContaining({ violations: ['rate_limit.caller'] }),
+      }),
+    ]);
+  });
+});
