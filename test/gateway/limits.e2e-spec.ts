@@ -1,5 +1,12 @@
 import { CI_ROLE_ID } from '@app/upstream-sim';
-import { startGateway, startSimulator, StartedGateway, StartedSimulator } from '../support/gateway';
+import {
+  scopeOnlyPolicy,
+  startGateway,
+  startSimulator,
+  StartedGateway,
+  StartedSimulator,
+  writePolicy,
+} from '../support/gateway';
 
 describe('gateway: request budget per caller', () => {
   let s: StartedSimulator;
@@ -62,5 +69,68 @@ describe('gateway: request budget per caller', () => {
         decision: expect.objectContaining({ violations: ['rate_limit.caller'] }),
       }),
     ]);
+  });
+});
+
+describe('gateway: issuance quotas from the policy', () => {
+  let s: StartedSimulator;
+  let g: StartedGateway;
+  beforeAll(async () => {
+    s = await startSimulator();
+    g = await startGateway(s, {
+      POLICY_FILE: writePolicy(
+        scopeOnlyPolicy(
+          s,
+          'rules:\n  quota:\n    team_per_hour: { max: 3 }\n    subject_per_hour: { max: 2 }',
+        ),
+      ),
+    });
+  });
+  afterAll(async () => {
+    await g.close();
+    await s.sim.close();
+  });
+
+  it('refuses the issuance past a quota with 429 QUOTA_EXCEEDED and Retry-After, audited; failures do not count', async () => {
+    const tokens = `/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`;
+    const as = async (sub: string) => ({ Authorization: `Bearer ${await g.token({ sub })}` });
+    const alice = await as('alice');
+    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'status', status: 503, times: 1 });
+    await g.http().post(tokens).set(alice).send({ label: 'x', role_id: CI_ROLE_ID }).expect(503);
+    await g.http().post(tokens).set(alice).send({ label: 'a1', role_id: CI_ROLE_ID }).expect(200);
+    await g.http().post(tokens).set(alice).send({ label: 'a2', role_id: CI_ROLE_ID }).expect(200);
+    const third = await g
+      .http()
+      .post(tokens)
+      .set(alice)
+      .set('X-Request-Id', 'req-quota-1')
+      .send({ label: 'a3', role_id: CI_ROLE_ID })
+      .expect(429);
+    expect(third.body).toMatchObject({
+      ok: false,
+      code: 'QUOTA_EXCEEDED',
+      violations: [{ rule: 'quota.subject_per_hour', limit: 2, actual: 3 }],
+    });
+    expect(Number(third.headers['retry-after'])).toBeGreaterThan(3500);
+
+    const bob = await as('bob');
+    await g.http().post(tokens).set(bob).send({ label: 'b1', role_id: CI_ROLE_ID }).expect(200);
+    const teamFull = await g
+      .http()
+      .post(tokens)
+      .set(bob)
+      .send({ label: 'b2', role_id: CI_ROLE_ID })
+      .expect(429);
+    expect(teamFull.body.violations.map((v: { rule: string }) => v.rule)).toEqual([
+      'quota.team_per_hour',
+    ]);
+    expect((await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded)).toHaveLength(3);
+
+    const auditor = {
+      Authorization: `Bearer ${await g.token({ sub: 'eve', roles: ['keygate:auditor'] })}`,
+    };
+    const denied = (await g.http().get('/v1/audit?request_id=req-quota-1').set(auditor).expect(200))
+      .body.records;
+    expect(denied.map((r: { phase: string }) => r.phase)).toEqual(['denied', 'attempt']);
   });
 });

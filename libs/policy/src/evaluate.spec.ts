@@ -324,3 +324,30 @@ describe('policy engine: properties', () => {
     );
   });
 });
+
+describe('policy engine: issuance quotas', () => {
+  const quotaPolicy = compilePolicy(
+    base.replace(
+      '  revocation:\n',
+      '  quota:\n    team_per_hour: { max: 10 }\n    subject_per_hour: { max: 3 }\n  revocation:\n',
+    ),
+  );
+  it.each([
+    ['under both', { teamLastHour: 0, subjectLastHour: 0 }, []],
+    ['one below the subject quota', { teamLastHour: 5, subjectLastHour: 2 }, []],
+    ['at the subject quota', { teamLastHour: 5, subjectLastHour: 3 }, ['quota.subject_per_hour']],
+    ['at the team quota', { teamLastHour: 10, subjectLastHour: 0 }, ['quota.team_per_hour']],
+    [
+      'over both',
+      { teamLastHour: 99, subjectLastHour: 99 },
+      ['quota.team_per_hour', 'quota.subject_per_hour'],
+    ],
+  ])('%s', (_case, usage, expected) => {
+    const request = { ...issue({}), usage } as PolicyRequest;
+    expect(rules(request, quotaPolicy).violations).toEqual(expected);
+  });
+
+  it('is not evaluated without usage figures (explain, revocations)', () => {
+    expect(rules(issue({}), quotaPolicy).d.evaluated).not.toContain('quota.subject_per_hour');
+  });
+});

@@ -9,6 +9,7 @@ import type {
   PolicyRequest,
   QwietTokenRequest,
   TeamPolicy,
+  Usage,
 } from './policy.types';
 
 export const ADMIN_ROLE = 'keygate:admin';
@@ -75,13 +76,16 @@ export function evaluate(
   switch (request.action) {
     case 'qwiet.token.issue':
       qwietIssue(team, request.orgId.toLowerCase(), request.token, f);
+      quota(team, request.usage, f);
       break;
     case 'octane.api_access.create':
       octaneCreate(team, request.key, now, f);
+      quota(team, request.usage, f);
       break;
     case 'octane.api_access.regenerate':
       otherTeam(team, caller, admin, request.ownerTeam, f);
       secretStrength(team, request.client_secret, request.name, f);
+      quota(team, request.usage, f);
       break;
     case 'qwiet.token.revoke':
     case 'octane.api_access.revoke':
@@ -319,6 +323,26 @@ function secretStrength(
     limit: { min_length: rule.min_length, max_length: 30, min_classes: rule.min_classes },
     actual: { length: secret.length, classes: characterClasses(secret) },
   });
+}
+
+/** Issuance quotas: this request would be one more in the hour. Without usage figures, not evaluated. */
+function quota(team: TeamPolicy, usage: Usage | undefined, f: Findings): void {
+  if (!usage) return;
+  const { team_per_hour: perTeam, subject_per_hour: perSubject } = team.rules.quota;
+  if (perTeam) {
+    f.check('quota.team_per_hour', perTeam.mode, usage.teamLastHour < perTeam.max, {
+      message: `the team has issued ${usage.teamLastHour} credentials in the last hour (at most ${perTeam.max})`,
+      limit: perTeam.max,
+      actual: usage.teamLastHour + 1,
+    });
+  }
+  if (perSubject) {
+    f.check('quota.subject_per_hour', perSubject.mode, usage.subjectLastHour < perSubject.max, {
+      message: `the caller has issued ${usage.subjectLastHour} credentials in the last hour (at most ${perSubject.max})`,
+      limit: perSubject.max,
+      actual: usage.subjectLastHour + 1,
+    });
+  }
 }
 
 function otherTeam(

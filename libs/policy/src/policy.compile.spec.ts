@@ -18,6 +18,8 @@ rules:
   qwiet:
     max_lifetime: { max_seconds: 3600 }
     allowed_roles: { role_ids: [66ad5168-41be-4b6c-9ac5-a30b02229c35] }
+  quota:
+    subject_per_hour: { max: 5 }
   octane:
     secret_strength: { min_length: 16, min_classes: 4, forbid_name: true }
 `;
@@ -93,6 +95,11 @@ describe('policy file', () => {
       'a role outside the global list',
       'qwiet: { allowed_roles: { role_ids: [5b588f3a-7fe0-444d-afbb-c0d5ee04139b] } }',
       /allowed_roles\.role_ids: 5b588f3a-7fe0-444d-afbb-c0d5ee04139b not allowed by the global rule/,
+    ],
+    [
+      'a larger quota',
+      'quota: { subject_per_hour: { max: 50 } }',
+      /quota\.subject_per_hour\.max: 50 would loosen the global cap of 5/,
     ],
     [
       'a shorter secret',

@@ -109,7 +109,7 @@ const modeOf = (rule: { mode?: Mode } | undefined): Mode => rule?.mode ?? 'enfor
 
 /** Team overrides may tighten a global rule, never loosen it: each attempt is a named problem. */
 function checkTightens(global: RuleSet, team: RuleSet, path: string, problems: string[]): void {
-  for (const vendor of ['qwiet', 'octane', 'revocation'] as const) {
+  for (const vendor of ['qwiet', 'octane', 'quota', 'revocation'] as const) {
     const g = (global[vendor] ?? {}) as Record<string, Record<string, unknown> | undefined>;
     const t = (team[vendor] ?? {}) as Record<string, Record<string, unknown> | undefined>;
     for (const [name, teamRule] of Object.entries(t)) {
@@ -157,6 +157,7 @@ function checkTightens(global: RuleSet, team: RuleSet, path: string, problems: s
       };
       max('max_seconds');
       max('max_days');
+      max('max');
       min('min_length');
       min('min_classes');
       // Deny lists and service-account orgs only grow (they are merged); allow lists may only shrink.
@@ -210,6 +211,10 @@ function merge(global: RuleSet, team: RuleSet): EffectiveRules {
       roles_in_all_workspaces: mergeRule(go.roles_in_all_workspaces, to.roles_in_all_workspaces),
       secret_strength: mergeRule(go.secret_strength, to.secret_strength),
       name_patterns: patterns(go.name_pattern, to.name_pattern),
+    },
+    quota: {
+      team_per_hour: mergeRule(global.quota?.team_per_hour, team.quota?.team_per_hour),
+      subject_per_hour: mergeRule(global.quota?.subject_per_hour, team.quota?.subject_per_hour),
     },
     revocation: {
       other_team: mergeRule(global.revocation?.other_team, team.revocation?.other_team),

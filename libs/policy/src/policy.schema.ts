@@ -71,6 +71,14 @@ const ruleSet = {
         ]),
       },
     },
+    quota: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        team_per_hour: rule({ max: { type: 'integer', minimum: 0, maximum: 1000000 } }, ['max']),
+        subject_per_hour: rule({ max: { type: 'integer', minimum: 0, maximum: 1000000 } }, ['max']),
+      },
+    },
     revocation: {
       type: 'object',
       additionalProperties: false,

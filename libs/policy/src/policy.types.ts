@@ -29,6 +29,11 @@ export interface OctaneRules {
   name_pattern?: Rule & { pattern: string };
 }
 
+export interface QuotaRules {
+  team_per_hour?: Rule & { max: number };
+  subject_per_hour?: Rule & { max: number };
+}
+
 export interface RevocationRules {
   other_team?: Rule;
 }
@@ -36,6 +41,7 @@ export interface RevocationRules {
 export interface RuleSet {
   qwiet?: QwietRules;
   octane?: OctaneRules;
+  quota?: QuotaRules;
   revocation?: RevocationRules;
 }
 
@@ -56,6 +62,7 @@ export interface PolicyDocument {
 export interface EffectiveRules {
   qwiet: Omit<QwietRules, 'label_pattern'> & { label_patterns: { pattern: string; mode: Mode }[] };
   octane: Omit<OctaneRules, 'name_pattern'> & { name_patterns: { pattern: string; mode: Mode }[] };
+  quota: QuotaRules;
   revocation: RevocationRules;
 }
 
@@ -94,12 +101,23 @@ export interface OctaneKeyRequest {
   roles_in_all_workspaces: string[];
 }
 
+/** Credentials issued in the last hour, for the quota rules (the caller's team and subject). */
+export interface Usage {
+  teamLastHour: number;
+  subjectLastHour: number;
+}
+
 export type PolicyRequest =
   | { action: 'qwiet.read'; orgId: string }
-  | { action: 'qwiet.token.issue'; orgId: string; token: QwietTokenRequest }
+  | { action: 'qwiet.token.issue'; orgId: string; token: QwietTokenRequest; usage?: Usage }
   | { action: 'qwiet.token.revoke'; orgId: string; tokenId: string; ownerTeam?: string }
   | { action: 'octane.read'; sharedSpaceId: string }
-  | { action: 'octane.api_access.create'; sharedSpaceId: string; key: OctaneKeyRequest }
+  | {
+      action: 'octane.api_access.create';
+      sharedSpaceId: string;
+      key: OctaneKeyRequest;
+      usage?: Usage;
+    }
   | {
       action: 'octane.api_access.regenerate';
       sharedSpaceId: string;
@@ -107,6 +125,7 @@ export type PolicyRequest =
       name?: string;
       client_secret?: string;
       ownerTeam?: string;
+      usage?: Usage;
     }
   | { action: 'octane.api_access.revoke'; sharedSpaceId: string; id: string; ownerTeam?: string };
 

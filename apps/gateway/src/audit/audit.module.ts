@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { IssuanceCounter } from '../limits/issuance-counter';
 import { PolicyModule } from '../policy/policy.module';
 import { AuditQueryService } from './audit-query.service';
 import { AuditRecovery } from './audit-recovery.service';
@@ -10,7 +11,14 @@ import { CredentialReconciler } from './credential-reconciler';
 @Module({
   imports: [PolicyModule],
   controllers: [AuditController],
-  providers: [AuditService, AuditedCall, AuditQueryService, AuditRecovery, CredentialReconciler],
-  exports: [AuditService, AuditedCall],
+  providers: [
+    AuditService,
+    AuditedCall,
+    AuditQueryService,
+    AuditRecovery,
+    CredentialReconciler,
+    IssuanceCounter,
+  ],
+  exports: [AuditService, AuditedCall, IssuanceCounter],
 })
 export class AuditModule {}

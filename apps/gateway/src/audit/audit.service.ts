@@ -12,9 +12,11 @@ import { ErrorCode, GatewayError } from '@app/common';
 import pino, { Logger as PinoLogger } from 'pino';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
+import { IssuanceCounter } from '../limits/issuance-counter';
 import { CredentialOwners } from '../policy/credential-owners';
 
 const ISSUING_EVENTS = new Set(['qwiet.token.issue', 'octane.api_access.create']);
+const COUNTED_EVENTS = new Set([...ISSUING_EVENTS, 'octane.api_access.regenerate']);
 
 /** The audit log as the gateway uses it: durable writes that fail closed, fingerprints, health. */
 @Injectable()
@@ -26,6 +28,7 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly owners: CredentialOwners,
+    private readonly counter: IssuanceCounter,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -54,7 +57,11 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
         },
       ]).catch(() => undefined);
     }
-    if (health.ok) this.rememberOwners(readRecords(dir));
+    if (health.ok) {
+      const records = readRecords(dir);
+      this.rememberOwners(records);
+      this.countIssuances(records);
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -94,6 +101,14 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
 
   get lastSeq(): number {
     return this.sink.lastSeq;
+  }
+
+  /** The last hour's issuances, for the quotas. */
+  private countIssuances(records: AuditRecord[]): void {
+    for (const r of records) {
+      if (r.phase === 'succeeded' && COUNTED_EVENTS.has(r.event))
+        this.counter.record(r.actor.team, r.actor.subject, Date.parse(r.time));
+    }
   }
 
   private rememberOwners(records: Iterable<AuditRecord>): void {

@@ -6,6 +6,7 @@ import type { Decision, PolicyRequest } from '@app/policy';
 import { UpstreamError, VendorResponse } from '@app/upstream';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { PolicyEnforcer, policyViolation } from '../policy/policy.enforcer';
+import { IssuanceCounter } from '../limits/issuance-counter';
 import { CredentialOwners } from '../policy/credential-owners';
 import { AuditService } from './audit.service';
 import { CredentialReconciler } from './credential-reconciler';
@@ -34,6 +35,21 @@ export interface AuditedSteps {
   compensate?: (settled: Settled) => Promise<unknown>;
 }
 
+/** Events that issue a secret: they count against the quotas. */
+const ISSUING_EVENTS = new Set<AuditEvent>([
+  'qwiet.token.issue',
+  'octane.api_access.create',
+  'octane.api_access.regenerate',
+]);
+
+const once = (f: () => void): (() => void) => {
+  let done = false;
+  return () => {
+    if (!done) f();
+    done = true;
+  };
+};
+
 const auditDecision = (d: Decision): AuditDecision => ({
   allowed: d.allowed,
   violations: d.violations.map((v) => v.rule),
@@ -60,10 +76,26 @@ export class AuditedCall {
     private readonly audit: AuditService,
     private readonly reconciler: CredentialReconciler,
     private readonly owners: CredentialOwners,
+    private readonly counter: IssuanceCounter,
   ) {}
 
+  /** How long until the quotas in force for this caller have room again. */
+  private retryAfter(caller: Caller): number {
+    const quota = this.policy.rulesFor(caller).quota;
+    return this.counter.retryAfterSeconds(
+      caller,
+      quota.team_per_hour?.max,
+      quota.subject_per_hour?.max,
+    );
+  }
+
   async run(req: AuditedRequest, steps: AuditedSteps): Promise<GatewayAnswer> {
-    const decision = this.policy.decide(req.caller, req.policy);
+    const issuing = ISSUING_EVENTS.has(req.event);
+    const usage = issuing ? this.counter.usage(req.caller) : undefined;
+    const decision = this.policy.decide(
+      req.caller,
+      (usage ? { ...req.policy, usage } : req.policy) as PolicyRequest,
+    );
     const effective = decision.effective.valid_for_seconds ?? decision.effective.expiration;
     const base = {
       request_id: req.meta.requestId,
@@ -85,8 +117,24 @@ export class AuditedCall {
 
     if (!decision.allowed) {
       await this.audit.write([entry('attempt'), entry('denied')]);
-      throw policyViolation(decision);
+      throw policyViolation(decision, this.retryAfter(req.caller));
     }
+    const release = issuing ? once(this.counter.reserve(req.caller)) : () => undefined;
+    try {
+      return await this.proceed(req, steps, decision, entry, release);
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  private async proceed(
+    req: AuditedRequest,
+    steps: AuditedSteps,
+    decision: Decision,
+    entry: (phase: AuditPhase, extra?: Partial<AuditEntry>) => AuditEntry,
+    release: () => void,
+  ): Promise<GatewayAnswer> {
     await this.audit.write([entry('attempt')]);
 
     const started = process.hrtime.bigint();
@@ -109,10 +157,11 @@ export class AuditedCall {
     }
 
     const ok = answer.status >= 200 && answer.status < 300;
+    if (!ok) release();
     const settled = ok && steps.settle ? steps.settle(answer) : {};
     const outcome = entry(ok ? 'succeeded' : 'failed', {
       target: {
-        ...base.target,
+        ...entry('attempt').target,
         ...settled.target,
         ...(settled.credentialId && { credential_id: settled.credentialId }),
       },

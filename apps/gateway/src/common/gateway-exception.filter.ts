@@ -43,6 +43,8 @@ export class GatewayExceptionFilter implements ExceptionFilter {
     }
     if (res.headersSent) return;
     if (error.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    const retryAfter = error.extra.retry_after_seconds;
+    if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
     res.status(error.status).json(
       errorBody(envelopeFor(req.path), {
         code: error.code,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
-import { Decision, evaluate, Finding, PolicyRequest } from '@app/policy';
+import { Decision, EffectiveRules, evaluate, Finding, PolicyRequest } from '@app/policy';
 import { PolicyStore } from './policy.store';
 
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
@@ -15,6 +15,12 @@ export class PolicyEnforcer {
     return evaluate(this.store.policy, caller, request, new Date());
   }
 
+  /** The effective rules of the caller's team. */
+  rulesFor(caller: Caller): EffectiveRules {
+    const policy = this.store.policy;
+    return (policy.teams.get(caller.team) ?? policy.fallback).rules;
+  }
+
   enforce(caller: Caller, request: PolicyRequest): Decision {
     const decision = this.decide(caller, request);
     if (!decision.allowed) throw policyViolation(decision);
@@ -22,7 +28,8 @@ export class PolicyEnforcer {
   }
 }
 
-export function policyViolation(decision: Decision): GatewayError {
+/** 403 POLICY_VIOLATION; 429 QUOTA_EXCEEDED (with the wait) when only quotas were broken. */
+export function policyViolation(decision: Decision, retryAfterSeconds?: number): GatewayError {
   const details = Object.fromEntries(
     decision.violations.map((v: Finding) => [
       v.rule,
@@ -30,14 +37,24 @@ export function policyViolation(decision: Decision): GatewayError {
     ]),
   );
   const rules = decision.violations.map((v) => v.rule);
+  const extra = { violations: decision.violations, policy_revision: decision.revision };
+  if (rules.every((rule) => rule.startsWith('quota.'))) {
+    return new GatewayError(
+      429,
+      ErrorCode.QUOTA_EXCEEDED,
+      `issuance quota reached: ${rules.join(', ')}`,
+      details,
+      {
+        ...extra,
+        retry_after_seconds: retryAfterSeconds ?? 60,
+      },
+    );
+  }
   return new GatewayError(
     403,
     ErrorCode.POLICY_VIOLATION,
     `denied by policy: ${rules.join(', ')}`,
     details,
-    {
-      violations: decision.violations,
-      policy_revision: decision.revision,
-    },
+    extra,
   );
 }
