@@ -134,3 +134,55 @@ describe('gateway: issuance quotas from the policy', () => {
     expect(denied.map((r: { phase: string }) => r.phase)).toEqual(['denied', 'attempt']);
   });
 });
+
+describe('gateway: a circuit breaker per vendor', () => {
+  let s: StartedSimulator;
+  let g: StartedGateway;
+  beforeAll(async () => {
+    s = await startSimulator();
+    g = await startGateway(s, {
+      CIRCUIT_MIN_CALLS: '4',
+      CIRCUIT_ERROR_PERCENT: '50',
+      CIRCUIT_RESET_MS: '300',
+      UPSTREAM_GET_RETRIES: '0',
+    });
+  });
+  afterAll(async () => {
+    await g.close();
+    await s.sim.close();
+  });
+
+  it('opens after repeated failures (503 at once, Retry-After, nothing sent), probes half-open, and closes again', async () => {
+    const bearer = { Authorization: `Bearer ${await g.token()}` };
+    const roles = `/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`;
+    await s.admin.fault({ op: 'qwiet.roles.list', kind: 'status', status: 503, times: 4 });
+    for (let i = 0; i < 4; i++) await g.http().get(roles).set(bearer).expect(503);
+    const sent = (await s.admin.state()).requests['qwiet.roles.list'];
+
+    const open = await g.http().get(roles).set(bearer).expect(503);
+    expect(open.body).toMatchObject({
+      ok: false,
+      code: 'VENDOR_CIRCUIT_OPEN',
+      retry_after_seconds: 1,
+    });
+    expect(open.headers['retry-after']).toBe('1');
+    expect((await s.admin.state()).requests['qwiet.roles.list']).toBe(sent);
+    const ready = await g.http().get('/health/ready').expect(503);
+    expect(ready.body.error.qwiet).toMatchObject({ status: 'down', circuit: 'open' });
+    // Octane has its own circuit, still closed.
+    await g.http().get('/octane/api/shared_spaces/1001/roles').set(bearer).expect(200);
+
+    // After the reset timeout the circuit lets one probe through; it succeeds and closes the circuit.
+    await new Promise<void>((resolve) => {
+      const poll = async () =>
+        (await g.http().get('/health/ready')).body.details.qwiet.circuit === 'half_open'
+          ? resolve()
+          : setImmediate(() => void poll());
+      void poll();
+    });
+    await g.http().get(roles).set(bearer).expect(200);
+    expect((await g.http().get('/health/ready').expect(200)).body.details.qwiet.circuit).toBe(
+      'closed',
+    );
+  });
+});

@@ -17,8 +17,8 @@ describe('gateway: health, docs, shutdown, hardening', () => {
     expect((await g.http().get('/health/live').expect(200)).body.status).toBe('ok');
     const ready = await g.http().get('/health/ready').expect(200);
     expect(ready.body.details).toEqual({
-      qwiet: { status: 'up' },
-      octane: { status: 'up' },
+      qwiet: { status: 'up', circuit: 'closed' },
+      octane: { status: 'up', circuit: 'closed' },
       audit: {
         status: 'up',
         file: expect.stringMatching(/keygate-audit-000001\.jsonl$/),
@@ -32,7 +32,7 @@ describe('gateway: health, docs, shutdown, hardening', () => {
     try {
       const res = await dead.http().get('/health/ready').expect(503);
       expect(res.body.error).toEqual({
-        octane: { status: 'down', message: 'octane is not reachable' },
+        octane: { status: 'down', message: 'octane is not reachable', circuit: 'closed' },
       });
     } finally {
       await dead.close();

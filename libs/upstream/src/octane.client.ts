@@ -1,6 +1,8 @@
 import type { AxiosInstance } from 'axios';
+import { VendorCircuit } from './circuit';
 import { OctaneCredentials, OctaneSession } from './octane.session';
 import {
+  closeAgents,
   createVendorHttp,
   TransportOptions,
   vendorPath,
@@ -30,12 +32,20 @@ const TECH_PREVIEW = { 'ALM-OCTANE-TECH-PREVIEW': 'true' };
 export class OctaneClient {
   private readonly http: AxiosInstance;
   private readonly sessions = new Map<string, OctaneSession>();
+  readonly circuit: VendorCircuit;
 
   constructor(config: OctaneUpstreamConfig, transport: TransportOptions) {
     this.http = createVendorHttp(config.baseUrl, transport);
+    this.circuit = new VendorCircuit('octane', transport.circuit);
     for (const [spaceId, credentials] of Object.entries(config.sharedSpaces)) {
       this.sessions.set(spaceId, new OctaneSession(this.http, credentials, transport.getRetries));
     }
+  }
+
+  /** Closes kept-alive sockets and the circuit's timers (Nest calls it at shutdown). */
+  onModuleDestroy(): void {
+    this.circuit.shutdown();
+    closeAgents(this.http);
   }
 
   servesSharedSpace(spaceId: string): boolean {
@@ -102,13 +112,15 @@ export class OctaneClient {
     const session = this.sessions.get(spaceId);
     if (!session) throw new Error(`no Octane credential for shared space ${spaceId}`);
     const op = `octane.${operation}`;
-    const response = await session.request(op, {
-      method,
-      url: vendorPath('api', 'shared_spaces', spaceId, ...path),
-      params: extra.params,
-      data: extra.data,
-      headers: extra.techPreview ? TECH_PREVIEW : undefined,
-    });
+    const response = await this.circuit.run(op, () =>
+      session.request(op, {
+        method,
+        url: vendorPath('api', 'shared_spaces', spaceId, ...path),
+        params: extra.params,
+        data: extra.data,
+        headers: extra.techPreview ? TECH_PREVIEW : undefined,
+      }),
+    );
     return vendorResponse(response, 'octane', op);
   }
 }

@@ -1,6 +1,8 @@
 import type { AxiosInstance } from 'axios';
+import { VendorCircuit } from './circuit';
 import { UpstreamError } from './upstream.errors';
 import {
+  closeAgents,
   createVendorHttp,
   sendToVendor,
   TransportOptions,
@@ -24,12 +26,20 @@ export interface QwietTokenQuery {
 /** Qwiet API v4 roles and tokens, with the org's access token that Keygate holds. */
 export class QwietClient {
   private readonly http: AxiosInstance;
+  readonly circuit: VendorCircuit;
 
   constructor(
     private readonly config: QwietUpstreamConfig,
     private readonly transport: TransportOptions,
   ) {
     this.http = createVendorHttp(config.baseUrl, transport);
+    this.circuit = new VendorCircuit('qwiet', transport.circuit);
+  }
+
+  /** Closes kept-alive sockets and the circuit's timers (Nest calls it at shutdown). */
+  onModuleDestroy(): void {
+    this.circuit.shutdown();
+    closeAgents(this.http);
   }
 
   servesOrg(orgId: string): boolean {
@@ -62,17 +72,19 @@ export class QwietClient {
     const token = this.config.orgTokens[orgId];
     if (token === undefined) throw new Error(`no Qwiet credential for org ${orgId}`);
     const op = `qwiet.${operation}`;
-    const response = await sendToVendor(
-      this.http,
-      'qwiet',
-      op,
-      {
-        method,
-        url: vendorPath('orgs', orgId, ...path),
-        headers: { Authorization: `Bearer ${token}` },
-        ...extra,
-      },
-      this.transport.getRetries,
+    const response = await this.circuit.run(op, () =>
+      sendToVendor(
+        this.http,
+        'qwiet',
+        op,
+        {
+          method,
+          url: vendorPath('orgs', orgId, ...path),
+          headers: { Authorization: `Bearer ${token}` },
+          ...extra,
+        },
+        this.transport.getRetries,
+      ),
     );
     if (response.status === 401) {
       throw new UpstreamError(

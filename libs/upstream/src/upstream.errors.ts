@@ -10,7 +10,9 @@ export type UpstreamFailure =
   /** An answer that is not the vendor's JSON. */
   | 'bad_response'
   /** The vendor refused the gateway's own credentials (after one fresh sign-in for Octane). */
-  | 'credentials_rejected';
+  | 'credentials_rejected'
+  /** The vendor's circuit is open after repeated failures: not called at all. */
+  | 'circuit_open';
 
 /**
  * A vendor call that failed below the HTTP level. Built from whitelisted fields only: an AxiosError
@@ -25,6 +27,8 @@ export class UpstreamError extends Error {
     readonly failure: UpstreamFailure,
     message: string,
     readonly vendorStatus?: number,
+    /** When calling again may help (an open circuit). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
+import type { CircuitOptions } from './circuit';
 import { toUpstreamError, UpstreamError, Vendor } from './upstream.errors';
 
 export interface TransportOptions {
@@ -9,6 +10,7 @@ export interface TransportOptions {
   maxSockets: number;
   /** Extra attempts for idempotent reads; creates, updates and deletes are never retried. */
   getRetries: number;
+  circuit: CircuitOptions;
 }
 
 /** What the vendor answered: passed to the caller unchanged. */
@@ -40,6 +42,11 @@ export function createVendorHttp(baseURL: string, options: TransportOptions): Ax
     // Every HTTP status is an answer to pass on; only transport failures throw.
     validateStatus: () => true,
   });
+}
+
+export function closeAgents(client: AxiosInstance): void {
+  (client.defaults.httpAgent as http.Agent | undefined)?.destroy();
+  (client.defaults.httpsAgent as https.Agent | undefined)?.destroy();
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -150,7 +150,11 @@ export class AuditedCall {
             ? error.code
             : 'internal';
       await this.audit.write([entry('failed', { vendor: { latency_ms: latency(), error: code } })]);
-      if (error instanceof UpstreamError && error.failure !== 'credentials_rejected') {
+      // Lost answers are possible only when the request may have reached the vendor.
+      if (
+        error instanceof UpstreamError &&
+        !['credentials_rejected', 'circuit_open'].includes(error.failure)
+      ) {
         await this.findLost(entry('attempt'));
       }
       throw error;

@@ -9,6 +9,7 @@ const UPSTREAM: Record<UpstreamFailure, { status: number; code: ErrorCode }> = {
   bad_response: { status: 502, code: ErrorCode.UPSTREAM_BAD_RESPONSE },
   credentials_rejected: { status: 502, code: ErrorCode.UPSTREAM_CREDENTIALS_REJECTED },
   timeout: { status: 504, code: ErrorCode.UPSTREAM_TIMEOUT },
+  circuit_open: { status: 503, code: ErrorCode.VENDOR_CIRCUIT_OPEN },
 };
 
 const HTTP_CODES: Record<number, ErrorCode> = {
@@ -60,7 +61,14 @@ export class GatewayExceptionFilter implements ExceptionFilter {
     if (exception instanceof GatewayError) return exception;
     if (exception instanceof UpstreamError) {
       const { status, code } = UPSTREAM[exception.failure];
-      return new GatewayError(status, code, exception.message);
+      const retry = exception.retryAfterSeconds;
+      return new GatewayError(
+        status,
+        code,
+        exception.message,
+        {},
+        retry === undefined ? {} : { retry_after_seconds: retry },
+      );
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();

@@ -28,7 +28,13 @@ describe('loadGatewayConfig', () => {
   it('reads a complete environment with defaults', () => {
     const config = loadGatewayConfig(valid);
     expect(config.http).toEqual({ host: '127.0.0.1', port: 3000, bodyLimit: '64kb' });
-    expect(config.transport).toEqual({ timeoutMs: 10_000, maxSockets: 64, getRetries: 2 });
+    expect(config.transport).toEqual({
+      timeoutMs: 10_000,
+      maxSockets: 64,
+      getRetries: 2,
+      circuit: { errorThresholdPercentage: 50, volumeThreshold: 10, rollingWindowMs: 10_000, resetTimeoutMs: 15_000 },
+    });
+    expect(config.rateLimitPerMinute).toBe(600);
     expect(config.auth).toMatchObject({ mode: 'hs256', teamClaim: 'team', rolesClaim: 'roles' });
     expect(config.octane.sharedSpaces['1001']).toEqual({
       clientId: 'keygate_x',
