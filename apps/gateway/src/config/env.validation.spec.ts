@@ -32,7 +32,12 @@ describe('loadGatewayConfig', () => {
       timeoutMs: 10_000,
       maxSockets: 64,
       getRetries: 2,
-      circuit: { errorThresholdPercentage: 50, volumeThreshold: 10, rollingWindowMs: 10_000, resetTimeoutMs: 15_000 },
+      circuit: {
+        errorThresholdPercentage: 50,
+        volumeThreshold: 10,
+        rollingWindowMs: 10_000,
+        resetTimeoutMs: 15_000,
+      },
     });
     expect(config.rateLimitPerMinute).toBe(600);
     expect(config.auth).toMatchObject({ mode: 'hs256', teamClaim: 'team', rolesClaim: 'roles' });
