@@ -1,3 +1,4 @@
+import { CI_ROLE_ID } from '@app/upstream-sim';
 import { startGateway, startSimulator, StartedGateway, StartedSimulator } from '../support/gateway';
 
 describe('gateway: health, docs, shutdown, hardening', () => {
@@ -105,5 +106,49 @@ describe('gateway: health, docs, shutdown, hardening', () => {
     });
     await closing.close();
     expect(await inFlight).toBe(200);
+  });
+});
+
+describe('gateway: metrics', () => {
+  let s: StartedSimulator;
+  let g: StartedGateway;
+  beforeAll(async () => {
+    s = await startSimulator();
+    g = await startGateway(s);
+  });
+  afterAll(async () => {
+    await g.close();
+    await s.sim.close();
+  });
+
+  it('serves Prometheus metrics to admins only: requests, decisions, vendor latency, audit writes, circuits, sign-ins', async () => {
+    const bearer = { Authorization: `Bearer ${await g.token()}` };
+    await g
+      .http()
+      .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
+      .set(bearer)
+      .send({ label: 'm', role_id: CI_ROLE_ID })
+      .expect(200);
+    await g.http().get('/octane/api/shared_spaces/1001/roles').set(bearer).expect(200);
+    await g.http().get('/octane/api/shared_spaces/2001/roles').set(bearer).expect(403);
+    await g.http().get('/metrics').set(bearer).expect(403);
+    await g.http().get('/metrics').expect(401);
+    const admin = { Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}` };
+    const res = await g.http().get('/metrics').set(admin).expect(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    const text = res.text;
+    expect(text).toMatch(
+      /keygate_http_requests_total\{route="\/qwiet\/api\/v4\/orgs\/:orgId\/tokens",method="POST",status="200"\} 1/,
+    );
+    expect(text).toMatch(
+      /keygate_policy_decisions_total\{rule="scope.octane_shared_space",outcome="violation"\} 1/,
+    );
+    expect(text).toMatch(
+      /keygate_vendor_request_duration_seconds_count\{vendor="qwiet",operation="qwiet.tokens.create",outcome="200"\} 1/,
+    );
+    expect(text).toMatch(/keygate_audit_write_seconds_count\{step="fdatasync"\} [1-9]/);
+    expect(text).toMatch(/keygate_vendor_circuit_state\{vendor="qwiet"\} 0/);
+    expect(text).toMatch(/keygate_octane_sign_ins_total 1/);
+    expect(text).toContain('keygate_process_cpu_user_seconds_total');
   });
 });

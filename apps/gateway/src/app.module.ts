@@ -2,7 +2,7 @@ import { DynamicModule, Global, Module, RequestMethod } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthGuard, AuthModule } from '@app/auth';
-import { OctaneClient, QwietClient } from '@app/upstream';
+import { OctaneClient, QwietClient, VendorCall } from '@app/upstream';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
@@ -13,6 +13,8 @@ import { createValidationPipe } from './common/validation';
 import { GATEWAY_CONFIG } from './config/config.tokens';
 import type { GatewayConfig } from './config/gateway.config';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { MetricsService } from './metrics/metrics.service';
 import { CallerThrottlerGuard } from './limits/caller-throttler.guard';
 import { OctaneModule } from './octane/octane.module';
 import { PolicyModule } from './policy/policy.module';
@@ -30,6 +32,18 @@ export const REDACTED_PATHS = [
   'req.headers["x-api-key"]',
   'res.headers["set-cookie"]',
 ];
+
+const withObserver = (config: GatewayConfig, metrics: MetricsService) => ({
+  ...config.transport,
+  observe: (call: VendorCall) => metrics.observeVendorCall(call),
+});
+
+function observed<T extends QwietClient | OctaneClient>(client: T, metrics: MetricsService): T {
+  client.circuit.onChange((state) =>
+    metrics.observeCircuit(client instanceof QwietClient ? 'qwiet' : 'octane', state),
+  );
+  return client;
+}
 
 @Global()
 @Module({})
@@ -67,6 +81,7 @@ export class AppModule {
         ThrottlerModule.forRoot({
           throttlers: [{ name: 'default', ttl: 60_000, limit: config.rateLimitPerMinute }],
         }),
+        MetricsModule,
         AuditModule,
         HealthModule,
         PolicyModule,
@@ -75,10 +90,17 @@ export class AppModule {
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
-        { provide: QwietClient, useFactory: () => new QwietClient(config.qwiet, config.transport) },
+        {
+          provide: QwietClient,
+          inject: [MetricsService],
+          useFactory: (m: MetricsService) =>
+            observed(new QwietClient(config.qwiet, withObserver(config, m)), m),
+        },
         {
           provide: OctaneClient,
-          useFactory: () => new OctaneClient(config.octane, config.transport),
+          inject: [MetricsService],
+          useFactory: (m: MetricsService) =>
+            observed(new OctaneClient(config.octane, withObserver(config, m)), m),
         },
         // Guards run in this order: who is calling, then how often they may.
         { provide: APP_GUARD, useExisting: AuthGuard },

@@ -5,6 +5,6 @@ export type { OctaneUpstreamConfig, OctaneListQuery } from './octane.client';
 export type { OctaneCredentials } from './octane.session';
 export { UpstreamError, toUpstreamError } from './upstream.errors';
 export type { Vendor, UpstreamFailure } from './upstream.errors';
-export type { TransportOptions, VendorResponse } from './vendor-http';
+export type { TransportOptions, VendorCall, VendorResponse } from './vendor-http';
 export { VendorCircuit } from './circuit';
 export type { CircuitOptions, CircuitState } from './circuit';

@@ -38,7 +38,7 @@ export class OctaneClient {
     this.http = createVendorHttp(config.baseUrl, transport);
     this.circuit = new VendorCircuit('octane', transport.circuit);
     for (const [spaceId, credentials] of Object.entries(config.sharedSpaces)) {
-      this.sessions.set(spaceId, new OctaneSession(this.http, credentials, transport.getRetries));
+      this.sessions.set(spaceId, new OctaneSession(this.http, credentials, transport));
     }
   }
 

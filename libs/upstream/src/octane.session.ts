@@ -1,6 +1,6 @@
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import { UpstreamError } from './upstream.errors';
-import { sendToVendor } from './vendor-http';
+import { sendToVendor, TransportOptions } from './vendor-http';
 
 export const SESSION_COOKIE = 'LWSSO_COOKIE_KEY';
 
@@ -22,7 +22,7 @@ export class OctaneSession {
   constructor(
     private readonly http: AxiosInstance,
     private readonly credentials: OctaneCredentials,
-    private readonly retries: number,
+    private readonly transport: Pick<TransportOptions, 'getRetries' | 'observe'>,
   ) {}
 
   async request(operation: string, config: AxiosRequestConfig): Promise<AxiosResponse> {
@@ -50,7 +50,8 @@ export class OctaneSession {
       'octane',
       operation,
       { ...config, headers: { ...config.headers, Cookie: this.cookieHeader() } },
-      this.retries,
+      this.transport.getRetries,
+      this.transport.observe,
     );
     this.absorb(response.headers['set-cookie']);
     return response;
@@ -82,6 +83,7 @@ export class OctaneSession {
         },
       },
       0,
+      this.transport.observe,
     );
     this.absorb(response.headers['set-cookie']);
     if (response.status !== 200 || !this.cookies.has(SESSION_COOKIE)) {

@@ -84,6 +84,7 @@ export class QwietClient {
           ...extra,
         },
         this.transport.getRetries,
+        this.transport.observe,
       ),
     );
     if (response.status === 401) {

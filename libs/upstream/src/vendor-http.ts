@@ -11,6 +11,15 @@ export interface TransportOptions {
   /** Extra attempts for idempotent reads; creates, updates and deletes are never retried. */
   getRetries: number;
   circuit: CircuitOptions;
+  /** Told of every vendor call: its operation, outcome (HTTP status or failure) and duration. */
+  observe?: (call: VendorCall) => void;
+}
+
+export interface VendorCall {
+  vendor: Vendor;
+  operation: string;
+  outcome: string;
+  seconds: number;
 }
 
 /** What the vendor answered: passed to the caller unchanged. */
@@ -61,16 +70,24 @@ export async function sendToVendor(
   operation: string,
   config: AxiosRequestConfig,
   retries: number,
+  observe?: (call: VendorCall) => void,
 ): Promise<AxiosResponse> {
   const attempts = config.method === 'GET' ? retries + 1 : 1;
   for (let attempt = 1; ; attempt++) {
     let response: AxiosResponse | undefined;
     let failure: UpstreamError | undefined;
+    const started = process.hrtime.bigint();
     try {
       response = await client.request(config);
     } catch (error) {
       failure = toUpstreamError(error, vendor, operation);
     }
+    observe?.({
+      vendor,
+      operation,
+      outcome: failure ? failure.failure : String(response?.status),
+      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    });
     const retryable =
       failure?.failure === 'unreachable' ||
       (response !== undefined && RETRY_STATUSES.has(response.status));

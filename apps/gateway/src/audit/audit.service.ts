@@ -13,6 +13,7 @@ import pino, { Logger as PinoLogger } from 'pino';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { IssuanceCounter } from '../limits/issuance-counter';
+import { MetricsService } from '../metrics/metrics.service';
 import { CredentialOwners } from '../policy/credential-owners';
 
 const ISSUING_EVENTS = new Set(['qwiet.token.issue', 'octane.api_access.create']);
@@ -29,11 +30,18 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly owners: CredentialOwners,
     private readonly counter: IssuanceCounter,
+    private readonly metrics: MetricsService,
   ) {}
 
   async onModuleInit(): Promise<void> {
     const { dir, hmacKey, segmentBytes, fsync, stdout } = this.config.audit;
-    this.sink = await AuditFileSink.open({ dir, hmacKey, segmentBytes, fsync });
+    this.sink = await AuditFileSink.open({
+      dir,
+      hmacKey,
+      segmentBytes,
+      fsync,
+      observe: (batch) => this.metrics.observeAuditBatch(batch),
+    });
     if (stdout)
       this.stdout = pino(
         { base: undefined, messageKey: 'audit' },

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
 import { Decision, EffectiveRules, evaluate, Finding, PolicyRequest } from '@app/policy';
+import { MetricsService } from '../metrics/metrics.service';
 import { PolicyStore } from './policy.store';
 
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
@@ -9,10 +10,15 @@ const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify
 /** Applies the policy in force to a validated request: a denial is a 403 POLICY_VIOLATION naming each rule. */
 @Injectable()
 export class PolicyEnforcer {
-  constructor(private readonly store: PolicyStore) {}
+  constructor(
+    private readonly store: PolicyStore,
+    private readonly metrics: MetricsService,
+  ) {}
 
   decide(caller: Caller, request: PolicyRequest): Decision {
-    return evaluate(this.store.policy, caller, request, new Date());
+    const decision = evaluate(this.store.policy, caller, request, new Date());
+    this.metrics.observeDecision(decision);
+    return decision;
   }
 
   /** The effective rules of the caller's team. */
