@@ -1,6 +1,6 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import {
   startGateway,
   startSimulator,
@@ -67,6 +67,12 @@ describe('gateway: caller identity', () => {
         `Bearer ${await hs256({ sub: 'a', team: 'payments', exp: now() + 60 }, TEST_JWT_SECRET, { alg: 'HS512' })}`,
       /algorithm/,
     ],
+    [
+      'a token not yet valid (nbf in the future)',
+      async () =>
+        `Bearer ${await hs256({ sub: 'a', team: 'payments', exp: now() + 600, nbf: now() + 300 })}`,
+      /nbf/,
+    ],
     ['no team claim', async () => `Bearer ${await hs256({ sub: 'a', exp: now() + 60 })}`, /team/],
     [
       'no subject',
@@ -111,9 +117,11 @@ describe('gateway: caller identity', () => {
     let jwks: Server;
     let jg: StartedGateway;
     let sign: (claims: Record<string, unknown>) => Promise<string>;
+    let publicPem: string;
 
     beforeAll(async () => {
-      const { publicKey, privateKey } = await generateKeyPair('RS256');
+      const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+      publicPem = await exportSPKI(publicKey);
       const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
       jwks = createServer((_req, res) => {
         res.setHeader('content-type', 'application/json');
@@ -167,6 +175,23 @@ describe('gateway: caller identity', () => {
         exp: now() + 60,
       });
       await jg.http().get(rolesPath).set('Authorization', `Bearer ${token}`).expect(401);
+    });
+
+    it('refuses HS/RS confusion: an HS256 token keyed with the public key itself', async () => {
+      const claims = {
+        sub: 'a',
+        team: 'payments',
+        iss: 'https://id.example.com',
+        aud: 'keygate',
+        exp: now() + 60,
+      };
+      const token = await hs256(claims, publicPem, { alg: 'HS256', kid: 'k1' } as { alg: string });
+      const res = await jg
+        .http()
+        .get(rolesPath)
+        .set('Authorization', `Bearer ${token}`)
+        .expect(401);
+      expect(res.body.message).toMatch(/algorithm/);
     });
   });
 });

@@ -114,3 +114,56 @@ describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
     expect(records.filter((r) => r.phase === 'compensated')).toHaveLength(12);
   }, 60_000);
 });
+
+describe('gateway: SIGTERM under load', () => {
+  let s: StartedSimulator;
+  beforeAll(async () => {
+    s = await startSimulator();
+  });
+  afterAll(() => s.sim.close());
+
+  it('finishes the requests in flight, records their outcomes, and leaves a log that verifies', async () => {
+    const auditDir = mkdtempSync(join(tmpdir(), 'keygate-term-'));
+    const port = await freePort();
+    const env = {
+      ...gatewayEnv(s),
+      AUDIT_DIR: auditDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+    };
+    const url = `http://127.0.0.1:${port}`;
+    const bearer = {
+      Authorization: `Bearer ${await mintDevToken(TEST_JWT_SECRET, { subject: 'ci', team: 'payments' })}`,
+    };
+    const child = await spawnTs(
+      'apps/gateway/src/main.ts',
+      env,
+      'Nest application successfully started',
+    );
+    const exited = once(child, 'exit');
+    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 300 });
+    const inFlight = Array.from({ length: 8 }, (_, i) =>
+      request(url)
+        .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
+        .set(bearer)
+        .send({ label: `term-${i}`, role_id: CI_ROLE_ID })
+        .then(
+          (r) => r.status,
+          () => 'dropped',
+        ),
+    );
+    await new Promise<void>((resolve) => {
+      const poll = () =>
+        s.sim.requestCount('qwiet.tokens.create') >= 8 ? resolve() : setImmediate(poll);
+      poll();
+    });
+    child.kill('SIGTERM');
+    expect(await Promise.all(inFlight)).toEqual(Array(8).fill(200));
+    await exited;
+    const records = readRecords(auditDir);
+    expect(records.filter((r) => r.phase === 'succeeded')).toHaveLength(8);
+    expect(verifyAuditLog(auditDir, TEST_AUDIT_KEY)).toMatchObject({ ok: true, records: 16 });
+    await request(s.sim.url).delete('/__sim/faults').expect(200);
+  }, 60_000);
+});

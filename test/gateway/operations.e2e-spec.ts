@@ -1,5 +1,12 @@
 import { CI_ROLE_ID } from '@app/upstream-sim';
-import { startGateway, startSimulator, StartedGateway, StartedSimulator } from '../support/gateway';
+import { verifyAuditLog } from '@app/audit';
+import {
+  TEST_AUDIT_KEY,
+  startGateway,
+  startSimulator,
+  StartedGateway,
+  StartedSimulator,
+} from '../support/gateway';
 
 describe('gateway: health, docs, shutdown, hardening', () => {
   let s: StartedSimulator;
@@ -90,22 +97,28 @@ describe('gateway: health, docs, shutdown, hardening', () => {
     });
   });
 
-  it('lets an in-flight request finish when the gateway shuts down', async () => {
+  it('lets an in-flight issuance finish, audited, when the gateway shuts down', async () => {
     const closing = await startGateway(s);
     const bearer = { Authorization: `Bearer ${await closing.token()}` };
-    await s.admin.fault({ op: 'qwiet.roles.list', kind: 'latency', latency_ms: 300, times: 1 });
+    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 300, times: 1 });
+    const before = s.sim.requestCount('qwiet.tokens.create');
     const inFlight = closing
       .http()
-      .get(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`)
+      .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
       .set(bearer)
+      .send({ label: 'closing', role_id: CI_ROLE_ID })
       .then((r) => r.status);
     await new Promise<void>((resolve) => {
       const poll = () =>
-        (s.sim.requestCount('qwiet.roles.list') ?? 0) > 0 ? resolve() : setImmediate(poll);
+        s.sim.requestCount('qwiet.tokens.create') > before ? resolve() : setImmediate(poll);
       poll();
     });
     await closing.close();
     expect(await inFlight).toBe(200);
+    expect(verifyAuditLog(closing.config.audit.dir, TEST_AUDIT_KEY)).toMatchObject({
+      ok: true,
+      records: 2,
+    });
   });
 });
 

@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module';
+import { refusePrototypeKeys, requireJsonBodies } from './common/json-only.middleware';
 import type { GatewayConfig } from './config/gateway.config';
 
 const apiHelmet = helmet();
@@ -35,7 +36,12 @@ export async function createGateway(
   app.use((req: { path: string }, res: unknown, next: () => void) =>
     (req.path.startsWith('/docs') ? docsHelmet : apiHelmet)(req as never, res as never, next),
   );
-  app.useBodyParser('json', { limit: config.http.bodyLimit, strict: true });
+  app.use(requireJsonBodies);
+  app.useBodyParser('json', {
+    limit: config.http.bodyLimit,
+    strict: true,
+    verify: refusePrototypeKeys,
+  });
 
   const document = SwaggerModule.createDocument(
     app,

@@ -42,8 +42,8 @@ export class OctaneClient {
     }
   }
 
-  /** Closes kept-alive sockets and the circuit's timers (Nest calls it at shutdown). */
-  onModuleDestroy(): void {
+  /** Closes kept-alive sockets and the circuit's timers (Nest calls it once the server has finished its requests). */
+  onApplicationShutdown(): void {
     this.circuit.shutdown();
     closeAgents(this.http);
   }

@@ -36,8 +36,8 @@ export class QwietClient {
     this.circuit = new VendorCircuit('qwiet', transport.circuit);
   }
 
-  /** Closes kept-alive sockets and the circuit's timers (Nest calls it at shutdown). */
-  onModuleDestroy(): void {
+  /** Closes kept-alive sockets and the circuit's timers (Nest calls it once the server has finished its requests). */
+  onApplicationShutdown(): void {
     this.circuit.shutdown();
     closeAgents(this.http);
   }

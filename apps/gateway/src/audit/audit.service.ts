@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import {
   AuditEntry,
   AuditFileSink,
@@ -21,7 +21,7 @@ const COUNTED_EVENTS = new Set([...ISSUING_EVENTS, 'octane.api_access.regenerate
 
 /** The audit log as the gateway uses it: durable writes that fail closed, fingerprints, health. */
 @Injectable()
-export class AuditService implements OnModuleInit, OnModuleDestroy {
+export class AuditService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Audit');
   private sink!: AuditFileSink;
   private stdout?: PinoLogger;
@@ -72,7 +72,8 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** After the server has stopped and finished its requests (Nest runs destroy hooks before that). */
+  async onApplicationShutdown(): Promise<void> {
     await this.sink.close();
     this.stdout?.flush();
   }

@@ -76,15 +76,16 @@ export class GatewayExceptionFilter implements ExceptionFilter {
       return new GatewayError(status, code, status >= 500 ? 'internal error' : exception.message);
     }
     const status = (exception as { status?: unknown; type?: unknown } | null)?.status;
-    // body-parser errors (malformed JSON, too large) carry a status and a type.
+    // body-parser errors (malformed JSON, too large, refused keys) carry a status and a type.
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const type = String((exception as { type?: unknown }).type ?? '');
-      const message =
-        type === 'entity.parse.failed'
-          ? 'request body is not valid JSON'
-          : type === 'entity.too.large'
-            ? 'request body is too large'
-            : 'invalid request';
+      const BODY_ERRORS: Record<string, string> = {
+        'entity.parse.failed': 'request body is not valid JSON',
+        'entity.too.large': 'request body is too large',
+        // our own verify hook (refusePrototypeKeys) says what it refused
+        'entity.verify.failed': (exception as Error).message,
+      };
+      const message = BODY_ERRORS[type] ?? 'invalid request';
       return new GatewayError(status, HTTP_CODES[status] ?? `HTTP_${status}`, message);
     }
     return new GatewayError(500, ErrorCode.INTERNAL, 'internal error');
