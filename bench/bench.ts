@@ -3,21 +3,19 @@
  * fdatasync) against a raw node:http forwarder over the same simulator, interleaved, on loopback.
  * Bounded in time; results in bench-results/ (git-ignored) as JSON and Markdown.
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { AuditFileSink, verifyAuditLog } from '@app/audit';
 import { mintDevToken } from '@app/auth';
-import { CI_ROLE_ID, generatedCredentials } from '@app/upstream-sim';
-import { freePort, ROOT, spawnTs } from '../test/support/processes';
+import { CI_ROLE_ID } from '@app/upstream-sim';
+import { freePort, ROOT } from '../test/support/processes';
+import { AUDIT_KEY, JWT_SECRET, startStack } from './stack';
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONNECTIONS = 32;
-const JWT_SECRET = 'bench-jwt-secret-bench-jwt-secret-0123456789';
-const AUDIT_KEY = 'bench-audit-key-bench-audit-key-0123456789';
 const STRONG = 'Xk#9vQ!2mWp$7rTz';
 
 type Target = 'baseline' | 'gateway' | 'gateway (fsync off)' | 'simulator';
@@ -42,90 +40,29 @@ interface Measure {
 }
 
 async function main(): Promise<void> {
-  const creds = generatedCredentials();
+  const stack = await startStack(
+    [
+      'rules:',
+      '  qwiet: { max_lifetime: { max_seconds: 86400 }, lifetime_required: {}, allowed_token_types: { token_types: [access, integration] } }',
+      '  octane: { max_expiration: { max_days: 90 }, expiration_required: {}, secret_strength: { min_length: 16, min_classes: 4, forbid_name: true, forbid_common: true } }',
+    ].join('\n'),
+  );
+  process.once('SIGINT', stack.stop);
+  const { creds } = stack;
   const [org, otherOrg] = creds.qwietOrgs;
   const space = creds.octaneSpaces[0];
-  const children: ChildProcess[] = [];
-  const stop = () => children.forEach((c) => c.kill('SIGTERM'));
-  process.once('SIGINT', stop);
   try {
-    const simPort = await freePort();
-    children.push(
-      await spawnTs(
-        'apps/upstream-sim/src/main.ts',
-        {
-          SIM_PORT: String(simPort),
-          SIM_ADMIN: 'on',
-          SIM_QWIET_ORG_IDS: creds.qwietOrgs.map((o) => o.id).join(','),
-          SIM_QWIET_TOKENS: creds.qwietOrgs.map((o) => o.adminToken).join(','),
-          SIM_OCTANE_SHARED_SPACES: creds.octaneSpaces.map((s) => s.id).join(','),
-          SIM_OCTANE_CLIENT_IDS: creds.octaneSpaces.map((s) => s.clientId).join(','),
-          SIM_OCTANE_CLIENT_SECRETS: creds.octaneSpaces.map((s) => s.clientSecret).join(','),
-        },
-        'upstream-sim listening',
-      ),
-    );
-    const sim = `http://127.0.0.1:${simPort}`;
-    const policyDir = mkdtempSync(join(tmpdir(), 'keygate-bench-'));
-    const policyFile = join(policyDir, 'policy.yaml');
-    writeFileSync(
-      policyFile,
-      [
-        'version: 1',
-        'rules:',
-        '  qwiet: { max_lifetime: { max_seconds: 86400 }, lifetime_required: {}, allowed_token_types: { token_types: [access, integration] } }',
-        '  octane: { max_expiration: { max_days: 90 }, expiration_required: {}, secret_strength: { min_length: 16, min_classes: 4, forbid_name: true, forbid_common: true } }',
-        'teams:',
-        `  bench: { qwiet_orgs: [${org.id}, ${otherOrg.id}], octane_shared_spaces: ['${space.id}'] }`,
-      ].join('\n'),
-    );
-    const vendorEnv = {
-      QWIET_BASE_URL: `${sim}/api/v4`,
-      QWIET_ORG_TOKENS: JSON.stringify(
-        Object.fromEntries(creds.qwietOrgs.map((o) => [o.id, o.adminToken])),
-      ),
-      OCTANE_BASE_URL: sim,
-      OCTANE_CREDENTIALS: JSON.stringify(
-        Object.fromEntries(
-          creds.octaneSpaces.map((s) => [
-            s.id,
-            { client_id: s.clientId, client_secret: s.clientSecret },
-          ]),
-        ),
-      ),
-    };
+    const sim = stack.simUrl;
     const urls: Partial<Record<Target, string>> = { simulator: sim };
-    const startGateway = async (target: Target, fsync: 'on' | 'off') => {
-      const port = await freePort();
-      const auditDir = mkdtempSync(join(tmpdir(), 'keygate-bench-audit-'));
-      children.push(
-        await spawnTs(
-          'apps/gateway/src/main.ts',
-          {
-            ...vendorEnv,
-            PORT: String(port),
-            POLICY_FILE: policyFile,
-            AUDIT_DIR: auditDir,
-            AUDIT_HMAC_KEY: AUDIT_KEY,
-            AUDIT_FSYNC: fsync,
-            AUTH_JWT_SECRET: JWT_SECRET,
-            LOG_LEVEL: 'info',
-          },
-          'Nest application successfully started',
-        ),
-      );
-      urls[target] = `http://127.0.0.1:${port}`;
-      return auditDir;
-    };
-    const auditDir = await startGateway('gateway', 'on');
-    await startGateway('gateway (fsync off)', 'off');
+    const durable = await stack.startGateway({ AUDIT_FSYNC: 'on' });
+    urls.gateway = durable.url;
+    const auditDir = durable.auditDir;
+    urls['gateway (fsync off)'] = (await stack.startGateway({ AUDIT_FSYNC: 'off' })).url;
     const fwdPort = await freePort();
-    children.push(
-      await spawnTs(
-        'bench/raw-forwarder.ts',
-        { ...vendorEnv, PORT: String(fwdPort) },
-        'raw forwarder listening',
-      ),
+    await stack.spawn(
+      'bench/raw-forwarder.ts',
+      { ...stack.vendorEnv, PORT: String(fwdPort) },
+      'raw forwarder listening',
     );
     urls.baseline = `http://127.0.0.1:${fwdPort}`;
 
@@ -242,7 +179,7 @@ async function main(): Promise<void> {
       `audit log of the durable gateway: ${audited.ok ? 'verifies' : 'BROKEN'}, ${audited.records} records\n`,
     );
   } finally {
-    stop();
+    stack.stop();
   }
 }
 

@@ -44,7 +44,7 @@ describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
     };
     const orgId = s.options.qwietOrgs[0].id;
 
-    child = await spawnTs('apps/gateway/src/main.ts', env, 'Nest application successfully started');
+    child = await spawnTs('apps/gateway/src/main.ts', env, 'Keygate listening on');
     await request(url)
       .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
       .set(bearer)
@@ -81,7 +81,7 @@ describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
     });
     await request(s.sim.url).delete('/__sim/faults').expect(200);
 
-    child = await spawnTs('apps/gateway/src/main.ts', env, 'Nest application successfully started');
+    child = await spawnTs('apps/gateway/src/main.ts', env, 'Keygate listening on');
     child.kill('SIGTERM');
     await once(child, 'exit');
     child = undefined;
@@ -136,11 +136,7 @@ describe('gateway: SIGTERM under load', () => {
     const bearer = {
       Authorization: `Bearer ${await mintDevToken(TEST_JWT_SECRET, { subject: 'ci', team: 'payments' })}`,
     };
-    const child = await spawnTs(
-      'apps/gateway/src/main.ts',
-      env,
-      'Nest application successfully started',
-    );
+    const child = await spawnTs('apps/gateway/src/main.ts', env, 'Keygate listening on');
     const exited = once(child, 'exit');
     await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 300 });
     const inFlight = Array.from({ length: 8 }, (_, i) =>

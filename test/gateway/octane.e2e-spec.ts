@@ -260,6 +260,17 @@ describe('gateway: Octane drop-in surface', () => {
       expect(await signIns()).toBe(before);
     });
 
+    it('tells a failing sign-in (5xx) from a refused key', async () => {
+      await s.admin.expireOctaneSessions();
+      await s.admin.fault({ op: 'octane.sign_in', kind: 'status', status: 500, times: 1 });
+      const res = await g.http().get(`${space}/roles`).set(bearer).expect(502);
+      expect(res.body).toMatchObject({
+        error_code: 'UPSTREAM_BAD_RESPONSE',
+        description: 'Octane failed at sign-in (500)',
+      });
+      await g.http().get(`${space}/roles`).set(bearer).expect(200);
+    });
+
     it("maps Octane refusing Keygate's key to 502 UPSTREAM_CREDENTIALS_REJECTED", async () => {
       const [spaceA, spaceB] = s.options.octaneSpaces;
       const wrong = await startGateway(s, {

@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   app.enableShutdownHooks();
   await app.listen(config.http.port, config.http.host);
   const url = await app.getUrl();
+  process.stdout.write(`Keygate listening on ${url}\n`);
 
   if (embedded && config.auth.mode === 'hs256') {
     const token = await mintDevToken(config.auth.secret, { subject: 'alice', team: 'payments' });

@@ -87,11 +87,15 @@ export class OctaneSession {
     );
     this.absorb(response.headers['set-cookie']);
     if (response.status !== 200 || !this.cookies.has(SESSION_COOKIE)) {
+      // 401/403: the key is wrong or revoked; anything else is Octane failing, not the key.
+      const refused = response.status === 401 || response.status === 403;
       throw new UpstreamError(
         'octane',
         operation,
-        'credentials_rejected',
-        `Octane refused Keygate's API key at sign-in (${response.status})`,
+        refused ? 'credentials_rejected' : 'bad_response',
+        refused
+          ? `Octane refused Keygate's API key at sign-in (${response.status})`
+          : `Octane failed at sign-in (${response.status})`,
         response.status,
       );
     }

@@ -1,14 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { AuditEntry, readRecords } from '@app/audit';
+import { AuditEntry, AuditRecord, readRecords } from '@app/audit';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { AuditService } from './audit.service';
 import { CredentialReconciler } from './credential-reconciler';
 
 /**
- * Crash recovery at start-up: an attempt with no outcome means the process died between the
- * vendor call and the outcome record. Each is reconciled against the vendor (CredentialReconciler)
- * and its outcome recorded.
+ * Recovery at start-up: an attempt with no outcome means the process died between the vendor call
+ * and the outcome record; an issuance that failed with a 5xx or a broken connection may have issued
+ * the credential all the same. Each is reconciled against the vendor (CredentialReconciler) and
+ * the result recorded.
  */
 @Injectable()
 export class AuditRecovery implements OnApplicationBootstrap {
@@ -44,25 +45,48 @@ export class AuditRecovery implements OnApplicationBootstrap {
     }
   }
 
+  /**
+   * Attempts with no outcome (a crash), and issuances that failed in a way that may have issued the
+   * credential (a 5xx or a broken connection) whose lost answer was never settled.
+   */
   async reconcile(): Promise<AuditEntry[]> {
     const records = readRecords(this.config.audit.dir);
-    const settled = new Set(records.filter((r) => r.phase !== 'attempt').map((r) => r.request_id));
+    const byRequest = new Map<string, AuditRecord[]>();
+    for (const r of records)
+      byRequest.set(r.request_id, [...(byRequest.get(r.request_id) ?? []), r]);
     const known = new Set(
       records.map((r) => r.target.credential_id).filter((id): id is string => id !== undefined),
     );
     const outcomes: AuditEntry[] = [];
-    for (const { seq, prev_hash, time, hash, ...attempt } of records.filter(
-      (r) => r.phase === 'attempt' && !settled.has(r.request_id),
-    )) {
-      const outcome = await this.reconciler.reconcile(
-        attempt,
-        (id) => known.has(id),
-        'crash recovery',
-      );
+    for (const [, group] of byRequest) {
+      const question = openQuestion(group);
+      if (!question) continue;
+      const { seq, prev_hash, time, hash, ...attempt } = question.attempt;
+      const outcome = await this.reconciler.reconcile(attempt, (id) => known.has(id), question.why);
       await this.audit.write([outcome]);
       if (outcome.target.credential_id) known.add(outcome.target.credential_id);
       outcomes.push(outcome);
     }
     return outcomes;
   }
+}
+
+const ISSUING = new Set(['qwiet.token.issue', 'octane.api_access.create']);
+const MAY_HAVE_ACTED = new Set(['unreachable', 'timeout', 'bad_response']);
+
+/** What is still unknown about one request: its outcome (a crash), or a lost answer never settled. */
+function openQuestion(group: AuditRecord[]): { attempt: AuditRecord; why: string } | undefined {
+  const attempt = group.find((r) => r.phase === 'attempt');
+  if (!attempt) return undefined;
+  if (group.every((r) => r.phase === 'attempt')) return { attempt, why: 'crash recovery' };
+  const failed = group.find((r) => r.phase === 'failed' && !r.note);
+  const settled = group.some(
+    (r) => r.note?.startsWith('lost answer') || r.note?.startsWith('crash recovery'),
+  );
+  const mayHaveActed =
+    failed &&
+    ((failed.vendor?.status ?? 0) >= 500 || MAY_HAVE_ACTED.has(failed.vendor?.error ?? ''));
+  return ISSUING.has(attempt.event) && mayHaveActed && !settled
+    ? { attempt, why: 'lost answer' }
+    : undefined;
 }

@@ -35,6 +35,8 @@ export interface AuditedSteps {
   compensate?: (settled: Settled) => Promise<unknown>;
 }
 
+const LOST_ANSWER_TRIES = 6;
+
 /** Events that issue a secret: they count against the quotas. */
 const ISSUING_EVENTS = new Set<AuditEvent>([
   'qwiet.token.issue',
@@ -190,20 +192,30 @@ export class AuditedCall {
    * A vendor that failed or broke the connection may still have issued the credential (the answer
    * was lost). Look for it and revoke it: no credential may exist that the log does not show.
    */
-  private async findLost(attempt: AuditEntry): Promise<void> {
+  private async findLost(attempt: AuditEntry, tries = 1): Promise<void> {
     if (attempt.event !== 'qwiet.token.issue' && attempt.event !== 'octane.api_access.create')
       return;
     const scope = attempt.target.org_id ?? attempt.target.shared_space_id ?? '';
     const recorded = (id: string) =>
       this.owners.ownerOf(attempt.target.vendor, scope, id) !== undefined;
     try {
-      const outcome = await this.reconciler.reconcile(attempt, recorded, 'lost answer');
-      if (outcome.phase === 'compensated') await this.audit.write([outcome]);
-    } catch {
-      this.logger.error(
-        { request_id: attempt.request_id, event: attempt.event },
-        'could not check the vendor for a credential issued with a lost answer',
+      await this.audit.write([await this.reconciler.reconcile(attempt, recorded, 'lost answer')]);
+    } catch (error) {
+      const again = tries < LOST_ANSWER_TRIES;
+      this.logger.warn(
+        {
+          request_id: attempt.request_id,
+          event: attempt.event,
+          tries,
+          error: (error as Error).message,
+        },
+        again
+          ? 'could not yet check the vendor for a credential issued with a lost answer; asking again'
+          : 'gave up checking the vendor for a lost answer; the next start asks again',
       );
+      // Asked again in the background, with backoff; the next start-up asks too (AuditRecovery).
+      if (again)
+        setTimeout(() => void this.findLost(attempt, tries + 1), 1000 * 2 ** tries).unref();
     }
   }
 

@@ -1,21 +1,32 @@
 import { Injectable } from '@nestjs/common';
 import type { AuditEntry } from '@app/audit';
-import { OctaneClient, QwietClient } from '@app/upstream';
+import { OctaneClient, QwietClient, VendorResponse } from '@app/upstream';
 
 type Entity = Record<string, unknown>;
-const listOf = (body: unknown, key: 'response' | 'data'): Entity[] => {
-  const list = (body as Record<string, unknown> | null)?.[key];
-  return Array.isArray(list) ? (list as Entity[]) : [];
-};
 const quoted = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** Whether the audit log already shows this credential (then it is not an unrecorded one). */
 export type IsRecorded = (credentialId: string) => boolean;
 
+/** The vendor's answer, when it answers the question; otherwise the question stays open (throws). */
+function conclusive(answer: VendorResponse): Entity {
+  if (answer.status !== 200 || typeof answer.body !== 'object' || answer.body === null) {
+    throw new Error(`inconclusive: the vendor answered ${answer.status}`);
+  }
+  return answer.body as Entity;
+}
+
+function listIn(answer: VendorResponse, key: 'response' | 'data'): Entity[] {
+  const list = conclusive(answer)[key];
+  if (!Array.isArray(list)) throw new Error('inconclusive: the vendor answered no list');
+  return list as Entity[];
+}
+
 /**
  * Finds out at the vendor what became of a request whose outcome Keygate does not know (a crash,
  * or an answer lost after the vendor acted): a credential issued but never recorded, and so never
- * handed out, is revoked. Returns the outcome record to write.
+ * handed out, is revoked. Returns the outcome record to write; throws when the vendor's answers
+ * leave the question open, so that the caller asks again later.
  */
 @Injectable()
 export class CredentialReconciler {
@@ -40,55 +51,50 @@ export class CredentialReconciler {
     });
     const org = target.org_id ?? '';
     const space = target.shared_space_id ?? '';
+    const qwietTokens = async () =>
+      listIn(await this.qwiet.listTokens(org, { show_expired: 'true' }), 'response');
+
     switch (attempt.event) {
       case 'qwiet.token.issue': {
-        const tokens = listOf(
-          (await this.qwiet.listTokens(org, { show_expired: 'true' })).body,
-          'response',
-        );
-        const issued = tokens.find(
+        const issued = (await qwietTokens()).find(
           (t) =>
             t.label === target.label &&
             t.role_id === target.role_ids?.[0] &&
             !isRecorded(String(t.id)),
         );
         if (!issued) return outcome('failed', 'Qwiet shows no such token: none was issued');
-        await this.qwiet.deleteToken(org, String(issued.id));
+        conclusive(await this.qwiet.deleteToken(org, String(issued.id)));
         return outcome('compensated', 'issued but never recorded nor handed out: revoked', {
           credential_id: String(issued.id),
         });
       }
-      case 'qwiet.token.revoke': {
-        const tokens = listOf(
-          (await this.qwiet.listTokens(org, { show_expired: 'true' })).body,
-          'response',
-        );
-        return tokens.some((t) => t.id === target.credential_id)
+      case 'qwiet.token.revoke':
+        return (await qwietTokens()).some((t) => t.id === target.credential_id)
           ? outcome('failed', 'the token is still live at Qwiet')
           : outcome('succeeded', 'the token is gone at Qwiet');
-      }
       case 'octane.api_access.create': {
         const answer = await this.octane.listApiAccesses(space, {
           query: `"name EQ ${quoted(target.name ?? '')}"`,
           fields: 'name,client_id,is_valid',
         });
-        const issued = listOf(answer.body, 'data').find(
+        const issued = listIn(answer, 'data').find(
           (k) => !isRecorded(String(k.id)) && k.is_valid === true,
         );
         if (!issued) return outcome('failed', 'Octane shows no such key: none was created');
-        await this.octane.updateApiAccess(space, String(issued.id), { is_valid: false });
+        conclusive(
+          await this.octane.updateApiAccess(space, String(issued.id), { is_valid: false }),
+        );
         return outcome('compensated', 'created but never recorded nor handed out: revoked', {
           credential_id: String(issued.id),
           client_id: String(issued.client_id),
         });
       }
-      case 'octane.api_access.revoke': {
-        const key = (await this.octane.getApiAccess(space, target.credential_id ?? '', 'is_valid'))
-          .body as Entity;
-        return key.is_valid === false
+      case 'octane.api_access.revoke':
+        return conclusive(
+          await this.octane.getApiAccess(space, target.credential_id ?? '', 'is_valid'),
+        ).is_valid === false
           ? outcome('succeeded', 'the key is revoked at Octane')
           : outcome('failed', 'the key is still valid at Octane');
-      }
       default:
         return outcome(
           'failed',

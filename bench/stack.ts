@@ -1,0 +1,95 @@
+/** The processes a benchmark or soak runs against: the simulator and gateways, on loopback only. */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generatedCredentials } from '@app/upstream-sim';
+import { freePort, spawnTs } from '../test/support/processes';
+
+export const JWT_SECRET = 'bench-jwt-secret-bench-jwt-secret-0123456789';
+export const AUDIT_KEY = 'bench-audit-key-bench-audit-key-0123456789';
+
+export interface Stack {
+  creds: ReturnType<typeof generatedCredentials>;
+  simUrl: string;
+  /** Environment that points a gateway (or the raw forwarder) at the simulator. */
+  vendorEnv: Record<string, string>;
+  startGateway: (
+    env?: Record<string, string>,
+  ) => Promise<{ url: string; auditDir: string; child: ChildProcess }>;
+  spawn: (script: string, env: Record<string, string>, ready: string) => Promise<ChildProcess>;
+  stop: () => void;
+}
+
+export async function startStack(policyRules = ''): Promise<Stack> {
+  const creds = generatedCredentials();
+  const children: ChildProcess[] = [];
+  const spawn = async (script: string, env: Record<string, string>, ready: string) => {
+    const child = await spawnTs(script, env, ready);
+    children.push(child);
+    return child;
+  };
+  const simPort = await freePort();
+  await spawn(
+    'apps/upstream-sim/src/main.ts',
+    {
+      SIM_PORT: String(simPort),
+      SIM_ADMIN: 'on',
+      SIM_QWIET_ORG_IDS: creds.qwietOrgs.map((o) => o.id).join(','),
+      SIM_QWIET_TOKENS: creds.qwietOrgs.map((o) => o.adminToken).join(','),
+      SIM_OCTANE_SHARED_SPACES: creds.octaneSpaces.map((s) => s.id).join(','),
+      SIM_OCTANE_CLIENT_IDS: creds.octaneSpaces.map((s) => s.clientId).join(','),
+      SIM_OCTANE_CLIENT_SECRETS: creds.octaneSpaces.map((s) => s.clientSecret).join(','),
+    },
+    'upstream-sim listening',
+  );
+  const simUrl = `http://127.0.0.1:${simPort}`;
+  const policyFile = join(mkdtempSync(join(tmpdir(), 'keygate-stack-')), 'policy.yaml');
+  const scope = `{ qwiet_orgs: [${creds.qwietOrgs.map((o) => o.id).join(', ')}], octane_shared_spaces: [${creds.octaneSpaces.map((s) => `'${s.id}'`).join(', ')}] }`;
+  writeFileSync(
+    policyFile,
+    ['version: 1', policyRules, 'teams:', `  bench: ${scope}`, ''].join('\n'),
+  );
+  const vendorEnv = {
+    QWIET_BASE_URL: `${simUrl}/api/v4`,
+    QWIET_ORG_TOKENS: JSON.stringify(
+      Object.fromEntries(creds.qwietOrgs.map((o) => [o.id, o.adminToken])),
+    ),
+    OCTANE_BASE_URL: simUrl,
+    OCTANE_CREDENTIALS: JSON.stringify(
+      Object.fromEntries(
+        creds.octaneSpaces.map((s) => [
+          s.id,
+          { client_id: s.clientId, client_secret: s.clientSecret },
+        ]),
+      ),
+    ),
+  };
+  const startGateway = async (env: Record<string, string> = {}) => {
+    const port = await freePort();
+    const auditDir = mkdtempSync(join(tmpdir(), 'keygate-stack-audit-'));
+    const child = await spawn(
+      'apps/gateway/src/main.ts',
+      {
+        ...vendorEnv,
+        PORT: String(port),
+        POLICY_FILE: policyFile,
+        AUDIT_DIR: auditDir,
+        AUDIT_HMAC_KEY: AUDIT_KEY,
+        AUTH_JWT_SECRET: JWT_SECRET,
+        LOG_LEVEL: 'info',
+        ...env,
+      },
+      'Keygate listening on',
+    );
+    return { url: `http://127.0.0.1:${port}`, auditDir, child };
+  };
+  return {
+    creds,
+    simUrl,
+    vendorEnv,
+    startGateway,
+    spawn,
+    stop: () => children.forEach((c) => c.kill('SIGTERM')),
+  };
+}
