@@ -186,3 +186,42 @@ describe('gateway: a circuit breaker per vendor', () => {
     );
   });
 });
+
+describe('gateway: one deadline for everything a request does at a vendor', () => {
+  let s: StartedSimulator;
+  let g: StartedGateway;
+  beforeAll(async () => {
+    s = await startSimulator();
+    g = await startGateway(s, {
+      UPSTREAM_TIMEOUT_MS: '400',
+      UPSTREAM_DEADLINE_MS: '600',
+      UPSTREAM_GET_RETRIES: '3',
+    });
+  });
+  afterAll(async () => {
+    await g.close();
+    await s.sim.close();
+  });
+
+  it('stops retrying a slow failing read once the deadline is spent: 504, fewer attempts than retries allow', async () => {
+    const bearer = { Authorization: `Bearer ${await g.token()}` };
+    // Slow 503s are retried; after two of them (about 600 ms with the backoff) the deadline is spent.
+    await s.admin.fault({
+      op: 'qwiet.roles.list',
+      kind: 'status',
+      status: 503,
+      latency_ms: 280,
+      times: 4,
+    });
+    const res = await g
+      .http()
+      .get(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`)
+      .set(bearer)
+      .expect(504);
+    expect(res.body).toMatchObject({
+      code: 'UPSTREAM_TIMEOUT',
+      message: expect.stringMatching(/^Qwiet did not answer/),
+    });
+    expect((await s.admin.state()).requests['qwiet.roles.list']).toBeLessThan(4);
+  });
+});

@@ -176,6 +176,7 @@ export class UpstreamSimulator {
         await new Promise((resolve) => setTimeout(resolve, fault.latency_ms ?? 0));
         return false;
       case 'status':
+        if (fault.latency_ms) await new Promise((resolve) => setTimeout(resolve, fault.latency_ms));
         this.send(res, this.faultResponse(fault, vendorOf(req.url ?? '')));
         return true;
       case 'reset':

@@ -1,10 +1,8 @@
-import type { AxiosInstance } from 'axios';
 import { VendorCircuit } from './circuit';
 import { OctaneCredentials, OctaneSession } from './octane.session';
 import {
-  closeAgents,
-  createVendorHttp,
   TransportOptions,
+  VendorHttp,
   vendorPath,
   VendorResponse,
   vendorResponse,
@@ -30,22 +28,22 @@ const TECH_PREVIEW = { 'ALM-OCTANE-TECH-PREVIEW': 'true' };
 
 /** ALM Octane shared-space roles, workspace roles and api_accesses, over one session per space. */
 export class OctaneClient {
-  private readonly http: AxiosInstance;
+  private readonly http: VendorHttp;
   private readonly sessions = new Map<string, OctaneSession>();
   readonly circuit: VendorCircuit;
 
   constructor(config: OctaneUpstreamConfig, transport: TransportOptions) {
-    this.http = createVendorHttp(config.baseUrl, transport);
+    this.http = new VendorHttp('octane', config.baseUrl, transport);
     this.circuit = new VendorCircuit('octane', transport.circuit);
     for (const [spaceId, credentials] of Object.entries(config.sharedSpaces)) {
-      this.sessions.set(spaceId, new OctaneSession(this.http, credentials, transport));
+      this.sessions.set(spaceId, new OctaneSession(this.http, credentials));
     }
   }
 
   /** Closes kept-alive sockets and the circuit's timers (Nest calls it once the server has finished its requests). */
   onApplicationShutdown(): void {
     this.circuit.shutdown();
-    closeAgents(this.http);
+    this.http.close();
   }
 
   servesSharedSpace(spaceId: string): boolean {

@@ -1,6 +1,6 @@
-import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
+import type { AxiosRequestConfig, AxiosResponse } from 'axios';
 import { UpstreamError } from './upstream.errors';
-import { sendToVendor, TransportOptions } from './vendor-http';
+import type { VendorHttp } from './vendor-http';
 
 export const SESSION_COOKIE = 'LWSSO_COOKIE_KEY';
 
@@ -20,18 +20,18 @@ export class OctaneSession {
   signIns = 0;
 
   constructor(
-    private readonly http: AxiosInstance,
+    private readonly http: VendorHttp,
     private readonly credentials: OctaneCredentials,
-    private readonly transport: Pick<TransportOptions, 'getRetries' | 'observe'>,
   ) {}
 
   async request(operation: string, config: AxiosRequestConfig): Promise<AxiosResponse> {
-    if (!this.cookies.has(SESSION_COOKIE)) await this.signIn(undefined, operation);
+    const deadline = this.http.deadline();
+    if (!this.cookies.has(SESSION_COOKIE)) await this.signIn(undefined, operation, deadline);
     const sentWith = this.cookies.get(SESSION_COOKIE);
-    let response = await this.send(operation, config);
+    let response = await this.send(operation, config, deadline);
     if (response.status !== 401) return response;
-    await this.signIn(sentWith, operation);
-    response = await this.send(operation, config);
+    await this.signIn(sentWith, operation, deadline);
+    response = await this.send(operation, config, deadline);
     if (response.status === 401) {
       throw new UpstreamError(
         'octane',
@@ -44,46 +44,42 @@ export class OctaneSession {
     return response;
   }
 
-  private async send(operation: string, config: AxiosRequestConfig): Promise<AxiosResponse> {
-    const response = await sendToVendor(
-      this.http,
-      'octane',
+  private async send(
+    operation: string,
+    config: AxiosRequestConfig,
+    deadline: number,
+  ): Promise<AxiosResponse> {
+    const response = await this.http.send(
       operation,
       { ...config, headers: { ...config.headers, Cookie: this.cookieHeader() } },
-      this.transport.getRetries,
-      this.transport.observe,
+      deadline,
     );
     this.absorb(response.headers['set-cookie']);
     return response;
   }
 
   /** Signs in unless another request already replaced the cookie that failed (`stale`). */
-  private signIn(stale: string | undefined, operation: string): Promise<void> {
+  private signIn(stale: string | undefined, operation: string, deadline: number): Promise<void> {
     if (this.signingIn) return this.signingIn;
     if (stale !== undefined && this.cookies.get(SESSION_COOKIE) !== stale) return Promise.resolve();
-    this.signingIn = this.doSignIn(operation).finally(() => {
+    this.signingIn = this.doSignIn(operation, deadline).finally(() => {
       this.signingIn = undefined;
     });
     return this.signingIn;
   }
 
-  private async doSignIn(operation: string): Promise<void> {
+  private async doSignIn(operation: string, deadline: number): Promise<void> {
     this.cookies.clear();
     this.signIns++;
-    const response = await sendToVendor(
-      this.http,
-      'octane',
+    const credentials = {
+      client_id: this.credentials.clientId,
+      client_secret: this.credentials.clientSecret,
+    };
+    const response = await this.http.send(
       'octane.sign_in',
-      {
-        method: 'POST',
-        url: '/authentication/sign_in',
-        data: {
-          client_id: this.credentials.clientId,
-          client_secret: this.credentials.clientSecret,
-        },
-      },
+      { method: 'POST', url: '/authentication/sign_in', data: credentials },
+      deadline,
       0,
-      this.transport.observe,
     );
     this.absorb(response.headers['set-cookie']);
     if (response.status !== 200 || !this.cookies.has(SESSION_COOKIE)) {

@@ -1,11 +1,8 @@
-import type { AxiosInstance } from 'axios';
 import { VendorCircuit } from './circuit';
 import { UpstreamError } from './upstream.errors';
 import {
-  closeAgents,
-  createVendorHttp,
-  sendToVendor,
   TransportOptions,
+  VendorHttp,
   vendorPath,
   VendorResponse,
   vendorResponse,
@@ -25,21 +22,21 @@ export interface QwietTokenQuery {
 
 /** Qwiet API v4 roles and tokens, with the org's access token that Keygate holds. */
 export class QwietClient {
-  private readonly http: AxiosInstance;
+  private readonly http: VendorHttp;
   readonly circuit: VendorCircuit;
 
   constructor(
     private readonly config: QwietUpstreamConfig,
     private readonly transport: TransportOptions,
   ) {
-    this.http = createVendorHttp(config.baseUrl, transport);
+    this.http = new VendorHttp('qwiet', config.baseUrl, transport);
     this.circuit = new VendorCircuit('qwiet', transport.circuit);
   }
 
   /** Closes kept-alive sockets and the circuit's timers (Nest calls it once the server has finished its requests). */
   onApplicationShutdown(): void {
     this.circuit.shutdown();
-    closeAgents(this.http);
+    this.http.close();
   }
 
   servesOrg(orgId: string): boolean {
@@ -73,9 +70,7 @@ export class QwietClient {
     if (token === undefined) throw new Error(`no Qwiet credential for org ${orgId}`);
     const op = `qwiet.${operation}`;
     const response = await this.circuit.run(op, () =>
-      sendToVendor(
-        this.http,
-        'qwiet',
+      this.http.send(
         op,
         {
           method,
@@ -83,8 +78,7 @@ export class QwietClient {
           headers: { Authorization: `Bearer ${token}` },
           ...extra,
         },
-        this.transport.getRetries,
-        this.transport.observe,
+        this.http.deadline(),
       ),
     );
     if (response.status === 401) {

@@ -10,6 +10,8 @@ export interface TransportOptions {
   maxSockets: number;
   /** Extra attempts for idempotent reads; creates, updates and deletes are never retried. */
   getRetries: number;
+  /** Everything done for one gateway request (retries, Octane re-sign-in and replay) ends by then. */
+  deadlineMs: number;
   circuit: CircuitOptions;
   /** Told of every vendor call: its operation, outcome (HTTP status or failure) and duration. */
   observe?: (call: VendorCall) => void;
@@ -31,73 +33,102 @@ export interface VendorResponse {
 const MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
 const RETRY_STATUSES = new Set([502, 503, 504]);
 
-/** One axios instance per vendor, hardened: relative URLs only, no redirects, keep-alive, timeout. */
-export function createVendorHttp(baseURL: string, options: TransportOptions): AxiosInstance {
-  const agentOptions = {
-    keepAlive: true,
-    maxSockets: options.maxSockets,
-    maxFreeSockets: options.maxSockets,
-  };
-  return axios.create({
-    baseURL,
-    timeout: options.timeoutMs,
-    allowAbsoluteUrls: false,
-    maxRedirects: 0,
-    proxy: false,
-    maxContentLength: MAX_RESPONSE_BYTES,
-    httpAgent: new http.Agent(agentOptions),
-    httpsAgent: new https.Agent(agentOptions),
-    headers: { Accept: 'application/json' },
-    // Every HTTP status is an answer to pass on; only transport failures throw.
-    validateStatus: () => true,
-  });
-}
+/**
+ * One vendor's HTTP: a hardened axios instance (relative URLs only, no redirects, keep-alive with a
+ * socket cap, a timeout per attempt, no proxy) and the send loop that retries reads.
+ */
+export class VendorHttp {
+  readonly client: AxiosInstance;
 
-export function closeAgents(client: AxiosInstance): void {
-  (client.defaults.httpAgent as http.Agent | undefined)?.destroy();
-  (client.defaults.httpsAgent as https.Agent | undefined)?.destroy();
+  constructor(
+    readonly vendor: Vendor,
+    baseURL: string,
+    private readonly transport: TransportOptions,
+  ) {
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: transport.maxSockets,
+      maxFreeSockets: transport.maxSockets,
+    };
+    this.client = axios.create({
+      baseURL,
+      timeout: transport.timeoutMs,
+      allowAbsoluteUrls: false,
+      maxRedirects: 0,
+      proxy: false,
+      maxContentLength: MAX_RESPONSE_BYTES,
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(agentOptions),
+      headers: { Accept: 'application/json' },
+      // Every HTTP status is an answer to pass on; only transport failures throw.
+      validateStatus: () => true,
+    });
+  }
+
+  /** The time by which everything done for one gateway request (retries, re-sign-in) must end. */
+  deadline(): number {
+    return Date.now() + this.transport.deadlineMs;
+  }
+
+  /**
+   * Sends one vendor request. GETs are retried with jittered exponential backoff on connection
+   * failures and 502/503/504; nothing else is retried (a repeated create issues two credentials).
+   * No attempt runs past `deadline`.
+   */
+  async send(
+    operation: string,
+    config: AxiosRequestConfig,
+    deadline: number,
+    retries = this.transport.getRetries,
+  ): Promise<AxiosResponse> {
+    const attempts = config.method === 'GET' ? retries + 1 : 1;
+    for (let attempt = 1; ; attempt++) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new UpstreamError(
+          this.vendor,
+          operation,
+          'timeout',
+          `${vendorName(this.vendor)} did not answer within the request deadline`,
+        );
+      }
+      let response: AxiosResponse | undefined;
+      let failure: UpstreamError | undefined;
+      const started = process.hrtime.bigint();
+      try {
+        response = await this.client.request({
+          ...config,
+          timeout: Math.min(this.transport.timeoutMs, remaining),
+        });
+      } catch (error) {
+        failure = toUpstreamError(error, this.vendor, operation);
+      }
+      this.transport.observe?.({
+        vendor: this.vendor,
+        operation,
+        outcome: failure ? failure.failure : String(response?.status),
+        seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      });
+      const retryable =
+        failure?.failure === 'unreachable' ||
+        (response !== undefined && RETRY_STATUSES.has(response.status));
+      if (!retryable || attempt >= attempts) {
+        if (failure) throw failure;
+        return response as AxiosResponse;
+      }
+      await delay(25 * 2 ** attempt * (0.5 + Math.random()));
+    }
+  }
+
+  /** Closes kept-alive sockets. */
+  close(): void {
+    (this.client.defaults.httpAgent as http.Agent | undefined)?.destroy();
+    (this.client.defaults.httpsAgent as https.Agent | undefined)?.destroy();
+  }
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Sends one vendor request. GETs are retried with jittered exponential backoff on connection
- * failures and 502/503/504; nothing else is retried (a repeated create issues two credentials).
- */
-export async function sendToVendor(
-  client: AxiosInstance,
-  vendor: Vendor,
-  operation: string,
-  config: AxiosRequestConfig,
-  retries: number,
-  observe?: (call: VendorCall) => void,
-): Promise<AxiosResponse> {
-  const attempts = config.method === 'GET' ? retries + 1 : 1;
-  for (let attempt = 1; ; attempt++) {
-    let response: AxiosResponse | undefined;
-    let failure: UpstreamError | undefined;
-    const started = process.hrtime.bigint();
-    try {
-      response = await client.request(config);
-    } catch (error) {
-      failure = toUpstreamError(error, vendor, operation);
-    }
-    observe?.({
-      vendor,
-      operation,
-      outcome: failure ? failure.failure : String(response?.status),
-      seconds: Number(process.hrtime.bigint() - started) / 1e9,
-    });
-    const retryable =
-      failure?.failure === 'unreachable' ||
-      (response !== undefined && RETRY_STATUSES.has(response.status));
-    if (!retryable || attempt >= attempts) {
-      if (failure) throw failure;
-      return response as AxiosResponse;
-    }
-    await delay(25 * 2 ** attempt * (0.5 + Math.random()));
-  }
-}
+const vendorName = (vendor: Vendor) => (vendor === 'qwiet' ? 'Qwiet' : 'Octane');
 
 const isJsonObject = (body: unknown): boolean => typeof body === 'object' && body !== null;
 

@@ -32,6 +32,7 @@ describe('loadGatewayConfig', () => {
       timeoutMs: 10_000,
       maxSockets: 64,
       getRetries: 2,
+      deadlineMs: 25_000,
       circuit: {
         errorThresholdPercentage: 50,
         volumeThreshold: 10,

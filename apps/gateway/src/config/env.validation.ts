@@ -47,6 +47,7 @@ class GatewayEnvironment {
   @IsOptional() @IsInt() @Min(100) @Max(300_000) UPSTREAM_TIMEOUT_MS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(1024) UPSTREAM_MAX_SOCKETS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(5) UPSTREAM_GET_RETRIES?: number;
+  @IsOptional() @IsInt() @Min(100) @Max(600_000) UPSTREAM_DEADLINE_MS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(100) CIRCUIT_ERROR_PERCENT?: number;
   @IsOptional() @IsInt() @Min(1) @Max(10_000) CIRCUIT_MIN_CALLS?: number;
   @IsOptional() @IsInt() @Min(100) @Max(600_000) CIRCUIT_RESET_MS?: number;
@@ -180,6 +181,7 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
       timeoutMs: parsed.UPSTREAM_TIMEOUT_MS ?? 10_000,
       maxSockets: parsed.UPSTREAM_MAX_SOCKETS ?? 64,
       getRetries: parsed.UPSTREAM_GET_RETRIES ?? 2,
+      deadlineMs: parsed.UPSTREAM_DEADLINE_MS ?? 25_000,
       circuit: {
         errorThresholdPercentage: parsed.CIRCUIT_ERROR_PERCENT ?? 50,
         volumeThreshold: parsed.CIRCUIT_MIN_CALLS ?? 10,

@@ -12,7 +12,7 @@ export interface FaultSpec {
   /** Operation name (`qwiet.tokens.create`, `octane.api_accesses.update`, ...) or `*` for every route. */
   op: string;
   kind: FaultKind;
-  /** `latency`: added delay before the normal answer. */
+  /** `latency`: added delay before the normal answer; `status`: before the fault's answer. */
   latency_ms?: number;
   /** `status` and `lost_answer`: the status to answer (default 500) ... */
   status?: number;
