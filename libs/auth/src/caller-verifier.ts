@@ -4,6 +4,9 @@ import type { Caller } from './caller';
 
 /** Bearer tokens longer than this are refused unread. */
 export const MAX_TOKEN_LENGTH = 8192;
+/** A verified token is remembered this long (never past its exp), so repeat callers skip the crypto. */
+const CACHE_MS = 60_000;
+const CACHE_ENTRIES = 10_000;
 const ASYMMETRIC = [
   'RS256',
   'RS384',
@@ -24,6 +27,7 @@ export class AuthenticationError extends Error {
 export class CallerVerifier {
   private readonly key: Uint8Array | JWTVerifyGetKey;
   private readonly algorithms: string[];
+  private readonly verified = new Map<string, { caller: Caller; until: number }>();
 
   constructor(private readonly config: AuthConfig) {
     if (config.mode === 'hs256') {
@@ -39,11 +43,13 @@ export class CallerVerifier {
     if (!authorization) throw new AuthenticationError('missing Authorization: Bearer <token>');
     const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization);
     if (!match) throw new AuthenticationError('Authorization must be "Bearer <JWT>"');
-    if (match[1].length > MAX_TOKEN_LENGTH)
-      throw new AuthenticationError('bearer token is too long');
+    const token = match[1];
+    if (token.length > MAX_TOKEN_LENGTH) throw new AuthenticationError('bearer token is too long');
+    const cached = this.verified.get(token);
+    if (cached && cached.until > Date.now()) return cached.caller;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(match[1], this.key as Uint8Array, {
+      ({ payload } = await jwtVerify(token, this.key as Uint8Array, {
         algorithms: this.algorithms,
         issuer: this.config.issuer,
         audience: this.config.audience,
@@ -52,7 +58,15 @@ export class CallerVerifier {
     } catch (error) {
       throw new AuthenticationError(describe(error));
     }
-    return this.callerFrom(payload);
+    const caller = this.callerFrom(payload);
+    this.remember(token, caller, (payload.exp as number) * 1000);
+    return caller;
+  }
+
+  private remember(token: string, caller: Caller, expiresAt: number): void {
+    if (this.verified.size >= CACHE_ENTRIES)
+      this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(token, { caller, until: Math.min(expiresAt, Date.now() + CACHE_MS) });
   }
 
   private callerFrom(payload: JWTPayload): Caller {

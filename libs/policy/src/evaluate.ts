@@ -17,6 +17,14 @@ export const ADMIN_ROLE = 'keygate:admin';
 export const QWIET_CI_ROLE_ID = '66ad5168-41be-4b6c-9ac5-a30b02229c35';
 const DAY_MS = 24 * 3600 * 1000;
 
+/** Compiled patterns, memoised: the policy's patterns are few and fixed between reloads. */
+const compiled = new Map<string, RegExp>();
+function regex(pattern: string): RegExp {
+  let re = compiled.get(pattern);
+  if (!re) compiled.set(pattern, (re = new RegExp(pattern, 'u')));
+  return re;
+}
+
 /** Collects what each evaluated rule found: enforced breaks deny, dry-run breaks warn. */
 class Findings {
   readonly violations: Finding[] = [];
@@ -152,7 +160,7 @@ function qwietIssue(team: TeamPolicy, orgId: string, token: QwietTokenRequest, f
     });
   }
   for (const { pattern, mode } of r.label_patterns) {
-    f.check('qwiet.label_pattern', mode, new RegExp(pattern, 'u').test(token.label), {
+    f.check('qwiet.label_pattern', mode, regex(pattern).test(token.label), {
       message: 'label does not match the required pattern',
       limit: pattern,
       actual: token.label,
@@ -202,7 +210,7 @@ function qwietIssue(team: TeamPolicy, orgId: string, token: QwietTokenRequest, f
 function octaneCreate(team: TeamPolicy, key: OctaneKeyRequest, now: Date, f: Findings): void {
   const r = team.rules.octane;
   for (const { pattern, mode } of r.name_patterns) {
-    f.check('octane.name_pattern', mode, new RegExp(pattern, 'u').test(key.name), {
+    f.check('octane.name_pattern', mode, regex(pattern).test(key.name), {
       message: 'name does not match the required pattern',
       limit: pattern,
       actual: key.name,

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import type { CircuitOptions } from './circuit';
+import { nodeHttpAdapter } from './node-http.adapter';
 import { toUpstreamError, UpstreamError, Vendor } from './upstream.errors';
 
 export interface TransportOptions {
@@ -62,6 +63,7 @@ export class VendorHttp {
       headers: { Accept: 'application/json' },
       // Every HTTP status is an answer to pass on; only transport failures throw.
       validateStatus: () => true,
+      adapter: nodeHttpAdapter,
     });
   }
 

@@ -1,0 +1,80 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, {
+  AxiosAdapter,
+  AxiosError,
+  AxiosHeaders,
+  AxiosResponse,
+  InternalAxiosRequestConfig,
+} from 'axios';
+
+/**
+ * A lean axios adapter on node:http (axios documents adapters as its extension point). It does
+ * only what Keygate's vendor calls need: keep-alive agents, a timeout, a size cap, no redirects,
+ * no proxies, no streams. axios still builds the URL, serialises the body and parses the answer.
+ * Failures are AxiosErrors with the usual codes (ECONNABORTED, ECONNRESET, ...).
+ */
+export const nodeHttpAdapter: AxiosAdapter = (config: InternalAxiosRequestConfig) =>
+  new Promise<AxiosResponse>((resolve, reject) => {
+    const url = new URL(axios.getUri(config));
+    const secure = url.protocol === 'https:';
+    const headers = AxiosHeaders.from(config.headers).toJSON() as Record<string, string>;
+    const body =
+      typeof config.data === 'string' || Buffer.isBuffer(config.data) ? config.data : undefined;
+    if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
+    const fail = (message: string, code: string, request?: unknown) =>
+      reject(new AxiosError(message, code, config, request));
+
+    const req = (secure ? https : http).request(
+      url,
+      {
+        method: (config.method ?? 'get').toUpperCase(),
+        headers,
+        agent: secure ? config.httpsAgent : config.httpAgent,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (
+            config.maxContentLength !== undefined &&
+            config.maxContentLength > -1 &&
+            size > config.maxContentLength
+          ) {
+            req.destroy();
+            fail(
+              `maxContentLength size of ${config.maxContentLength} exceeded`,
+              AxiosError.ERR_BAD_RESPONSE,
+              req,
+            );
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', (error: NodeJS.ErrnoException) =>
+          fail(error.message, error.code ?? AxiosError.ERR_NETWORK, req),
+        );
+        res.on('end', () =>
+          resolve({
+            data: Buffer.concat(chunks).toString('utf8'),
+            status: res.statusCode ?? 0,
+            statusText: res.statusMessage ?? '',
+            headers: AxiosHeaders.from(res.headers as Record<string, string>),
+            config,
+            request: req,
+          }),
+        );
+      },
+    );
+    if (config.timeout) {
+      req.setTimeout(config.timeout, () => {
+        req.destroy();
+        fail(`timeout of ${config.timeout}ms exceeded`, AxiosError.ECONNABORTED, req);
+      });
+    }
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      fail(error.message, error.code ?? AxiosError.ERR_NETWORK, req),
+    );
+    req.end(body);
+  });
