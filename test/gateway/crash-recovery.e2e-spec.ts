@@ -16,6 +16,26 @@ import {
 } from '../support/gateway';
 import { freePort, spawnTs } from '../support/processes';
 
+/** What it takes to run the gateway as its own process in front of `s`: env, URL, a caller's bearer. */
+async function gatewayProcess(s: StartedSimulator) {
+  const auditDir = mkdtempSync(join(tmpdir(), 'keygate-process-'));
+  const port = await freePort();
+  const env = {
+    ...gatewayEnv(s),
+    AUDIT_DIR: auditDir,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+  };
+  const token = await mintDevToken(TEST_JWT_SECRET, { subject: 'ci', team: 'payments' });
+  return {
+    auditDir,
+    env,
+    url: `http://127.0.0.1:${port}`,
+    bearer: { Authorization: `Bearer ${token}` },
+  };
+}
+
 describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
   let s: StartedSimulator;
   let child: ChildProcess | undefined;
@@ -29,19 +49,7 @@ describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
   });
 
   it('restarts to a log that verifies, with an outcome for every credential the vendor issued', async () => {
-    const auditDir = mkdtempSync(join(tmpdir(), 'keygate-crash-'));
-    const port = await freePort();
-    const env = {
-      ...gatewayEnv(s),
-      AUDIT_DIR: auditDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-    };
-    const url = `http://127.0.0.1:${port}`;
-    const bearer = {
-      Authorization: `Bearer ${await mintDevToken(TEST_JWT_SECRET, { subject: 'ci', team: 'payments' })}`,
-    };
+    const { auditDir, env, url, bearer } = await gatewayProcess(s);
     const orgId = s.options.qwietOrgs[0].id;
 
     child = await spawnTs('apps/gateway/src/main.ts', env, 'Keygate listening on');
@@ -123,19 +131,7 @@ describe('gateway: SIGTERM under load', () => {
   afterAll(() => s.sim.close());
 
   it('finishes the requests in flight, records their outcomes, and leaves a log that verifies', async () => {
-    const auditDir = mkdtempSync(join(tmpdir(), 'keygate-term-'));
-    const port = await freePort();
-    const env = {
-      ...gatewayEnv(s),
-      AUDIT_DIR: auditDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-    };
-    const url = `http://127.0.0.1:${port}`;
-    const bearer = {
-      Authorization: `Bearer ${await mintDevToken(TEST_JWT_SECRET, { subject: 'ci', team: 'payments' })}`,
-    };
+    const { auditDir, env, url, bearer } = await gatewayProcess(s);
     const child = await spawnTs('apps/gateway/src/main.ts', env, 'Keygate listening on');
     const exited = once(child, 'exit');
     await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 300 });
