@@ -31,16 +31,24 @@ export interface ParsedLine {
   intact: boolean;
 }
 
-/** Reads the chain fields of one line (without its newline); undefined when it is not a chained record. */
-export function parseChainLine(line: string): ParsedLine | undefined {
-  const prefix = LINE_PREFIX.exec(line);
-  const at = line.lastIndexOf(HASH_FIELD);
-  if (!prefix || at < 0 || !line.endsWith('"}') || line.length - at !== HASH_FIELD.length + 66)
+const TAIL = Buffer.from(HASH_FIELD).length + 66;
+
+/**
+ * Reads the chain fields of one line (its bytes, without the newline); undefined when it is not a
+ * chained record. Works on bytes so the verifier's loop makes no string of the body.
+ */
+export function parseChainBytes(line: Buffer): ParsedLine | undefined {
+  const at = line.length - TAIL;
+  if (
+    at <= 0 ||
+    line[line.length - 1] !== 0x7d ||
+    line.toString('latin1', at, at + HASH_FIELD.length) !== HASH_FIELD
+  )
     return undefined;
-  const hash = line.slice(at + HASH_FIELD.length, -2);
-  const actual = createHash('sha256')
-    .update(`${line.slice(0, at)}}`)
-    .digest('hex');
+  const prefix = LINE_PREFIX.exec(line.toString('latin1', 0, Math.min(line.length, 200)));
+  if (!prefix) return undefined;
+  const hash = line.toString('latin1', at + HASH_FIELD.length, line.length - 2);
+  const actual = createHash('sha256').update(line.subarray(0, at)).update('}').digest('hex');
   return {
     seq: Number(prefix[1]),
     prevHash: prefix[2],

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { FileHandle, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditEntry, AuditRecord } from './audit.types';
-import { chainLine, GENESIS_HASH, parseChainLine } from './chain';
+import { chainLine, GENESIS_HASH, parseChainBytes } from './chain';
 import { headMac } from './fingerprint';
 import { headFileFor, listSegments, segmentName, segmentNumber } from './segments';
 
@@ -236,7 +236,8 @@ export class AuditFileSink {
         await handle.close();
       }
       const lines = text.slice(0, complete).split('\n').filter(Boolean);
-      const last = lines.length > 0 ? parseChainLine(lines[lines.length - 1]) : undefined;
+      const last =
+        lines.length > 0 ? parseChainBytes(Buffer.from(lines[lines.length - 1])) : undefined;
       if (last) {
         this.seq = last.seq;
         this.lastHash = last.hash;

@@ -1,7 +1,7 @@
 export * from './audit.types';
 export { AuditFileSink, AuditUnavailableError } from './file-sink';
 export type { AuditSinkOptions, SinkHealth } from './file-sink';
-export { chainLine, parseChainLine, GENESIS_HASH } from './chain';
+export { chainLine, parseChainBytes, GENESIS_HASH } from './chain';
 export { fingerprint, headMac } from './fingerprint';
 export { verifyAuditLog } from './verify';
 export type { VerifyResult, VerifyProblem, ProblemKind } from './verify';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { GENESIS_HASH, parseChainLine, ParsedLine } from './chain';
+import { GENESIS_HASH, parseChainBytes, ParsedLine } from './chain';
 import { headMac } from './fingerprint';
 import { headFileFor, listSegments } from './segments';
 
@@ -44,6 +44,18 @@ function readHead(dir: string): Head | undefined {
   }
 }
 
+/** Offsets where the lines of a segment start (an empty segment has none). */
+function lineStarts(bytes: Buffer): number[] {
+  const starts: number[] = [];
+  for (let at = 0; at < bytes.length;) {
+    starts.push(at);
+    const nl = bytes.indexOf(0x0a, at);
+    if (nl < 0) break;
+    at = nl + 1;
+  }
+  return starts;
+}
+
 /**
  * Walks the hash chain of an audit directory (every segment, in order) or of one segment file, and
  * names the first record that is altered, missing, reordered, malformed or truncated.
@@ -69,10 +81,10 @@ export function verifyAuditLog(path: string, key?: string): VerifyResult {
   });
 
   for (const segment of segments) {
-    const text = readFileSync(segment, 'utf8');
+    const bytes = readFileSync(segment);
     const name = basename(segment);
-    if (text.length > 0 && !text.endsWith('\n')) {
-      const lineNo = text.split('\n').length;
+    if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) {
+      const lineNo = lineStarts(bytes).length;
       return fail({
         kind: 'truncated',
         segment: name,
@@ -80,9 +92,11 @@ export function verifyAuditLog(path: string, key?: string): VerifyResult {
         message: `${name} ends in the middle of line ${lineNo}: the tail was cut`,
       });
     }
-    const lines = text.length === 0 ? [] : text.slice(0, -1).split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const parsed = parseChainLine(lines[i]);
+    const starts = lineStarts(bytes);
+    // Every line ends with a newline (a cut tail was refused above), so each ends one byte before the next.
+    const lineAt = (i: number) => bytes.subarray(starts[i], (starts[i + 1] ?? bytes.length) - 1);
+    for (let i = 0; i < starts.length; i++) {
+      const parsed = parseChainBytes(lineAt(i));
       const at = { segment: name, line: i + 1 };
       if (!parsed)
         return fail({
@@ -101,7 +115,7 @@ export function verifyAuditLog(path: string, key?: string): VerifyResult {
       if (prev) {
         const expected = prev.seq + 1;
         if (parsed.seq !== expected) {
-          const next = i + 1 < lines.length ? parseChainLine(lines[i + 1]) : undefined;
+          const next = i + 1 < starts.length ? parseChainBytes(lineAt(i + 1)) : undefined;
           const swapped = parsed.seq < expected || next?.seq === expected;
           return fail({
             kind: swapped ? 'reordered' : 'missing',
