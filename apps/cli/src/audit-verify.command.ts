@@ -1,11 +1,16 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { verifyAuditLog } from '@app/audit';
+import { DEV_AUDIT_KEY_FILE } from '@app/auth';
 
 export const AUDIT_VERIFY_USAGE = `keygate audit verify [DIR|FILE] [--json]
   Walks the hash chain of an audit directory (default: AUDIT_DIR, else .keygate/audit) or of one
-  segment file; checks the head file's MAC when AUDIT_HMAC_KEY is set. Names the first record that
+  segment file; checks the head file's MAC with AUDIT_HMAC_KEY (or the embedded default's key). Names the first record that
   is altered, missing, reordered, malformed or truncated. Exit status 1 when the chain is broken.`;
+
+/** The embedded default's audit key, when this checkout has one (never created here). */
+const devAuditKey = (): string | undefined =>
+  existsSync(DEV_AUDIT_KEY_FILE) ? readFileSync(DEV_AUDIT_KEY_FILE, 'utf8').trim() : undefined;
 
 /** `keygate audit verify`: the report to print and the exit status. */
 export function auditVerifyCommand(
@@ -22,7 +27,7 @@ export function auditVerifyCommand(
   const path = positionals[0] ?? env.AUDIT_DIR ?? '.keygate/audit';
   if (!existsSync(path)) return { output: `${path}: no such file or directory`, status: 1 };
   const started = process.hrtime.bigint();
-  const result = verifyAuditLog(path, env.AUDIT_HMAC_KEY || undefined);
+  const result = verifyAuditLog(path, env.AUDIT_HMAC_KEY || devAuditKey());
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (values.json)
     return {

@@ -4,6 +4,8 @@ import { dirname } from 'node:path';
 import { SignJWT } from 'jose';
 
 export const DEV_SECRET_FILE = '.keygate/dev-jwt-secret';
+/** The embedded default's audit HMAC key (see the gateway's embedded default). */
+export const DEV_AUDIT_KEY_FILE = '.keygate/dev-audit-hmac-key';
 
 /**
  * The HS256 secret of the embedded default: read from `file`, or created there (mode 0600) on

@@ -1,12 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { devSecret, devSigningSecret } from '@app/auth';
+import { DEV_AUDIT_KEY_FILE, devSecret, devSigningSecret } from '@app/auth';
 import { generatedCredentials, UpstreamSimulator } from '@app/upstream-sim';
 
 /** Its teams (payments, platform) use the simulator's default orgs and shared spaces. */
 export const EXAMPLE_POLICY = 'config/policy.example.yaml';
 
 export const EMBEDDED_AUDIT_DIR = '.keygate/audit';
-const DEV_AUDIT_KEY_FILE = '.keygate/dev-audit-hmac-key';
 
 function embeddedAuditDir(): string {
   mkdirSync(EMBEDDED_AUDIT_DIR, { recursive: true });
