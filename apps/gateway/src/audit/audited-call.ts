@@ -123,15 +123,15 @@ export class AuditedCall {
     }
     const release = issuing ? once(this.counter.reserve(req.caller)) : () => undefined;
     try {
-      return await this.proceed(req, steps, decision, entry, release);
+      return await this.proceed(steps, decision, entry, release);
     } catch (error) {
       release();
       throw error;
     }
   }
 
+  /** Everything after an allowed decision: attempt, vendor call, outcome, and the checks for lost answers. */
   private async proceed(
-    req: AuditedRequest,
     steps: AuditedSteps,
     decision: Decision,
     entry: (phase: AuditPhase, extra?: Partial<AuditEntry>) => AuditEntry,

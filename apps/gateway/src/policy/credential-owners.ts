@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 
 /**
  * Which team issued each credential Keygate issued, for the revocation.other_team rule.
- * Kept in memory: after a restart Keygate has no record, and only keygate:admin may revoke.
+ * Filled from the audit log at start-up and from every issuance recorded since (AuditService).
  */
 @Injectable()
 export class CredentialOwners {
