@@ -1,65 +1,49 @@
 import { CI_ROLE_ID } from '@app/upstream-sim';
-import {
-  scopeOnlyPolicy,
-  startGateway,
-  startSimulator,
-  StartedGateway,
-  StartedSimulator,
-  writePolicy,
-} from '../support/gateway';
+import { scopeOnlyPolicy, useStack, StartedSimulator, writePolicy } from '../support/gateway';
 
 describe('gateway: request budget per caller', () => {
-  let s: StartedSimulator;
-  let g: StartedGateway;
-  beforeAll(async () => {
-    s = await startSimulator();
-    g = await startGateway(s, { RATE_LIMIT_PER_MINUTE: '5' });
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
-  });
+  const stack = useStack({ RATE_LIMIT_PER_MINUTE: '5' });
 
   it('answers 429 RATE_LIMITED with Retry-After past the budget, per subject and not per address', async () => {
-    const alice = { Authorization: `Bearer ${await g.token({ sub: 'alice' })}` };
-    const roles = `/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`;
-    for (let i = 0; i < 5; i++) await g.http().get(roles).set(alice).expect(200);
-    const limited = await g.http().get(roles).set(alice).expect(429);
+    const alice = { Authorization: `Bearer ${await stack.g.token({ sub: 'alice' })}` };
+    const roles = `/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/roles`;
+    for (let i = 0; i < 5; i++) await stack.g.http().get(roles).set(alice).expect(200);
+    const limited = await stack.g.http().get(roles).set(alice).expect(429);
     expect(limited.body).toMatchObject({
       ok: false,
       code: 'RATE_LIMITED',
       retry_after_seconds: expect.any(Number),
     });
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    const octane = await g
+    const octane = await stack.g
       .http()
       .get('/octane/api/shared_spaces/1001/roles')
       .set(alice)
       .expect(429);
     expect(octane.body.error_code).toBe('RATE_LIMITED');
 
-    const bob = { Authorization: `Bearer ${await g.token({ sub: 'bob' })}` };
-    await g.http().get(roles).set(bob).expect(200);
-    for (let i = 0; i < 10; i++) await g.http().get('/health/live').expect(200);
+    const bob = { Authorization: `Bearer ${await stack.g.token({ sub: 'bob' })}` };
+    await stack.g.http().get(roles).set(bob).expect(200);
+    for (let i = 0; i < 10; i++) await stack.g.http().get('/health/live').expect(200);
   });
 
   it('audits a refused issuance', async () => {
-    const carol = { Authorization: `Bearer ${await g.token({ sub: 'carol' })}` };
-    const tokens = `/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`;
-    for (let i = 0; i < 5; i++) await g.http().get(tokens).set(carol).expect(200);
-    await g
+    const carol = { Authorization: `Bearer ${await stack.g.token({ sub: 'carol' })}` };
+    const tokens = `/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/tokens`;
+    for (let i = 0; i < 5; i++) await stack.g.http().get(tokens).set(carol).expect(200);
+    await stack.g
       .http()
       .post(tokens)
       .set(carol)
       .set('X-Request-Id', 'req-throttled-1')
       .send({ label: 'x', role_id: CI_ROLE_ID })
       .expect(429);
-    expect((await s.admin.state()).requests['qwiet.tokens.create']).toBeUndefined();
+    expect((await stack.s.admin.state()).requests['qwiet.tokens.create']).toBeUndefined();
     const auditor = {
-      Authorization: `Bearer ${await g.token({ sub: 'eve', roles: ['keygate:auditor'] })}`,
+      Authorization: `Bearer ${await stack.g.token({ sub: 'eve', roles: ['keygate:auditor'] })}`,
     };
     const records = (
-      await g.http().get('/v1/audit?request_id=req-throttled-1').set(auditor).expect(200)
+      await stack.g.http().get('/v1/audit?request_id=req-throttled-1').set(auditor).expect(200)
     ).body.records;
     expect(records).toEqual([
       expect.objectContaining({
@@ -73,33 +57,39 @@ describe('gateway: request budget per caller', () => {
 });
 
 describe('gateway: issuance quotas from the policy', () => {
-  let s: StartedSimulator;
-  let g: StartedGateway;
-  beforeAll(async () => {
-    s = await startSimulator();
-    g = await startGateway(s, {
-      POLICY_FILE: writePolicy(
-        scopeOnlyPolicy(
-          s,
-          'rules:\n  quota:\n    team_per_hour: { max: 3 }\n    subject_per_hour: { max: 2 }',
-        ),
+  const stack = useStack((s: StartedSimulator) => ({
+    POLICY_FILE: writePolicy(
+      scopeOnlyPolicy(
+        s,
+        'rules:\n  quota:\n    team_per_hour: { max: 3 }\n    subject_per_hour: { max: 2 }',
       ),
-    });
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
-  });
+    ),
+  }));
 
   it('refuses the issuance past a quota with 429 QUOTA_EXCEEDED and Retry-After, audited; failures do not count', async () => {
-    const tokens = `/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`;
-    const as = async (sub: string) => ({ Authorization: `Bearer ${await g.token({ sub })}` });
+    const tokens = `/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/tokens`;
+    const as = async (sub: string) => ({ Authorization: `Bearer ${await stack.g.token({ sub })}` });
     const alice = await as('alice');
-    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'status', status: 503, times: 1 });
-    await g.http().post(tokens).set(alice).send({ label: 'x', role_id: CI_ROLE_ID }).expect(503);
-    await g.http().post(tokens).set(alice).send({ label: 'a1', role_id: CI_ROLE_ID }).expect(200);
-    await g.http().post(tokens).set(alice).send({ label: 'a2', role_id: CI_ROLE_ID }).expect(200);
-    const third = await g
+    await stack.s.admin.fault({ op: 'qwiet.tokens.create', kind: 'status', status: 503, times: 1 });
+    await stack.g
+      .http()
+      .post(tokens)
+      .set(alice)
+      .send({ label: 'x', role_id: CI_ROLE_ID })
+      .expect(503);
+    await stack.g
+      .http()
+      .post(tokens)
+      .set(alice)
+      .send({ label: 'a1', role_id: CI_ROLE_ID })
+      .expect(200);
+    await stack.g
+      .http()
+      .post(tokens)
+      .set(alice)
+      .send({ label: 'a2', role_id: CI_ROLE_ID })
+      .expect(200);
+    const third = await stack.g
       .http()
       .post(tokens)
       .set(alice)
@@ -114,8 +104,13 @@ describe('gateway: issuance quotas from the policy', () => {
     expect(Number(third.headers['retry-after'])).toBeGreaterThan(3500);
 
     const bob = await as('bob');
-    await g.http().post(tokens).set(bob).send({ label: 'b1', role_id: CI_ROLE_ID }).expect(200);
-    const teamFull = await g
+    await stack.g
+      .http()
+      .post(tokens)
+      .set(bob)
+      .send({ label: 'b1', role_id: CI_ROLE_ID })
+      .expect(200);
+    const teamFull = await stack.g
       .http()
       .post(tokens)
       .set(bob)
@@ -124,104 +119,87 @@ describe('gateway: issuance quotas from the policy', () => {
     expect(teamFull.body.violations.map((v: { rule: string }) => v.rule)).toEqual([
       'quota.team_per_hour',
     ]);
-    expect((await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded)).toHaveLength(3);
+    expect((await stack.s.admin.state()).qwiet.tokens.filter((t) => !t.seeded)).toHaveLength(3);
 
     const auditor = {
-      Authorization: `Bearer ${await g.token({ sub: 'eve', roles: ['keygate:auditor'] })}`,
+      Authorization: `Bearer ${await stack.g.token({ sub: 'eve', roles: ['keygate:auditor'] })}`,
     };
-    const denied = (await g.http().get('/v1/audit?request_id=req-quota-1').set(auditor).expect(200))
-      .body.records;
+    const denied = (
+      await stack.g.http().get('/v1/audit?request_id=req-quota-1').set(auditor).expect(200)
+    ).body.records;
     expect(denied.map((r: { phase: string }) => r.phase)).toEqual(['denied', 'attempt']);
   });
 });
 
 describe('gateway: a circuit breaker per vendor', () => {
-  let s: StartedSimulator;
-  let g: StartedGateway;
-  beforeAll(async () => {
-    s = await startSimulator();
-    g = await startGateway(s, {
-      CIRCUIT_MIN_CALLS: '4',
-      CIRCUIT_ERROR_PERCENT: '50',
-      CIRCUIT_RESET_MS: '300',
-      UPSTREAM_GET_RETRIES: '0',
-    });
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
+  const stack = useStack({
+    CIRCUIT_MIN_CALLS: '4',
+    CIRCUIT_ERROR_PERCENT: '50',
+    CIRCUIT_RESET_MS: '300',
+    UPSTREAM_GET_RETRIES: '0',
   });
 
   it('opens after repeated failures (503 at once, Retry-After, nothing sent), probes half-open, and closes again', async () => {
-    const bearer = { Authorization: `Bearer ${await g.token()}` };
-    const roles = `/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`;
-    await s.admin.fault({ op: 'qwiet.roles.list', kind: 'status', status: 503, times: 4 });
-    for (let i = 0; i < 4; i++) await g.http().get(roles).set(bearer).expect(503);
-    const sent = (await s.admin.state()).requests['qwiet.roles.list'];
+    const bearer = { Authorization: `Bearer ${await stack.g.token()}` };
+    const roles = `/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/roles`;
+    await stack.s.admin.fault({ op: 'qwiet.roles.list', kind: 'status', status: 503, times: 4 });
+    for (let i = 0; i < 4; i++) await stack.g.http().get(roles).set(bearer).expect(503);
+    const sent = (await stack.s.admin.state()).requests['qwiet.roles.list'];
 
-    const open = await g.http().get(roles).set(bearer).expect(503);
+    const open = await stack.g.http().get(roles).set(bearer).expect(503);
     expect(open.body).toMatchObject({
       ok: false,
       code: 'VENDOR_CIRCUIT_OPEN',
       retry_after_seconds: 1,
     });
     expect(open.headers['retry-after']).toBe('1');
-    expect((await s.admin.state()).requests['qwiet.roles.list']).toBe(sent);
-    const ready = await g.http().get('/health/ready').expect(503);
+    expect((await stack.s.admin.state()).requests['qwiet.roles.list']).toBe(sent);
+    const ready = await stack.g.http().get('/health/ready').expect(503);
     expect(ready.body.error.qwiet).toMatchObject({ status: 'down', circuit: 'open' });
     // Octane has its own circuit, still closed.
-    await g.http().get('/octane/api/shared_spaces/1001/roles').set(bearer).expect(200);
+    await stack.g.http().get('/octane/api/shared_spaces/1001/roles').set(bearer).expect(200);
 
     // After the reset timeout the circuit lets one probe through; it succeeds and closes the circuit.
     await new Promise<void>((resolve) => {
       const poll = async () =>
-        (await g.http().get('/health/ready')).body.details.qwiet.circuit === 'half_open'
+        (await stack.g.http().get('/health/ready')).body.details.qwiet.circuit === 'half_open'
           ? resolve()
           : setImmediate(() => void poll());
       void poll();
     });
-    await g.http().get(roles).set(bearer).expect(200);
-    expect((await g.http().get('/health/ready').expect(200)).body.details.qwiet.circuit).toBe(
+    await stack.g.http().get(roles).set(bearer).expect(200);
+    expect((await stack.g.http().get('/health/ready').expect(200)).body.details.qwiet.circuit).toBe(
       'closed',
     );
   });
 });
 
 describe('gateway: one deadline for everything a request does at a vendor', () => {
-  let s: StartedSimulator;
-  let g: StartedGateway;
-  beforeAll(async () => {
-    s = await startSimulator();
-    g = await startGateway(s, {
-      UPSTREAM_TIMEOUT_MS: '400',
-      UPSTREAM_DEADLINE_MS: '600',
-      UPSTREAM_GET_RETRIES: '3',
-    });
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
+  const stack = useStack({
+    UPSTREAM_TIMEOUT_MS: '400',
+    UPSTREAM_DEADLINE_MS: '600',
+    UPSTREAM_GET_RETRIES: '3',
   });
 
   it('stops retrying a slow failing read once the deadline is spent: 504, fewer attempts than retries allow', async () => {
-    const bearer = { Authorization: `Bearer ${await g.token()}` };
+    const bearer = { Authorization: `Bearer ${await stack.g.token()}` };
     // Slow 503s are retried; after two of them (about 600 ms with the backoff) the deadline is spent.
-    await s.admin.fault({
+    await stack.s.admin.fault({
       op: 'qwiet.roles.list',
       kind: 'status',
       status: 503,
       latency_ms: 280,
       times: 4,
     });
-    const res = await g
+    const res = await stack.g
       .http()
-      .get(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`)
+      .get(`/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/roles`)
       .set(bearer)
       .expect(504);
     expect(res.body).toMatchObject({
       code: 'UPSTREAM_TIMEOUT',
       message: expect.stringMatching(/^Qwiet did not answer/),
     });
-    expect((await s.admin.state()).requests['qwiet.roles.list']).toBeLessThan(4);
+    expect((await stack.s.admin.state()).requests['qwiet.roles.list']).toBeLessThan(4);
   });
 });

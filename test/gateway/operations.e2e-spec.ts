@@ -1,29 +1,13 @@
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import { verifyAuditLog } from '@app/audit';
-import {
-  TEST_AUDIT_KEY,
-  startGateway,
-  startSimulator,
-  StartedGateway,
-  StartedSimulator,
-} from '../support/gateway';
+import { TEST_AUDIT_KEY, startGateway, useStack } from '../support/gateway';
 
 describe('gateway: health, docs, shutdown, hardening', () => {
-  let s: StartedSimulator;
-  let g: StartedGateway;
-
-  beforeAll(async () => {
-    s = await startSimulator();
-    g = await startGateway(s);
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
-  });
+  const stack = useStack();
 
   it('reports live and ready without a token', async () => {
-    expect((await g.http().get('/health/live').expect(200)).body.status).toBe('ok');
-    const ready = await g.http().get('/health/ready').expect(200);
+    expect((await stack.g.http().get('/health/live').expect(200)).body.status).toBe('ok');
+    const ready = await stack.g.http().get('/health/ready').expect(200);
     expect(ready.body.details).toEqual({
       qwiet: { status: 'up', circuit: 'closed' },
       octane: { status: 'up', circuit: 'closed' },
@@ -36,7 +20,7 @@ describe('gateway: health, docs, shutdown, hardening', () => {
   });
 
   it('goes unready, naming the vendor, when a vendor cannot be reached', async () => {
-    const dead = await startGateway(s, { OCTANE_BASE_URL: 'http://127.0.0.1:9' });
+    const dead = await startGateway(stack.s, { OCTANE_BASE_URL: 'http://127.0.0.1:9' });
     try {
       const res = await dead.http().get('/health/ready').expect(503);
       expect(res.body.error).toEqual({
@@ -48,7 +32,7 @@ describe('gateway: health, docs, shutdown, hardening', () => {
   });
 
   it('serves the OpenAPI document describing every route, body and error', async () => {
-    const doc = (await g.http().get('/docs-json').expect(200)).body;
+    const doc = (await stack.g.http().get('/docs-json').expect(200)).body;
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining([
         '/qwiet/api/v4/orgs/{orgId}/roles',
@@ -70,17 +54,17 @@ describe('gateway: health, docs, shutdown, hardening', () => {
     );
     expect(doc.components.schemas.CreateTokenRequestDto.required).toEqual(['label', 'role_id']);
     expect(doc.components.schemas.ApiAccessInputDto.properties).toHaveProperty('workspace_roles');
-    expect((await g.http().get('/docs').expect(200)).text).toContain('swagger');
+    expect((await stack.g.http().get('/docs').expect(200)).text).toContain('swagger');
   });
 
   it('sends security headers and refuses oversized bodies with 413', async () => {
-    const res = await g.http().get('/health/live');
+    const res = await stack.g.http().get('/health/live');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['x-powered-by']).toBeUndefined();
-    const bearer = { Authorization: `Bearer ${await g.token()}` };
-    const big = await g
+    const bearer = { Authorization: `Bearer ${await stack.g.token()}` };
+    const big = await stack.g
       .http()
-      .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
+      .post(`/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/tokens`)
       .set(bearer)
       .send({ label: 'x'.repeat(70_000) })
       .expect(413);
@@ -88,29 +72,36 @@ describe('gateway: health, docs, shutdown, hardening', () => {
   });
 
   it('answers unknown paths 404 in the envelope of the vendor prefix', async () => {
-    const bearer = { Authorization: `Bearer ${await g.token()}` };
+    const bearer = { Authorization: `Bearer ${await stack.g.token()}` };
     expect(
-      (await g.http().get('/qwiet/api/v4/orgs/x/nothing').set(bearer).expect(404)).body,
+      (await stack.g.http().get('/qwiet/api/v4/orgs/x/nothing').set(bearer).expect(404)).body,
     ).toMatchObject({ ok: false, code: 'NOT_FOUND' });
-    expect((await g.http().get('/octane/api/nothing').set(bearer).expect(404)).body).toMatchObject({
+    expect(
+      (await stack.g.http().get('/octane/api/nothing').set(bearer).expect(404)).body,
+    ).toMatchObject({
       error_code: 'NOT_FOUND',
     });
   });
 
   it('lets an in-flight issuance finish, audited, when the gateway shuts down', async () => {
-    const closing = await startGateway(s);
+    const closing = await startGateway(stack.s);
     const bearer = { Authorization: `Bearer ${await closing.token()}` };
-    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 300, times: 1 });
-    const before = s.sim.requestCount('qwiet.tokens.create');
+    await stack.s.admin.fault({
+      op: 'qwiet.tokens.create',
+      kind: 'latency',
+      latency_ms: 300,
+      times: 1,
+    });
+    const before = stack.s.sim.requestCount('qwiet.tokens.create');
     const inFlight = closing
       .http()
-      .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
+      .post(`/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/tokens`)
       .set(bearer)
       .send({ label: 'closing', role_id: CI_ROLE_ID })
       .then((r) => r.status);
     await new Promise<void>((resolve) => {
       const poll = () =>
-        s.sim.requestCount('qwiet.tokens.create') > before ? resolve() : setImmediate(poll);
+        stack.s.sim.requestCount('qwiet.tokens.create') > before ? resolve() : setImmediate(poll);
       poll();
     });
     await closing.close();
@@ -123,31 +114,22 @@ describe('gateway: health, docs, shutdown, hardening', () => {
 });
 
 describe('gateway: metrics', () => {
-  let s: StartedSimulator;
-  let g: StartedGateway;
-  beforeAll(async () => {
-    s = await startSimulator();
-    g = await startGateway(s);
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
-  });
+  const stack = useStack({});
 
   it('serves Prometheus metrics to admins only: requests, decisions, vendor latency, audit writes, circuits, sign-ins', async () => {
-    const bearer = { Authorization: `Bearer ${await g.token()}` };
-    await g
+    const bearer = { Authorization: `Bearer ${await stack.g.token()}` };
+    await stack.g
       .http()
-      .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
+      .post(`/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/tokens`)
       .set(bearer)
       .send({ label: 'm', role_id: CI_ROLE_ID })
       .expect(200);
-    await g.http().get('/octane/api/shared_spaces/1001/roles').set(bearer).expect(200);
-    await g.http().get('/octane/api/shared_spaces/2001/roles').set(bearer).expect(403);
-    await g.http().get('/metrics').set(bearer).expect(403);
-    await g.http().get('/metrics').expect(401);
-    const admin = { Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}` };
-    const res = await g.http().get('/metrics').set(admin).expect(200);
+    await stack.g.http().get('/octane/api/shared_spaces/1001/roles').set(bearer).expect(200);
+    await stack.g.http().get('/octane/api/shared_spaces/2001/roles').set(bearer).expect(403);
+    await stack.g.http().get('/metrics').set(bearer).expect(403);
+    await stack.g.http().get('/metrics').expect(401);
+    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
+    const res = await stack.g.http().get('/metrics').set(admin).expect(200);
     expect(res.headers['content-type']).toContain('text/plain');
     const text = res.text;
     expect(text).toMatch(

@@ -110,3 +110,25 @@ export async function startGateway(
 
 export { startSimulator };
 export type { StartedSimulator };
+
+/**
+ * A simulator and a gateway in front of it for one describe block: started before its tests,
+ * closed after them. Read `stack.s` and `stack.g` inside the tests.
+ */
+export function useStack(
+  gatewayOverrides: NodeJS.ProcessEnv | ((s: StartedSimulator) => NodeJS.ProcessEnv) = {},
+  simOptions: Parameters<typeof startSimulator>[0] = {},
+) {
+  const stack = {} as { s: StartedSimulator; g: StartedGateway };
+  beforeAll(async () => {
+    stack.s = await startSimulator(simOptions);
+    const overrides =
+      typeof gatewayOverrides === 'function' ? gatewayOverrides(stack.s) : gatewayOverrides;
+    stack.g = await startGateway(stack.s, overrides);
+  });
+  afterAll(async () => {
+    await stack.g?.close();
+    await stack.s?.sim.close();
+  });
+  return stack;
+}
