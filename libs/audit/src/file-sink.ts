@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { FileHandle, open, writeFile } from 'node:fs/promises';
+import { FileHandle, open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditEntry, AuditRecord } from './audit.types';
 import { chainLine, GENESIS_HASH, parseChainBytes } from './chain';
@@ -263,7 +263,10 @@ export class AuditFileSink {
       time: new Date().toISOString(),
       mac: headMac(this.options.hmacKey, this.seq, this.lastHash),
     };
-    writeFile(headFileFor(this.options.dir), `${JSON.stringify(head)}\n`)
+    // Written aside, then renamed over the head: a reader sees the old head or the new, never half.
+    const file = headFileFor(this.options.dir);
+    writeFile(`${file}.tmp`, `${JSON.stringify(head)}\n`)
+      .then(() => rename(`${file}.tmp`, file))
       .catch(() => undefined) // the head only helps catch a cut tail; the records are already durable
       .finally(() => {
         this.headWriting = false;

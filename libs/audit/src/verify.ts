@@ -62,11 +62,12 @@ function lineStarts(bytes: Buffer): number[] {
  */
 export function verifyAuditLog(path: string, key?: string): VerifyResult {
   const isDir = statSync(path).isDirectory();
+  // The head first: a live log only grows, so a head read before the records can never be ahead of them.
+  const head = isDir ? readHead(path) : undefined;
   const segments = listSegments(path);
   let records = 0;
   let prev: ParsedLine | undefined;
   let first: VerifyResult['first'];
-  const head = isDir ? readHead(path) : undefined;
   let headSeen: ParsedLine | undefined;
 
   const fail = (problem: VerifyProblem, head: VerifyResult['head'] = 'mismatch'): VerifyResult => ({
