@@ -243,6 +243,11 @@ describe('gateway: hostile input', () => {
         '"name EQ \'\\"',
         '"(((((',
         '{id=1}',
+        'valueOf',
+        '__proto__',
+        'constructor',
+        'role{constructor}',
+        '"toString=1"',
         '0x10',
       ),
     );

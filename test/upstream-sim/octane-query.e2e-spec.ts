@@ -136,6 +136,13 @@ describe('upstream-sim: Octane roles and workspace_roles queries', () => {
     expect(byName).toEqual([...byName].sort((a: string, b: string) => a.localeCompare(b)));
   });
 
+  it('never shows inherited names as sub-fields', async () => {
+    const res = await get('/workspace_roles?fields=role{constructor,name}&query="id=1009"').expect(
+      200,
+    );
+    expect(res.body.data[0].role).toEqual({ type: 'role', id: '1015', name: 'Space Admin' });
+  });
+
   it('selects reference sub-fields with fields=role{logical_name}', async () => {
     const res = await get('/workspace_roles?fields=role{logical_name}&query="id=1009"').expect(200);
     expect(res.body.data).toEqual([
@@ -150,6 +157,9 @@ describe('upstream-sim: Octane roles and workspace_roles queries', () => {
   it.each([
     ['an unknown field in query', 'query="colour=1"', 'platform.unknown_field'],
     ['an unknown field in fields', 'fields=colour', 'platform.unknown_field'],
+    ['an inherited name in fields', 'fields=valueOf', 'platform.unknown_field'],
+    ['an inherited name in query', 'query="constructor=1"', 'platform.unknown_field'],
+    ['an inherited name in order_by', 'order_by=toString', 'platform.unknown_field'],
     ['an unknown field in order_by', 'order_by=colour', 'platform.unknown_field'],
     ['a syntax error', 'query="(id=1"', 'platform.general_error'],
     ['an unquoted string', 'query="name=Space"', 'platform.general_error'],

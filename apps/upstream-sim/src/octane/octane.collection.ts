@@ -1,6 +1,6 @@
 import type { SimResponse } from '../http/router';
 import { octaneError, unknownField } from './octane.errors';
-import { Entity, EntityModel, MODELS, Ref, Resolve } from './octane.model';
+import { Entity, EntityModel, fieldKind, MODELS, Ref, Resolve } from './octane.model';
 import { matches, parseQuery, QueryError } from './octane.query';
 
 /** `fields=a,b{c,d}`: field name -> requested sub-fields of a reference (undefined = its defaults). */
@@ -24,7 +24,7 @@ export function parseFields(raw: string | null, model: EntityModel): FieldSelect
   while (consumed < raw.length && (m = re.exec(raw)) !== null && m[0] !== '') {
     consumed = re.lastIndex;
     const [, name, sub] = m;
-    if (name !== 'id' && name !== 'type' && model.fields[name] === undefined) {
+    if (name !== 'id' && name !== 'type' && fieldKind(model, name) === undefined) {
       throw new CollectionError(unknownField(model.type, name));
     }
     selection.set(
@@ -48,7 +48,7 @@ function refView(ref: Ref, resolve: Resolve, sub: string[] | undefined): Record<
   const view: Record<string, unknown> = { type: ref.type, id: ref.id };
   if (!target) return view;
   for (const name of sub ?? MODELS[ref.type]?.refFields ?? []) {
-    if (name in target) view[name] = target[name];
+    if (Object.hasOwn(target, name)) view[name] = target[name];
   }
   return view;
 }
@@ -65,7 +65,7 @@ export function project(
     ? [...new Set([...selection.keys(), ...model.alwaysReturned])]
     : Object.keys(model.fields);
   for (const name of names) {
-    const kind = model.fields[name];
+    const kind = fieldKind(model, name);
     if (kind === undefined) continue;
     const value = entity[name];
     const sub = selection?.get(name);
@@ -116,7 +116,7 @@ function order(entities: Entity[], raw: string | null, model: EntityModel): Enti
     .filter(Boolean)
     .map((k) => ({ field: k.replace(/^-/, ''), desc: k.startsWith('-') }));
   for (const { field } of keys) {
-    if (field !== 'id' && model.fields[field] !== 'plain') {
+    if (field !== 'id' && fieldKind(model, field) !== 'plain') {
       throw new CollectionError(unknownField(model.type, field));
     }
   }

@@ -67,3 +67,8 @@ export const MODELS: Readonly<Record<string, EntityModel>> = {
 };
 
 export type Resolve = (ref: Ref) => Entity | undefined;
+
+/** The kind of a field the model has; undefined for anything else (including `valueOf`, `__proto__`...). */
+export function fieldKind(model: EntityModel, name: string): FieldKind | undefined {
+  return Object.hasOwn(model.fields, name) ? model.fields[name] : undefined;
+}

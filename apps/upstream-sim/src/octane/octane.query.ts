@@ -1,4 +1,4 @@
-import { Entity, EntityModel, MODELS, Ref, Resolve } from './octane.model';
+import { Entity, EntityModel, fieldKind, MODELS, Ref, Resolve } from './octane.model';
 
 /**
  * Octane's `query=` language, the subset its clients use:
@@ -245,7 +245,7 @@ function compareField(
   resolve: Resolve,
 ): boolean {
   const { field, op, values } = expr;
-  const kind = field === 'id' ? 'plain' : model.fields[field];
+  const kind = field === 'id' ? 'plain' : fieldKind(model, field);
   if (kind === undefined) {
     throw new QueryError(`unknown field ${field}`, { entityType: model.type, field });
   }
