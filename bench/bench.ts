@@ -141,6 +141,8 @@ async function main(): Promise<void> {
         seconds,
       ).then((m): Measure => ({ ...m, scenario: scenario.name, target, connections }));
 
+    // Measured first, while this process is fresh (autocannon's histograms make GC busy later).
+    const verify = await verifyThroughput();
     process.stdout.write(`warming up...\n`);
     for (const scenario of scenarios)
       for (const target of scenario.targets) await load(scenario, target, CONNECTIONS, 1);
@@ -163,7 +165,6 @@ async function main(): Promise<void> {
         unloaded.push(await load(scenarios[0], target, 1, 3));
     }
 
-    const verify = await verifyThroughput();
     const report = summarise(results, unloaded, verify);
     const outDir = join(ROOT, 'bench-results');
     mkdirSync(outDir, { recursive: true });

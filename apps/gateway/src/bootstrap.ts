@@ -33,6 +33,8 @@ export async function createGateway(
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Vendor answers are not cached by clients: hashing every body for an ETag is wasted work.
+  app.set('etag', false);
   app.use((req: { path: string }, res: unknown, next: () => void) =>
     (req.path.startsWith('/docs') ? docsHelmet : apiHelmet)(req as never, res as never, next),
   );
