@@ -256,6 +256,17 @@ describe('gateway: the audit log', () => {
   });
 });
 
+/** A Qwiet issuance by the default caller (team payments), for the fail-closed cases. */
+async function issueToken(g: StartedGateway, s: StartedSimulator, status: number) {
+  const bearer = { Authorization: `Bearer ${await g.token()}` };
+  return g
+    .http()
+    .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
+    .set(bearer)
+    .send({ label: 'x', role_id: CI_ROLE_ID })
+    .expect(status);
+}
+
 describe('gateway: the audit log fails closed', () => {
   let s: StartedSimulator;
   beforeAll(async () => {
@@ -269,12 +280,7 @@ describe('gateway: the audit log fails closed', () => {
     const g = await startGateway(s, { AUDIT_DIR: missing });
     try {
       const bearer = { Authorization: `Bearer ${await g.token()}` };
-      const res = await g
-        .http()
-        .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
-        .set(bearer)
-        .send({ label: 'x', role_id: CI_ROLE_ID })
-        .expect(503);
+      const res = await issueToken(g, s, 503);
       expect(res.body).toMatchObject({ ok: false, code: 'AUDIT_UNAVAILABLE' });
       const octane = await g
         .http()
@@ -303,17 +309,10 @@ describe('gateway: the audit log fails closed', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keygate-del-'));
     const g = await startGateway(s, { AUDIT_DIR: dir });
     try {
-      const bearer = { Authorization: `Bearer ${await g.token()}` };
-      const issue = () =>
-        g
-          .http()
-          .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
-          .set(bearer)
-          .send({ label: 'x', role_id: CI_ROLE_ID });
-      await issue().expect(200);
+      await issueToken(g, s, 200);
       rmSync(join(dir, segmentName(1)));
-      await issue().expect(503);
-      await issue().expect(503);
+      await issueToken(g, s, 503);
+      await issueToken(g, s, 503);
       expect((await s.admin.state()).requests['qwiet.tokens.create']).toBe(1);
       expect((await g.http().get('/health/ready').expect(503)).body.error.audit.message).toContain(
         'removed or replaced',
@@ -348,13 +347,7 @@ describe('gateway: the audit log fails closed', () => {
     symlinkSync('/dev/full', join(dir, segmentName(2)));
     const g = await startGateway(s, { AUDIT_DIR: dir, AUDIT_SEGMENT_BYTES: '4096' });
     try {
-      const bearer = { Authorization: `Bearer ${await g.token()}` };
-      const res = await g
-        .http()
-        .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
-        .set(bearer)
-        .send({ label: 'x', role_id: CI_ROLE_ID })
-        .expect(503);
+      const res = await issueToken(g, s, 503);
       expect(res.body.code).toBe('AUDIT_UNAVAILABLE');
       expect(JSON.stringify(res.body)).not.toContain('eyJ');
       const issued = (await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded);
