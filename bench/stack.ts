@@ -16,16 +16,27 @@ export interface Stack {
   vendorEnv: Record<string, string>;
   startGateway: (
     env?: Record<string, string>,
+    nodeArgs?: string[],
   ) => Promise<{ url: string; auditDir: string; child: ChildProcess }>;
-  spawn: (script: string, env: Record<string, string>, ready: string) => Promise<ChildProcess>;
+  spawn: (
+    script: string,
+    env: Record<string, string>,
+    ready: string,
+    nodeArgs?: string[],
+  ) => Promise<ChildProcess>;
   stop: () => void;
 }
 
 export async function startStack(policyRules = ''): Promise<Stack> {
   const creds = generatedCredentials();
   const children: ChildProcess[] = [];
-  const spawn = async (script: string, env: Record<string, string>, ready: string) => {
-    const child = await spawnTs(script, env, ready);
+  const spawn = async (
+    script: string,
+    env: Record<string, string>,
+    ready: string,
+    nodeArgs: string[] = [],
+  ) => {
+    const child = await spawnTs(script, env, ready, nodeArgs);
     children.push(child);
     return child;
   };
@@ -65,7 +76,7 @@ export async function startStack(policyRules = ''): Promise<Stack> {
       ),
     ),
   };
-  const startGateway = async (env: Record<string, string> = {}) => {
+  const startGateway = async (env: Record<string, string> = {}, nodeArgs: string[] = []) => {
     const port = await freePort();
     const auditDir = mkdtempSync(join(tmpdir(), 'keygate-stack-audit-'));
     const child = await spawn(
@@ -83,6 +94,7 @@ export async function startStack(policyRules = ''): Promise<Stack> {
         ...env,
       },
       'Keygate listening on',
+      nodeArgs,
     );
     return { url: `http://127.0.0.1:${port}`, auditDir, child };
   };

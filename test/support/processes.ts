@@ -26,7 +26,7 @@ export async function spawnTs(
 ): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    [...nodeArgs, '-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', script],
+    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', ...nodeArgs, script],
     {
       cwd: ROOT,
       env: { ...process.env, ...env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },

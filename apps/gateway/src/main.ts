@@ -11,7 +11,8 @@ async function main(): Promise<void> {
   const config = loadGatewayConfig(env);
 
   const app = await createGateway(config);
-  app.enableShutdownHooks();
+  // Only the signals that mean "stop" (Nest's default list includes SIGUSR2, used for profiling).
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.listen(config.http.port, config.http.host);
   const url = await app.getUrl();
   process.stdout.write(`Keygate listening on ${url}\n`);
