@@ -38,6 +38,12 @@ function selfTime(profile: Profile, key: (n: ProfileNode) => string): [string, n
   return [...totals].map(([k, t]): [string, number] => [k, t / all]).sort((a, b) => b[1] - a[1]);
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 const packageOf = ({ callFrame: { url, functionName } }: ProfileNode): string => {
   if (!url) return functionName;
   const dep = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url);
@@ -95,11 +101,14 @@ async function main(): Promise<void> {
         ],
       });
     await load(1); // warm-up: the JIT settles before the profile starts
-    await signal('cpu profile started');
+    if (!process.env.NO_PROFILE) await signal('cpu profile started');
+    const cpuBefore = cpuSeconds(gateway.child.pid as number);
     const result = await load(SECONDS);
+    const cpu = cpuSeconds(gateway.child.pid as number) - cpuBefore;
     process.stdout.write(
-      `${scenario}: ${result.requests.average.toFixed(0)} req/s, p50 ${result.latency.p50} ms, non-2xx ${result.non2xx}, errors ${result.errors}\n`,
+      `${scenario}: ${result.requests.average.toFixed(0)} req/s, p50 ${result.latency.p50} ms, non-2xx ${result.non2xx}, errors ${result.errors}; gateway CPU ${((cpu / result.requests.total) * 1e6).toFixed(0)} µs a request\n`,
     );
+    if (process.env.NO_PROFILE) return;
     await signal('cpu profile written');
     const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
     const print = (title: string, rows: [string, number][]) =>

@@ -88,7 +88,7 @@ export async function startStack(policyRules = ''): Promise<Stack> {
         AUDIT_DIR: auditDir,
         AUDIT_HMAC_KEY: AUDIT_KEY,
         AUTH_JWT_SECRET: JWT_SECRET,
-        LOG_LEVEL: 'info',
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
         // The request budget stays in the path but never binds: the load comes from one subject.
         RATE_LIMIT_PER_MINUTE: '1000000',
         ...env,

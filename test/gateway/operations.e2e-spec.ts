@@ -60,7 +60,15 @@ describe('gateway: health, docs, shutdown, hardening', () => {
   it('sends security headers and refuses oversized bodies with 413', async () => {
     const res = await stack.g.http().get('/health/live');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(res.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
+    expect(res.headers['content-security-policy']).toContain("script-src 'self';");
     expect(res.headers['x-powered-by']).toBeUndefined();
+    // errors carry them too; only the Swagger UI may run its inline script
+    const refused = await stack.g.http().get('/qwiet/api/v4/orgs/x/roles').expect(401);
+    expect(refused.headers['content-security-policy']).toBe(res.headers['content-security-policy']);
+    const docs = await stack.g.http().get('/docs').expect(200);
+    expect(docs.headers['content-security-policy']).toContain("script-src 'self' 'unsafe-inline'");
     const bearer = { Authorization: `Bearer ${await stack.g.token()}` };
     const big = await stack.g
       .http()

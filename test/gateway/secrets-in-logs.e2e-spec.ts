@@ -83,6 +83,19 @@ describe('gateway: no secret in any log line', () => {
     const logged = g.logs.text();
     expect(logged.length).toBeGreaterThan(1000);
     expect(logged).toContain('"statusCode":504');
+    // one line per answer, tied to the X-Request-Id the caller got
+    const lines = g.logs.lines.flatMap((chunk) => chunk.split('\n').filter(Boolean));
+    const issuedLine = lines
+      .map((line) => JSON.parse(line))
+      .filter((entry) => entry.req?.id === issued.headers['x-request-id']);
+    expect(issuedLine).toEqual([
+      expect.objectContaining({
+        msg: 'request completed',
+        req: expect.objectContaining({ method: 'POST', url: `/qwiet/api/v4/orgs/${orgId}/tokens` }),
+        res: { statusCode: 200 },
+        responseTime: expect.any(Number),
+      }),
+    ]);
     for (const secret of secrets.filter(Boolean)) expect(logged).not.toContain(secret);
     expect(logged).not.toMatch(/LWSSO_COOKIE_KEY=[^;"\s]+/);
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { mintDevToken } from '@app/auth';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { createGateway } from '../../apps/gateway/src/bootstrap';
 import { loadGatewayConfig } from '../../apps/gateway/src/config/env.validation';
@@ -73,7 +73,7 @@ export function gatewayEnv(
 }
 
 export interface StartedGateway {
-  app: NestExpressApplication;
+  app: NestFastifyApplication;
   config: GatewayConfig;
   url: string;
   logs: LogCapture;

@@ -1,14 +1,13 @@
-import { DynamicModule, Global, Module, RequestMethod } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthGuard, AuthModule } from '@app/auth';
 import { OctaneClient, QwietClient, VendorCall } from '@app/upstream';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
+import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter';
-import { requestIdFor } from './common/request-id';
 import { createValidationPipe } from './common/validation';
 import { GATEWAY_CONFIG } from './config/config.tokens';
 import type { GatewayConfig } from './config/gateway.config';
@@ -16,22 +15,15 @@ import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { MetricsService } from './metrics/metrics.service';
 import { CallerThrottlerGuard } from './limits/caller-throttler.guard';
+import { FixedWindowThrottlerStorage } from './limits/fixed-window.storage';
 import { OctaneModule } from './octane/octane.module';
 import { PolicyModule } from './policy/policy.module';
 import { QwietModule } from './qwiet/qwiet.module';
 
 export interface AppModuleOptions {
-  /** Where log lines go (stdout by default); tests capture them to prove no secret is written. */
-  logStream?: DestinationStream;
+  /** The gateway's pino logger (createGatewayLogger): Nest's log lines go there too. */
+  logger: Logger;
 }
-
-/** Headers and fields that must never reach a log line. */
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-api-key"]',
-  'res.headers["set-cookie"]',
-];
 
 const withObserver = (config: GatewayConfig, metrics: MetricsService) => ({
   ...config.transport,
@@ -48,22 +40,7 @@ function observed<T extends QwietClient | OctaneClient>(client: T, metrics: Metr
 @Global()
 @Module({})
 export class AppModule {
-  static forRoot(config: GatewayConfig, options: AppModuleOptions = {}): DynamicModule {
-    const pinoHttp = {
-      level: config.log.level,
-      genReqId: requestIdFor,
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      autoLogging: { ignore: (req: { url?: string }) => req.url?.startsWith('/health') ?? false },
-      serializers: {
-        req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url,
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    };
+  static forRoot(config: GatewayConfig, { logger }: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -74,12 +51,14 @@ export class AppModule {
           load: [() => ({ ...config })],
         }),
         LoggerModule.forRoot({
-          pinoHttp: options.logStream ? [pinoHttp, options.logStream] : pinoHttp,
-          forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
+          pinoHttp: { logger },
+          // No per-request middleware: the request lines come from a Fastify hook (logAnswers).
+          forRoutes: [],
         }),
         AuthModule.forRoot(config.auth),
         ThrottlerModule.forRoot({
           throttlers: [{ name: 'default', ttl: 60_000, limit: config.rateLimitPerMinute }],
+          storage: new FixedWindowThrottlerStorage(),
         }),
         MetricsModule,
         AuditModule,

@@ -37,6 +37,9 @@ export interface SinkHealth {
   since?: string;
 }
 
+/** Under load the head is rewritten at most this often (each rewrite is four file system calls). */
+const HEAD_PAUSE_MS = 50;
+
 const describe = (error: unknown): string => {
   const e = error as NodeJS.ErrnoException;
   return e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}` : String(e.message ?? error);
@@ -67,6 +70,7 @@ export class AuditFileSink {
   batches = 0;
   private headWriting = false;
   private headStale = false;
+  private headTimer?: NodeJS.Timeout;
 
   private constructor(private readonly options: AuditSinkOptions) {}
 
@@ -104,7 +108,13 @@ export class AuditFileSink {
   }
 
   async close(): Promise<void> {
-    while (this.flushing || this.queue.length > 0 || this.headWriting) {
+    while (this.flushing || this.queue.length > 0 || this.headWriting || this.headTimer) {
+      if (this.headTimer && !this.flushing) {
+        // the last head is written now rather than after the pause
+        clearTimeout(this.headTimer);
+        this.headTimer = undefined;
+        this.writeHead();
+      }
       await new Promise((resolve) => setImmediate(resolve));
     }
     await this.handle?.close().catch(() => undefined);
@@ -249,10 +259,11 @@ export class AuditFileSink {
 
   /**
    * Records the last seq and hash (MAC'd) in the head file, off the request path: at most one write
-   * in flight, the latest state written next. The head only has to be no further than the log.
+   * in flight and one every HEAD_PAUSE_MS under load, the latest state written next. The head only
+   * has to be no further than the log; it trails it by at most about that pause.
    */
   private writeHead(): void {
-    if (this.headWriting) {
+    if (this.headWriting || this.headTimer) {
       this.headStale = true;
       return;
     }
@@ -272,7 +283,10 @@ export class AuditFileSink {
         this.headWriting = false;
         if (this.headStale) {
           this.headStale = false;
-          this.writeHead();
+          this.headTimer = setTimeout(() => {
+            this.headTimer = undefined;
+            this.writeHead();
+          }, HEAD_PAUSE_MS).unref();
         }
       });
   }

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ErrorCode, GatewayError } from '@app/common';
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Caller } from './caller';
 import { AuthenticationError, CallerVerifier } from './caller-verifier';
 
@@ -19,7 +19,11 @@ export const Public = () => SetMetadata(PUBLIC, true);
 /** The caller needs at least one of these gateway roles. */
 export const RequireAnyRole = (...roles: string[]) => SetMetadata(ROLES, roles);
 
-type AuthenticatedRequest = Request & { caller?: Caller };
+/** The request as any HTTP adapter gives it: its headers, and the caller once verified. */
+interface AuthenticatedRequest {
+  headers: IncomingHttpHeaders;
+  caller?: Caller;
+}
 
 export const CurrentCaller = createParamDecorator(
   (_data: unknown, context: ExecutionContext): Caller => {

@@ -1,12 +1,19 @@
 import http from 'node:http';
 import https from 'node:https';
-import axios, {
+import {
+  Axios,
   AxiosAdapter,
   AxiosError,
   AxiosHeaders,
   AxiosResponse,
   InternalAxiosRequestConfig,
 } from 'axios';
+
+/**
+ * axios's own URL building (base URL, relative-only, parameter encoding) from an instance with no
+ * defaults: `axios.getUri` would merge the whole default config again on every call.
+ */
+const urlBuilder = new Axios({});
 
 /**
  * A lean axios adapter on node:http (axios documents adapters as its extension point). It does
@@ -16,9 +23,17 @@ import axios, {
  */
 export const nodeHttpAdapter: AxiosAdapter = (config: InternalAxiosRequestConfig) =>
   new Promise<AxiosResponse>((resolve, reject) => {
-    const url = new URL(axios.getUri(config));
+    const url = new URL(
+      urlBuilder.getUri({
+        baseURL: config.baseURL,
+        url: config.url,
+        params: config.params,
+        paramsSerializer: config.paramsSerializer,
+        allowAbsoluteUrls: config.allowAbsoluteUrls,
+      }),
+    );
     const secure = url.protocol === 'https:';
-    const headers = AxiosHeaders.from(config.headers).toJSON() as Record<string, string>;
+    const headers = config.headers.toJSON() as Record<string, string>;
     const body =
       typeof config.data === 'string' || Buffer.isBuffer(config.data) ? config.data : undefined;
     if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));

@@ -1,5 +1,5 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 
 /** Who sent the request, as the audit log records it. */
 export interface RequestMeta {
@@ -10,10 +10,10 @@ export interface RequestMeta {
 
 export const CurrentRequest = createParamDecorator(
   (_data: unknown, context: ExecutionContext): RequestMeta => {
-    const req = context.switchToHttp().getRequest<Request & { id?: string }>();
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
     const ua = req.headers['user-agent'];
     return {
-      requestId: String(req.id ?? ''),
+      requestId: req.id,
       ip: req.ip,
       userAgent: typeof ua === 'string' ? ua.slice(0, 256) : undefined,
     };

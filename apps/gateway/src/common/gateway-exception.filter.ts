@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '@app/common';
 import { UpstreamError, UpstreamFailure } from '@app/upstream';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { envelopeFor, errorBody } from './envelopes';
 
 const UPSTREAM: Record<UpstreamFailure, { status: number; code: ErrorCode }> = {
@@ -28,13 +28,14 @@ export class GatewayExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Gateway');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const req = host.switchToHttp().getRequest<Request & { id?: string }>();
-    const res = host.switchToHttp().getResponse<Response>();
+    const req = host.switchToHttp().getRequest<FastifyRequest>();
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
     const error = this.toGatewayError(exception);
     if (error.status >= 500) {
       const safe = exception instanceof GatewayError || exception instanceof UpstreamError;
       this.logger.error(
         {
+          request_id: req.id,
           code: error.code,
           status: error.status,
           err: safe ? { type: (exception as Error).name, message: error.message } : exception,
@@ -42,17 +43,17 @@ export class GatewayExceptionFilter implements ExceptionFilter {
         error.message,
       );
     }
-    if (res.headersSent) return;
-    if (error.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    if (reply.sent) return;
+    if (error.status === 401) reply.header('WWW-Authenticate', 'Bearer');
     const retryAfter = error.extra.retry_after_seconds;
-    if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
-    res.status(error.status).json(
-      errorBody(envelopeFor(req.path), {
+    if (typeof retryAfter === 'number') reply.header('Retry-After', String(retryAfter));
+    reply.status(error.status).send(
+      errorBody(envelopeFor(req.url), {
         code: error.code,
         message: error.message,
         details: error.details,
         extra: error.extra,
-        requestId: String(req.id ?? ''),
+        requestId: req.id,
       }),
     );
   }
@@ -75,17 +76,13 @@ export class GatewayExceptionFilter implements ExceptionFilter {
       const code = HTTP_CODES[status] ?? (status >= 500 ? ErrorCode.INTERNAL : `HTTP_${status}`);
       return new GatewayError(status, code, status >= 500 ? 'internal error' : exception.message);
     }
-    const status = (exception as { status?: unknown; type?: unknown } | null)?.status;
-    // body-parser errors (malformed JSON, too large, refused keys) carry a status and a type.
+    // Fastify's own refusals before routing (body too large, malformed request) carry a 4xx status.
+    const status = (exception as { statusCode?: unknown } | null)?.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      const type = String((exception as { type?: unknown }).type ?? '');
-      const BODY_ERRORS: Record<string, string> = {
-        'entity.parse.failed': 'request body is not valid JSON',
-        'entity.too.large': 'request body is too large',
-        // our own verify hook (refusePrototypeKeys) says what it refused
-        'entity.verify.failed': (exception as Error).message,
-      };
-      const message = BODY_ERRORS[type] ?? 'invalid request';
+      const message =
+        status === 413
+          ? 'request body is too large'
+          : `invalid request (${(exception as Error).message})`;
       return new GatewayError(status, HTTP_CODES[status] ?? `HTTP_${status}`, message);
     }
     return new GatewayError(500, ErrorCode.INTERNAL, 'internal error');

@@ -1,6 +1,6 @@
 import type { Decision } from '@app/policy';
 import type { VendorResponse } from '@app/upstream';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 
 /** A vendor answer and the policy decision that let the request through (none for reads). */
 export interface GatewayAnswer {
@@ -15,16 +15,16 @@ export const POLICY_WARNINGS_HEADER = 'X-Keygate-Policy-Warnings';
 const headerText = (s: string) => s.replace(/[^\x20-\x7e]/g, '?');
 
 /** Answers with the vendor's status and body; policy revision and warnings go in headers. */
-export function relay(res: Response, { answer, decision }: GatewayAnswer): unknown {
+export function relay(reply: FastifyReply, { answer, decision }: GatewayAnswer): unknown {
   if (decision) {
-    res.setHeader(POLICY_REVISION_HEADER, decision.revision);
+    reply.header(POLICY_REVISION_HEADER, decision.revision);
     if (decision.warnings.length > 0) {
-      res.setHeader(
+      reply.header(
         POLICY_WARNINGS_HEADER,
         decision.warnings.map((w) => headerText(`${w.rule}: ${w.message}`)).join(', '),
       );
     }
   }
-  res.status(answer.status);
+  reply.status(answer.status);
   return answer.body;
 }

@@ -27,7 +27,7 @@ const problems = (env: NodeJS.ProcessEnv): string[] => {
 describe('loadGatewayConfig', () => {
   it('reads a complete environment with defaults', () => {
     const config = loadGatewayConfig(valid);
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 3000, bodyLimit: '64kb' });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 3000, bodyLimitBytes: 64 * 1024 });
     expect(config.transport).toEqual({
       timeoutMs: 10_000,
       maxSockets: 64,

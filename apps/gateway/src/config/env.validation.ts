@@ -128,6 +128,14 @@ function octaneCredentials(raw: unknown, problems: string[]): OctaneCredentialsB
 type OctaneCredentialsBySpace = Record<string, { clientId: string; clientSecret: string }>;
 
 /** Reads and checks the whole configuration; every problem is named in one ConfigError. */
+const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+
+/** `64kb` -> 65536 (the format BODY_LIMIT is validated against). */
+const byteSize = (text: string): number => {
+  const [, count, unit] = /^(\d+)(b|kb|mb)$/i.exec(text) as RegExpExecArray;
+  return Number(count) * UNIT_BYTES[unit.toLowerCase()];
+};
+
 export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
   // An empty variable means unset, as in most deployment tools.
   const env = Object.fromEntries(
@@ -170,7 +178,7 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
     http: {
       host: parsed.HOST ?? '127.0.0.1',
       port: parsed.PORT ?? 3000,
-      bodyLimit: parsed.BODY_LIMIT ?? '64kb',
+      bodyLimitBytes: byteSize(parsed.BODY_LIMIT ?? '64kb'),
     },
     auth: parsed.AUTH_JWKS_URL
       ? { mode: 'jwks', jwksUrl: parsed.AUTH_JWKS_URL, ...issuerAudience, ...claims }

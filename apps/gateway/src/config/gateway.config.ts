@@ -2,7 +2,7 @@ import type { AuthConfig } from '@app/auth';
 import type { OctaneUpstreamConfig, QwietUpstreamConfig, TransportOptions } from '@app/upstream';
 
 export interface GatewayConfig {
-  http: { host: string; port: number; bodyLimit: string };
+  http: { host: string; port: number; bodyLimitBytes: number };
   auth: AuthConfig;
   qwiet: QwietUpstreamConfig;
   octane: OctaneUpstreamConfig;

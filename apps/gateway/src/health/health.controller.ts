@@ -3,7 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import { Public } from '@app/auth';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { AuditHealthIndicator } from './audit-health.indicator';
 import { VendorHealthIndicator } from './vendor-health.indicator';
 
@@ -30,7 +30,7 @@ export class HealthController {
   @ApiOperation({
     summary: 'Both vendors answer and the audit log can be written (503 naming what is down)',
   })
-  async ready(@Res({ passthrough: true }) res: Response) {
+  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
     try {
       return await this.health.check([
         () => this.vendors.check('qwiet'),
@@ -40,7 +40,7 @@ export class HealthController {
     } catch (error) {
       // Terminus reports "down" as an exception; its body is the report itself.
       if (!(error instanceof ServiceUnavailableException)) throw error;
-      res.status(503);
+      reply.status(503);
       return error.getResponse();
     }
   }

@@ -1,11 +1,11 @@
 import type { AuditEvent, AuditTarget } from '@app/audit';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 
 /** The audited event a request would be, from its route alone (nothing validated yet); undefined for reads. */
 export function auditedEventOf(
-  req: Request,
+  req: FastifyRequest,
 ): { event: AuditEvent; target: AuditTarget } | undefined {
-  const path = req.path;
+  const path = req.url.split('?')[0];
   const qwiet = /^\/qwiet\/api\/v4\/orgs\/([^/]+)\/tokens(?:\/([^/]+))?$/.exec(path);
   if (qwiet && req.method === 'POST' && !qwiet[2])
     return { event: 'qwiet.token.issue', target: { vendor: 'qwiet', org_id: qwiet[1] } };

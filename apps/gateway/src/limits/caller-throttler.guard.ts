@@ -10,11 +10,11 @@ import {
 } from '@nestjs/throttler';
 import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { AuditService } from '../audit/audit.service';
 import { auditedEventOf } from './audited-event';
 
-type CallerRequest = Request & { caller?: Caller; id?: string };
+type CallerRequest = FastifyRequest & { caller?: Caller };
 
 /**
  * One request budget per authenticated caller (subject), across every route: 429 RATE_LIMITED
@@ -55,7 +55,7 @@ export class CallerThrottlerGuard extends ThrottlerGuard {
       const ua = req.headers['user-agent'];
       await this.audit.write([
         {
-          request_id: String(req.id ?? ''),
+          request_id: req.id,
           event: audited.event,
           phase: 'denied',
           actor: {

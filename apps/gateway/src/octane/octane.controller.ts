@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Caller, CurrentCaller } from '@app/auth';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { CurrentRequest, RequestMeta } from '../audit/request-meta';
 import { relay } from '../common/vendor-reply';
 import { CreateApiAccessRequestDto } from './dto/create-api-access.request.dto';
@@ -51,9 +51,9 @@ export class OctaneController {
     @CurrentCaller() c: Caller,
     @Param() p: SpaceParamsDto,
     @Query() q: OctaneListQueryDto,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return relay(res, await this.octane.listRoles(c, p.spaceId, q));
+    return relay(reply, await this.octane.listRoles(c, p.spaceId, q));
   }
 
   @Get('workspace_roles')
@@ -65,9 +65,9 @@ export class OctaneController {
     @CurrentCaller() c: Caller,
     @Param() p: SpaceParamsDto,
     @Query() q: OctaneListQueryDto,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return relay(res, await this.octane.listWorkspaceRoles(c, p.spaceId, q));
+    return relay(reply, await this.octane.listWorkspaceRoles(c, p.spaceId, q));
   }
 
   @Get('api_accesses')
@@ -77,9 +77,9 @@ export class OctaneController {
     @CurrentCaller() c: Caller,
     @Param() p: SpaceParamsDto,
     @Query() q: OctaneListQueryDto,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return relay(res, await this.octane.listApiAccesses(c, p.spaceId, q));
+    return relay(reply, await this.octane.listApiAccesses(c, p.spaceId, q));
   }
 
   @Post('api_accesses')
@@ -92,9 +92,9 @@ export class OctaneController {
     @Param() p: SpaceParamsDto,
     @Query() q: OctaneFieldsQueryDto,
     @Body() body: CreateApiAccessRequestDto,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return relay(res, await this.octane.createApiAccess(c, meta, p.spaceId, body, q.fields));
+    return relay(reply, await this.octane.createApiAccess(c, meta, p.spaceId, body, q.fields));
   }
 
   @Get('api_accesses/:id')
@@ -104,9 +104,9 @@ export class OctaneController {
     @CurrentCaller() c: Caller,
     @Param() p: ApiAccessParamsDto,
     @Query() q: OctaneFieldsQueryDto,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return relay(res, await this.octane.getApiAccess(c, p.spaceId, p.id, q.fields));
+    return relay(reply, await this.octane.getApiAccess(c, p.spaceId, p.id, q.fields));
   }
 
   @Put('api_accesses/:id')
@@ -121,8 +121,11 @@ export class OctaneController {
     @Param() p: ApiAccessParamsDto,
     @Query() q: OctaneFieldsQueryDto,
     @Body() body: UpdateApiAccessRequestDto,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return relay(res, await this.octane.updateApiAccess(c, meta, p.spaceId, p.id, body, q.fields));
+    return relay(
+      reply,
+      await this.octane.updateApiAccess(c, meta, p.spaceId, p.id, body, q.fields),
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Caller, CurrentCaller } from '@app/auth';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { CurrentRequest, RequestMeta } from '../audit/request-meta';
 import { relay } from '../common/vendor-reply';
 import { CreateTokenRequestDto } from './dto/create-token.request.dto';
@@ -55,9 +55,9 @@ export class QwietController {
   async listRoles(
     @CurrentCaller() caller: Caller,
     @Param() p: OrgParamsDto,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return relay(res, await this.qwiet.listRoles(caller, p.orgId));
+    return relay(reply, await this.qwiet.listRoles(caller, p.orgId));
   }
 
   @Get('tokens')
@@ -67,9 +67,9 @@ export class QwietController {
     @CurrentCaller() caller: Caller,
     @Param() p: OrgParamsDto,
     @Query() query: ListTokensQueryDto,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return relay(res, await this.qwiet.listTokens(caller, p.orgId, query));
+    return relay(reply, await this.qwiet.listTokens(caller, p.orgId, query));
   }
 
   @Post('tokens')
@@ -80,9 +80,9 @@ export class QwietController {
     @CurrentRequest() meta: RequestMeta,
     @Param() p: OrgParamsDto,
     @Body() body: CreateTokenRequestDto,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return relay(res, await this.qwiet.issueToken(caller, meta, p.orgId, body));
+    return relay(reply, await this.qwiet.issueToken(caller, meta, p.orgId, body));
   }
 
   @Delete('tokens/:tokenId')
@@ -92,8 +92,8 @@ export class QwietController {
     @CurrentCaller() caller: Caller,
     @CurrentRequest() meta: RequestMeta,
     @Param() p: TokenParamsDto,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    return relay(res, await this.qwiet.revokeToken(caller, meta, p.orgId, p.tokenId));
+    return relay(reply, await this.qwiet.revokeToken(caller, meta, p.orgId, p.tokenId));
   }
 }
