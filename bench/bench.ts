@@ -18,7 +18,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONNECTIONS = 32;
 const STRONG = 'Xk#9vQ!2mWp$7rTz';
 
-type Target = 'baseline' | 'gateway' | 'gateway (fsync off)' | 'simulator';
+type Target = 'baseline' | 'Nest floor' | 'gateway' | 'gateway (fsync off)' | 'simulator';
 interface Scenario {
   name: string;
   method: 'GET' | 'POST';
@@ -65,6 +65,13 @@ async function main(): Promise<void> {
       'raw forwarder listening',
     );
     urls.baseline = `http://127.0.0.1:${fwdPort}`;
+    const floorPort = await freePort();
+    await stack.spawn(
+      'bench/nest-floor.ts',
+      { ...stack.vendorEnv, PORT: String(floorPort) },
+      'nest floor listening',
+    );
+    urls['Nest floor'] = `http://127.0.0.1:${floorPort}`;
 
     const jwt = await mintDevToken(JWT_SECRET, { subject: 'bench', team: 'bench' });
     const cookie = await octaneCookie(sim, space.clientId, space.clientSecret);
@@ -83,7 +90,7 @@ async function main(): Promise<void> {
         direct: `/api/v4/orgs/${org.id}/tokens`,
         body: () => qwietCreate,
         expect: 200,
-        targets: ['baseline', 'gateway', 'gateway (fsync off)'],
+        targets: ['baseline', 'Nest floor', 'gateway', 'gateway (fsync off)'],
       },
       {
         name: 'Qwiet token list',
@@ -91,7 +98,7 @@ async function main(): Promise<void> {
         path: `/qwiet/api/v4/orgs/${otherOrg.id}/tokens`,
         direct: `/api/v4/orgs/${otherOrg.id}/tokens`,
         expect: 200,
-        targets: ['baseline', 'gateway'],
+        targets: ['baseline', 'Nest floor', 'gateway'],
       },
       {
         name: 'Octane api_access create',
@@ -300,14 +307,16 @@ function summarise(
   const rows: string[] = [];
   const scenarios = [...new Set(results.map((r) => r.scenario))];
   const ratios: Record<string, number> = {};
+  const floors: Record<string, number> = {};
   for (const scenario of scenarios) {
     const base = median(by(scenario, 'baseline').map((r) => r.rps));
-    for (const target of ['baseline', 'gateway', 'gateway (fsync off)'] as Target[]) {
+    for (const target of ['baseline', 'Nest floor', 'gateway', 'gateway (fsync off)'] as Target[]) {
       const runs = by(scenario, target);
       if (runs.length === 0) continue;
       const rps = median(runs.map((r) => r.rps));
       const ratio = base ? rps / base : undefined;
       if (ratio !== undefined && target === 'gateway') ratios[scenario] = ratio;
+      if (ratio !== undefined && target === 'Nest floor') floors[scenario] = ratio;
       rows.push(
         `| ${scenario} | ${target} | ${rps.toFixed(0)} | ${median(runs.map((r) => r.p50))} | ${median(runs.map((r) => r.p99))} | ${runs.reduce((s, r) => s + r.errors, 0)} | ${ratio === undefined ? '-' : ratio.toFixed(2)} |`,
       );
@@ -327,7 +336,7 @@ function summarise(
     '|---|---|---|---|---|---|---|',
     ...rows,
     '',
-    `- Qwiet create through the full gateway: **${(ratios[create] ?? 0).toFixed(2)}** of the raw forwarder (target 0.35).`,
+    `- Qwiet create through the full gateway: **${(ratios[create] ?? 0).toFixed(2)}** of the raw forwarder (target 0.35); NestJS on Fastify forwarding alone, with no check, log or audit: ${(floors[create] ?? 0).toFixed(2)}.`,
     `- Durable audit (fdatasync, group commit) costs **${(fsyncCost * 100).toFixed(1)}%** req/s against the same gateway with fsync off (target at most 10%).`,
     `- Unloaded (c=1) Qwiet create p50: simulator direct ${directP50} ms, through Keygate ${gatewayP50} ms: added **${(gatewayP50 - directP50).toFixed(2)} ms** (target at most 1.0 ms; autocannon reports whole milliseconds).`,
     `- \`keygate audit verify\`: ${verify.records} records in ${verify.seconds.toFixed(2)} s = **${Math.round(verify.perSecond)} records/s** (target 200,000).`,
@@ -336,6 +345,7 @@ function summarise(
   return {
     markdown,
     ratios,
+    floors,
     fsyncCost,
     addedLatencyMs: gatewayP50 - directP50,
     verifyPerSecond: verify.perSecond,

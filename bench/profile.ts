@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     const load = (seconds: number) =>
       autocannon({
         url: gateway.url,
-        connections: 32,
+        connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
         duration: seconds,
         requests: [
           {

@@ -13,6 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEntry } from './audit.types';
+import { chainLine, GENESIS_HASH } from './chain';
 import { AuditFileSink, AuditUnavailableError } from './file-sink';
 import { fingerprint } from './fingerprint';
 import { listSegments, segmentName } from './segments';
@@ -229,5 +230,24 @@ describe('audit log: durability', () => {
     expect(fingerprint(KEY, 'the-secret')).toBe(fp);
     expect(fingerprint('other-key', 'the-secret')).not.toBe(fp);
     expect(listSegments).toBeDefined();
+  });
+});
+
+describe('chainLine', () => {
+  it('writes the record as JSON with seq, prev_hash and time first, and the hash of the rest last', () => {
+    const odd: AuditEntry = {
+      ...entry(1),
+      note: 'quotes " and \\ backslashes, a tab\t, unicode é and \u2028',
+    };
+    const { line, hash } = chainLine(7, GENESIS_HASH, '2026-11-22T10:00:00.000Z', odd);
+    const body = JSON.stringify({
+      seq: 7,
+      prev_hash: GENESIS_HASH,
+      time: '2026-11-22T10:00:00.000Z',
+      ...odd,
+    });
+    expect(hash).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(line).toBe(`${body.slice(0, -1)},"hash":"${hash}"}\n`);
+    expect(JSON.parse(line)).toEqual({ ...JSON.parse(body), hash });
   });
 });

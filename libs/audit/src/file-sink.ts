@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { fdatasync as fdatasyncCallback, readFileSync, statSync, writeSync } from 'node:fs';
 import { FileHandle, open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditEntry, AuditRecord } from './audit.types';
@@ -36,6 +36,12 @@ export interface SinkHealth {
   error?: string;
   since?: string;
 }
+
+/** fs.fdatasync on a raw descriptor: far less work a batch than FileHandle.datasync(). */
+const fdatasync = (fd: number) =>
+  new Promise<void>((resolve, reject) =>
+    fdatasyncCallback(fd, (error) => (error ? reject(error) : resolve())),
+  );
 
 /** Under load the head is rewritten at most this often (each rewrite is four file system calls). */
 const HEAD_PAUSE_MS = 50;
@@ -167,7 +173,7 @@ export class AuditFileSink {
       while (written < bytes.length) written += writeSync(handle.fd, bytes, written);
       timing.writeSeconds = seconds(started);
       started = process.hrtime.bigint();
-      if (this.options.fsync) await handle.datasync();
+      if (this.options.fsync) await fdatasync(handle.fd);
       timing.syncSeconds = seconds(started);
     } catch (error) {
       // Leave no half batch behind: the next write starts on a clean line.
@@ -208,7 +214,7 @@ export class AuditFileSink {
   }
 
   private inoAtPath(file: string): number | undefined {
-    return existsSync(file) ? statSync(file).ino : undefined;
+    return statSync(file, { throwIfNoEntry: false })?.ino;
   }
 
   private async openSegment(): Promise<FileHandle> {

@@ -34,6 +34,8 @@ describe('VendorHttp (the lean node:http adapter under axios)', () => {
           method: req.method,
           url: req.url,
           body: req.headers['content-length'] ?? null,
+          accept: req.headers.accept,
+          type: req.headers['content-type'] ?? null,
         }),
       );
     });
@@ -57,7 +59,13 @@ describe('VendorHttp (the lean node:http adapter under axios)', () => {
       http.deadline(),
     );
     expect(res.status).toBe(200);
-    expect(res.data).toEqual({ method: 'POST', url: '/api/orgs/a%20b%2Fc?q=a%26b', body: '7' });
+    expect(res.data).toEqual({
+      method: 'POST',
+      url: '/api/orgs/a%20b%2Fc?q=a%26b',
+      body: '7',
+      accept: 'application/json',
+      type: 'application/json',
+    });
     expect(res.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2; Path=/']);
   });
 

@@ -31,6 +31,8 @@ export interface VendorResponse {
   body: unknown;
 }
 
+type AxiosDefaultHeaders = AxiosInstance['defaults']['headers'];
+
 const MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
 const RETRY_STATUSES = new Set([502, 503, 504]);
 
@@ -65,6 +67,10 @@ export class VendorHttp {
       validateStatus: () => true,
       adapter: nodeHttpAdapter,
     });
+    // One flat set of default headers: axios's per-method header groups (common, get, post, ...)
+    // are deep-merged into every request, about a fifth of its own time per call, for nothing
+    // here (JSON bodies get their Content-Type from axios's request transform).
+    this.client.defaults.headers = { Accept: 'application/json' } as unknown as AxiosDefaultHeaders;
   }
 
   /** The time by which everything done for one gateway request (retries, re-sign-in) must end. */
