@@ -109,7 +109,8 @@ export class AuditFileSink {
   append(entries: AuditEntry[]): Promise<AuditRecord[]> {
     return new Promise((resolve, reject) => {
       this.queue.push({ entries, resolve, reject });
-      void this.drain();
+      // Appends made in the same turn of the event loop share one batch.
+      if (this.queue.length === 1 && !this.flushing) setImmediate(() => void this.drain());
     });
   }
 
