@@ -4,6 +4,7 @@
  * Bounded in time; results in bench-results/ (git-ignored) as JSON and Markdown.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -166,10 +167,16 @@ async function main(): Promise<void> {
         }
       }
     }
-    const unloaded: Measure[] = [];
+    const unloaded: Unloaded[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const target of ['simulator', 'gateway'] as Target[])
-        unloaded.push(await load(scenarios[0], target, 1, 3));
+      for (const target of ['simulator', 'baseline', 'Nest floor', 'gateway'] as Target[]) {
+        const [scenario] = scenarios;
+        const path = target === 'simulator' ? scenario.direct : scenario.path;
+        unloaded.push({
+          target,
+          ...(await oneAtATime(urls[target] as string, path, scenario, headersFor(target))),
+        });
+      }
     }
 
     const report = summarise(results, unloaded, verify);
@@ -247,6 +254,48 @@ function measure(
   });
 }
 
+const UNLOADED_REQUESTS = 2000;
+const unloadedAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+interface Unloaded {
+  target: Target;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** Latency with nothing else in flight, to the microsecond (autocannon rounds to milliseconds). */
+async function oneAtATime(
+  url: string,
+  path: string,
+  scenario: Scenario,
+  headers: Record<string, string>,
+): Promise<Omit<Unloaded, 'target'>> {
+  const times: number[] = [];
+  let errors = 0;
+  for (let i = 0; i < UNLOADED_REQUESTS; i++) {
+    const body = scenario.body?.(i);
+    const started = process.hrtime.bigint();
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        `${url}${path}`,
+        { method: scenario.method, headers, agent: unloadedAgent },
+        (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0)),
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    if (status !== scenario.expect) errors++;
+  }
+  times.sort((a, b) => a - b);
+  return {
+    p50: times[Math.floor(times.length / 2)],
+    p99: times[Math.floor(times.length * 0.99)],
+    errors,
+  };
+}
+
 async function verifyThroughput(): Promise<{
   records: number;
   seconds: number;
@@ -299,7 +348,7 @@ const median = (values: number[]) => {
 
 function summarise(
   results: Measure[],
-  unloaded: Measure[],
+  unloaded: Unloaded[],
   verify: { records: number; seconds: number; perSecond: number },
 ) {
   const by = (scenario: string, target: Target) =>
@@ -338,7 +387,7 @@ function summarise(
     '',
     `- Qwiet create through the full gateway: **${(ratios[create] ?? 0).toFixed(2)}** of the raw forwarder (target 0.35); NestJS on Fastify forwarding alone, with no check, log or audit: ${(floors[create] ?? 0).toFixed(2)}.`,
     `- Durable audit (fdatasync, group commit) costs **${(fsyncCost * 100).toFixed(1)}%** req/s against the same gateway with fsync off (target at most 10%).`,
-    `- Unloaded (c=1) Qwiet create p50: simulator direct ${directP50} ms, through Keygate ${gatewayP50} ms: added **${(gatewayP50 - directP50).toFixed(2)} ms** (target at most 1.0 ms; autocannon reports whole milliseconds).`,
+    `- Unloaded (one request at a time, ${UNLOADED_REQUESTS} a round) Qwiet create p50: simulator direct ${directP50.toFixed(3)} ms, through Keygate ${gatewayP50.toFixed(3)} ms: added **${(gatewayP50 - directP50).toFixed(2)} ms** (target at most 1.0 ms); p99 through Keygate ${median(unloaded.filter((r) => r.target === 'gateway').map((r) => r.p99)).toFixed(3)} ms; errors ${unloaded.reduce((sum, r) => sum + r.errors, 0)}.`,
     `- \`keygate audit verify\`: ${verify.records} records in ${verify.seconds.toFixed(2)} s = **${Math.round(verify.perSecond)} records/s** (target 200,000).`,
     '',
   ].join('\n');
