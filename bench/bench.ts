@@ -15,7 +15,7 @@ import { freePort, ROOT } from '../test/support/processes';
 import { AUDIT_KEY, JWT_SECRET, startStack } from './stack';
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 4);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 32;
 const STRONG = 'Xk#9vQ!2mWp$7rTz';
 

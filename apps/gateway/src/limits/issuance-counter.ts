@@ -38,7 +38,8 @@ export class IssuanceCounter {
     for (const key of [`team:${team}`, `subject:${subject}`]) {
       const window = this.window(key, at);
       window.push(at);
-      window.sort((a, b) => a - b);
+      // The log is read in time order: sorting is only needed for the rare record out of order.
+      if (window.length > 1 && window[window.length - 2] > at) window.sort((a, b) => a - b);
     }
   }
 
