@@ -80,11 +80,10 @@ export function parseJsonBody(text: string): unknown {
 
 /**
  * What every request passes before routing: security headers (helmet), the request id on the
- * answer (and on the raw request, where pino-http reads it), JSON-only bodies of at most `bodyLimit`.
+ * answer, JSON-only bodies of at most `bodyLimit`.
  */
 export function installHttpHooks(fastify: FastifyInstance, bodyLimit: number): void {
   fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done) => {
-    (req.raw as { id?: string }).id = req.id;
     reply.header(REQUEST_ID_HEADER, req.id);
     reply.headers(req.url.startsWith('/docs') ? DOCS_HEADERS : API_HEADERS);
     try {

