@@ -91,6 +91,16 @@ describe('gateway: health, docs, shutdown, hardening', () => {
     });
   });
 
+  it('takes a path with a trailing slash as the path without it', async () => {
+    const bearer = { Authorization: `Bearer ${await stack.g.token()}` };
+    const roles = await stack.g
+      .http()
+      .get(`/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/roles/`)
+      .set(bearer)
+      .expect(200);
+    expect(roles.body.ok).toBe(true);
+  });
+
   it('lets an in-flight issuance finish, audited, when the gateway shuts down', async () => {
     const closing = await startGateway(stack.s);
     const bearer = { Authorization: `Bearer ${await closing.token()}` };

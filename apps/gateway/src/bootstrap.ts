@@ -27,6 +27,10 @@ export async function createGateway(
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
     genReqId: requestIdFor,
+    // Fastify turns off Node's limit on receiving a request (slow senders); 30 s is generous.
+    requestTimeout: 30_000,
+    // As under Express: `/tokens/` is `/tokens`.
+    routerOptions: { ignoreTrailingSlash: true },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, { logger }),
