@@ -6,6 +6,18 @@ export type AuditEvent =
   | 'octane.api_access.regenerate'
   | 'audit.tail_repaired';
 
+/** Events that create a new credential: an id the log has not seen before. */
+export const CREATING_EVENTS: ReadonlySet<AuditEvent> = new Set<AuditEvent>([
+  'qwiet.token.issue',
+  'octane.api_access.create',
+]);
+
+/** Events that hand out a secret: they count against the issuance quotas. */
+export const SECRET_ISSUING_EVENTS: ReadonlySet<AuditEvent> = new Set<AuditEvent>([
+  ...CREATING_EVENTS,
+  'octane.api_access.regenerate',
+]);
+
 /**
  * attempt: the request as decided, on disk before the vendor is called;
  * denied: refused by policy (nothing sent); succeeded / failed: the vendor's outcome;

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { AuditEntry, AuditRecord, readRecords } from '@app/audit';
+import { AuditEntry, AuditRecord, CREATING_EVENTS, readRecords } from '@app/audit';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { AuditService } from './audit.service';
@@ -71,7 +71,6 @@ export class AuditRecovery implements OnApplicationBootstrap {
   }
 }
 
-const ISSUING = new Set(['qwiet.token.issue', 'octane.api_access.create']);
 const MAY_HAVE_ACTED = new Set(['unreachable', 'timeout', 'bad_response']);
 
 /** What is still unknown about one request: its outcome (a crash), or a lost answer never settled. */
@@ -86,7 +85,7 @@ function openQuestion(group: AuditRecord[]): { attempt: AuditRecord; why: string
   const mayHaveActed =
     failed &&
     ((failed.vendor?.status ?? 0) >= 500 || MAY_HAVE_ACTED.has(failed.vendor?.error ?? ''));
-  return ISSUING.has(attempt.event) && mayHaveActed && !settled
+  return CREATING_EVENTS.has(attempt.event) && mayHaveActed && !settled
     ? { attempt, why: 'lost answer' }
     : undefined;
 }

@@ -4,8 +4,10 @@ import {
   AuditFileSink,
   AuditRecord,
   AuditUnavailableError,
+  CREATING_EVENTS,
   fingerprint,
   readRecords,
+  SECRET_ISSUING_EVENTS,
   SinkHealth,
 } from '@app/audit';
 import { ErrorCode, GatewayError } from '@app/common';
@@ -15,9 +17,6 @@ import type { GatewayConfig } from '../config/gateway.config';
 import { IssuanceCounter } from '../limits/issuance-counter';
 import { MetricsService } from '../metrics/metrics.service';
 import { CredentialOwners } from '../policy/credential-owners';
-
-const ISSUING_EVENTS = new Set(['qwiet.token.issue', 'octane.api_access.create']);
-const COUNTED_EVENTS = new Set([...ISSUING_EVENTS, 'octane.api_access.regenerate']);
 
 /** The audit log as the gateway uses it: durable writes that fail closed, fingerprints, health. */
 @Injectable()
@@ -115,14 +114,14 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
   /** The last hour's issuances, for the quotas. */
   private countIssuances(records: AuditRecord[]): void {
     for (const r of records) {
-      if (r.phase === 'succeeded' && COUNTED_EVENTS.has(r.event))
+      if (r.phase === 'succeeded' && SECRET_ISSUING_EVENTS.has(r.event))
         this.counter.record(r.actor.team, r.actor.subject, Date.parse(r.time));
     }
   }
 
   private rememberOwners(records: Iterable<AuditRecord>): void {
     for (const r of records) {
-      if (r.phase !== 'succeeded' || !ISSUING_EVENTS.has(r.event) || !r.target.credential_id)
+      if (r.phase !== 'succeeded' || !CREATING_EVENTS.has(r.event) || !r.target.credential_id)
         continue;
       const scope = r.target.org_id ?? r.target.shared_space_id ?? '';
       this.owners.record(r.target.vendor, scope, r.target.credential_id, r.actor.team);

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { CREATING_EVENTS, SECRET_ISSUING_EVENTS } from '@app/audit';
 import type { AuditDecision, AuditEntry, AuditEvent, AuditPhase, AuditTarget } from '@app/audit';
 import type { Caller } from '@app/auth';
 import { GatewayError } from '@app/common';
@@ -36,13 +37,6 @@ export interface AuditedSteps {
 }
 
 const LOST_ANSWER_TRIES = 6;
-
-/** Events that issue a secret: they count against the quotas. */
-const ISSUING_EVENTS = new Set<AuditEvent>([
-  'qwiet.token.issue',
-  'octane.api_access.create',
-  'octane.api_access.regenerate',
-]);
 
 const once = (f: () => void): (() => void) => {
   let done = false;
@@ -92,7 +86,7 @@ export class AuditedCall {
   }
 
   async run(req: AuditedRequest, steps: AuditedSteps): Promise<GatewayAnswer> {
-    const issuing = ISSUING_EVENTS.has(req.event);
+    const issuing = SECRET_ISSUING_EVENTS.has(req.event);
     const usage = issuing ? this.counter.usage(req.caller) : undefined;
     const decision = this.policy.decide(
       req.caller,
@@ -137,7 +131,8 @@ export class AuditedCall {
     entry: (phase: AuditPhase, extra?: Partial<AuditEntry>) => AuditEntry,
     release: () => void,
   ): Promise<GatewayAnswer> {
-    await this.audit.write([entry('attempt')]);
+    const attempt = entry('attempt');
+    await this.audit.write([attempt]);
 
     const started = process.hrtime.bigint();
     const latency = () => Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
@@ -157,7 +152,7 @@ export class AuditedCall {
         error instanceof UpstreamError &&
         !['credentials_rejected', 'circuit_open'].includes(error.failure)
       ) {
-        await this.findLost(entry('attempt'));
+        await this.findLost(attempt);
       }
       throw error;
     }
@@ -167,7 +162,7 @@ export class AuditedCall {
     const settled = ok && steps.settle ? steps.settle(answer) : {};
     const outcome = entry(ok ? 'succeeded' : 'failed', {
       target: {
-        ...entry('attempt').target,
+        ...attempt.target,
         ...settled.target,
         ...(settled.credentialId && { credential_id: settled.credentialId }),
       },
@@ -184,7 +179,7 @@ export class AuditedCall {
       if (ok && steps.compensate) await this.compensate(outcome, settled, steps.compensate);
       throw error;
     }
-    if (answer.status >= 500) await this.findLost(entry('attempt'));
+    if (answer.status >= 500) await this.findLost(attempt);
     return { answer, decision };
   }
 
@@ -193,8 +188,7 @@ export class AuditedCall {
    * was lost). Look for it and revoke it: no credential may exist that the log does not show.
    */
   private async findLost(attempt: AuditEntry, tries = 1): Promise<void> {
-    if (attempt.event !== 'qwiet.token.issue' && attempt.event !== 'octane.api_access.create')
-      return;
+    if (!CREATING_EVENTS.has(attempt.event)) return;
     const scope = attempt.target.org_id ?? attempt.target.shared_space_id ?? '';
     const recorded = (id: string) =>
       this.owners.ownerOf(attempt.target.vendor, scope, id) !== undefined;
