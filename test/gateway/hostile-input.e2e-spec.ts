@@ -275,6 +275,7 @@ describe('gateway: hostile input', () => {
     ['text/plain', 'label=x'],
     ['application/x-www-form-urlencoded', 'label=x&role_id=y'],
     ['multipart/form-data; boundary=x', '--x--'],
+    ['application/jsonx', '{}'],
   ])('refuses a %s body with 415', async (type, body) => {
     const res = await g
       .http()
@@ -285,6 +286,20 @@ describe('gateway: hostile input', () => {
       .expect(415);
     expect(res.body).toMatchObject({ ok: false, code: 'UNSUPPORTED_MEDIA_TYPE' });
   });
+
+  it.each(['application/json; charset=utf-8', 'Application/JSON', 'application/merge-patch+json'])(
+    'reads a %s body as JSON',
+    async (type) => {
+      const res = await g
+        .http()
+        .post(`/qwiet/api/v4/orgs/${org}/tokens`)
+        .set(bearer)
+        .set('content-type', type)
+        .send(JSON.stringify({ label: 'typed', role_id: CI_ROLE_ID, valid_for_seconds: 60 }))
+        .expect(200);
+      expect(res.body.ok).toBe(true);
+    },
+  );
 
   it('refuses prototype-pollution keys before parsing, and pollutes nothing', async () => {
     for (const key of ['__proto__', 'constructor', 'prototype']) {

@@ -33,9 +33,8 @@ const DOCS_HEADERS = helmetHeaders({
   },
 });
 
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
-/** The same types as Fastify hands them to a parser: parameters kept (`; charset="utf-8"`). */
-const JSON_TYPE_WITH_PARAMETERS = /^application\/(?:[\w.+-]+\+)?json(?:;|$)/;
+/** application/json and application/*+json, with or without parameters (`; charset="utf-8"`). */
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json(?:;|$)/;
 const PROTOTYPE_KEY = /"(__proto__|constructor|prototype)"\s*:/;
 
 const hasBody = (req: FastifyRequest) =>
@@ -61,7 +60,7 @@ function requireJsonBody(req: FastifyRequest): void {
  * JSON bodies only; a `__proto__`, `constructor` or `prototype` key is refused (400) before the
  * body is parsed, whatever the route would do with it.
  */
-export function parseJsonBody(text: string): unknown {
+function parseJsonBody(text: string): unknown {
   if (text === '') return undefined;
   const key = PROTOTYPE_KEY.exec(text)?.[1];
   if (key) {
@@ -94,15 +93,11 @@ export function installHttpHooks(fastify: FastifyInstance, bodyLimit: number): v
     done();
   });
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser(
-    JSON_TYPE_WITH_PARAMETERS,
-    { parseAs: 'string', bodyLimit },
-    (_req, text, done) => {
-      try {
-        done(null, parseJsonBody(text as string));
-      } catch (error) {
-        done(error as Error, undefined);
-      }
-    },
-  );
+  fastify.addContentTypeParser(JSON_TYPE, { parseAs: 'string', bodyLimit }, (_req, text, done) => {
+    try {
+      done(null, parseJsonBody(text as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { DestinationStream, Logger } from 'pino';
 
 /** Headers and fields that must never reach a log line. */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-api-key"]',
