@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     const file = join(outDir, `gateway-${scenario}.cpuprofile`);
     const gateway = await stack.startGateway({ AUDIT_FSYNC: 'on', CPU_PROFILE_FILE: file }, [
       '-r',
-      join(__dirname, 'cpu-profile.preload.ts'),
+      'bench/cpu-profile.preload.ts',
     ]);
     const [org] = stack.creds.qwietOrgs;
     const jwt = await mintDevToken(JWT_SECRET, { subject: 'bench', team: 'bench' });

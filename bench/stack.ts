@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generatedCredentials } from '@app/upstream-sim';
-import { freePort, spawnTs } from '../test/support/processes';
+import { freePort, spawnReady } from '../test/support/processes';
+import { compiledArgs, compiledEnv, compileForBench } from './compiled';
 
 export const JWT_SECRET = 'bench-jwt-secret-bench-jwt-secret-0123456789';
 export const AUDIT_KEY = 'bench-audit-key-bench-audit-key-0123456789';
@@ -27,7 +28,9 @@ export interface Stack {
   stop: () => void;
 }
 
+/** Compiles the repository, then starts the simulator; gateways and other processes on demand. */
 export async function startStack(policyRules = ''): Promise<Stack> {
+  compileForBench();
   const creds = generatedCredentials();
   const children: ChildProcess[] = [];
   const spawn = async (
@@ -36,7 +39,11 @@ export async function startStack(policyRules = ''): Promise<Stack> {
     ready: string,
     nodeArgs: string[] = [],
   ) => {
-    const child = await spawnTs(script, env, ready, nodeArgs);
+    const child = await spawnReady(
+      compiledArgs(script, nodeArgs),
+      { ...env, ...compiledEnv },
+      ready,
+    );
     children.push(child);
     return child;
   };

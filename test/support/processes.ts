@@ -18,21 +18,31 @@ export async function freePort(): Promise<number> {
  * Runs a TypeScript entry point of this repository as its own Node process; resolves once its
  * output contains `ready` (and keeps draining the output so the child never blocks on it).
  */
-export async function spawnTs(
+export function spawnTs(
   script: string,
   env: NodeJS.ProcessEnv,
   ready: string,
   nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
+  return spawnReady(
     ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', ...nodeArgs, script],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    env,
+    ready,
   );
+}
+
+/** Runs `node <args>` from the repository root; resolves once its output contains `ready`. */
+export async function spawnReady(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: string,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const script = args[args.length - 1];
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
