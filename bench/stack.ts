@@ -1,11 +1,18 @@
 /** The processes a benchmark or soak runs against: the simulator and gateways, on loopback only. */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generatedCredentials } from '@app/upstream-sim';
-import { freePort, spawnReady } from '../test/support/processes';
+import { freePort, ROOT, spawnReady } from '../test/support/processes';
 import { compiledArgs, compiledEnv, compileForBench } from './compiled';
+
+/** The node flags the Docker image starts the gateway with (its CMD), so the bench runs it alike. */
+const IMAGE_NODE_FLAGS: string[] = (() => {
+  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  const args = cmd ? (JSON.parse(cmd) as string[]) : [];
+  return args.filter((arg) => arg.startsWith('--'));
+})();
 
 export const JWT_SECRET = 'bench-jwt-secret-bench-jwt-secret-0123456789';
 export const AUDIT_KEY = 'bench-audit-key-bench-audit-key-0123456789';
@@ -101,7 +108,7 @@ export async function startStack(policyRules = ''): Promise<Stack> {
         ...env,
       },
       'Keygate listening on',
-      nodeArgs,
+      [...IMAGE_NODE_FLAGS, ...nodeArgs],
     );
     return { url: `http://127.0.0.1:${port}`, auditDir, child };
   };
