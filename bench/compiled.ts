@@ -30,15 +30,16 @@ export function compileForBench(): void {
 }
 
 /**
- * The node arguments that run a repository script (`apps/gateway/src/main.ts`) from that build;
- * `.ts` files among `preload` are mapped the same way. The `@app/*` paths resolve in the build.
+ * The node arguments that run a repository script (`apps/gateway/src/main.ts`) from that build,
+ * after `nodeArgs` (flags, `-r` preloads: a `.ts` preload is mapped to the build the same way).
+ * The `@app/*` paths resolve in the build.
  */
-export function compiledArgs(script: string, preload: string[] = []): string[] {
+export function compiledArgs(script: string, nodeArgs: string[] = []): string[] {
   const built = (file: string) => join(BENCH_BUILD, file.replace(/\.ts$/, '.js'));
   return [
     '-r',
     'tsconfig-paths/register',
-    ...preload.map((arg) => (arg.endsWith('.ts') ? built(arg) : arg)),
+    ...nodeArgs.map((arg) => (arg.endsWith('.ts') ? built(arg) : arg)),
     built(script),
   ];
 }
