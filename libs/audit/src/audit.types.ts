@@ -4,7 +4,9 @@ export type AuditEvent =
   | 'octane.api_access.create'
   | 'octane.api_access.revoke'
   | 'octane.api_access.regenerate'
-  | 'audit.tail_repaired';
+  | 'audit.tail_repaired'
+  | 'policy.loaded'
+  | 'policy.rejected';
 
 /** Events that create a new credential: an id the log has not seen before. */
 export const CREATING_EVENTS: ReadonlySet<AuditEvent> = new Set<AuditEvent>([
