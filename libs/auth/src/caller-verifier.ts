@@ -70,9 +70,17 @@ export class CallerVerifier {
   }
 
   private callerFrom(payload: JWTPayload): Caller {
+    const subject = payload.sub as unknown;
+    if (!isName(subject, MAX_SUBJECT_LENGTH)) {
+      throw new AuthenticationError(
+        `token claim "sub" must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} printable characters`,
+      );
+    }
     const team = payload[this.config.teamClaim];
-    if (typeof team !== 'string' || team === '') {
-      throw new AuthenticationError(`token has no "${this.config.teamClaim}" claim`);
+    if (!isName(team, MAX_TEAM_LENGTH)) {
+      throw new AuthenticationError(
+        `token claim "${this.config.teamClaim}" must be a non-empty string of at most ${MAX_TEAM_LENGTH} printable characters`,
+      );
     }
     const raw = payload[this.config.rolesClaim];
     const roles = Array.isArray(raw)
@@ -80,9 +88,18 @@ export class CallerVerifier {
       : typeof raw === 'string'
         ? raw.split(' ').filter(Boolean)
         : [];
-    return { subject: payload.sub as string, team, roles };
+    return { subject, team, roles };
   }
 }
+
+/** Subjects and teams key quotas, budgets, ownership and the audit log: typed, bounded, printable. */
+export const MAX_SUBJECT_LENGTH = 256;
+export const MAX_TEAM_LENGTH = 64;
+const isName = (value: unknown, max: number): value is string =>
+  typeof value === 'string' &&
+  value.length > 0 &&
+  value.length <= max &&
+  ![...value].some((c) => c < ' ' || c === '\x7f');
 
 /** A reason safe to give the caller: the kind of failure, never the token or key. */
 function describe(error: unknown): string {

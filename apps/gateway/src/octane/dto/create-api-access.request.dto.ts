@@ -8,16 +8,16 @@ import {
   IsIn,
   IsISO8601,
   IsNotEmpty,
-  IsOptional,
   IsString,
   MaxLength,
   ValidateNested,
 } from 'class-validator';
 import { RoleRefsDto, WorkspaceRoleRefsDto } from './octane-refs.dto';
+import { Optional } from '../../common/optional';
 
 export class ApiAccessInputDto {
   @ApiPropertyOptional({ enum: ['api_access'] })
-  @IsOptional()
+  @Optional()
   @IsIn(['api_access'])
   type?: string;
 
@@ -36,24 +36,24 @@ export class ApiAccessInputDto {
     description:
       'The key secret (never logged or stored by Keygate). Omit it and Keygate generates a strong one, returned once in data[0].client_secret',
   })
-  @IsOptional()
+  @Optional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(256)
   client_secret?: string;
 
   @ApiPropertyOptional({ example: '2031-08-24T00:00:00Z', description: 'ISO-8601 date-time' })
-  @IsOptional()
+  @Optional()
   @IsISO8601({ strict: true })
   expiration?: string;
 
   @ApiPropertyOptional({ enum: [0, 1], description: '0 credential, 1 token' })
-  @IsOptional()
+  @Optional()
   @IsIn([0, 1])
   authentication_type?: number;
 
   @ApiPropertyOptional({ type: WorkspaceRoleRefsDto })
-  @IsOptional()
+  @Optional()
   @ValidateNested()
   @Type(() => WorkspaceRoleRefsDto)
   workspace_roles?: WorkspaceRoleRefsDto;
@@ -62,7 +62,7 @@ export class ApiAccessInputDto {
     type: RoleRefsDto,
     description: 'Roles in all current and future workspaces',
   })
-  @IsOptional()
+  @Optional()
   @ValidateNested()
   @Type(() => RoleRefsDto)
   roles_in_all_workspaces?: RoleRefsDto;

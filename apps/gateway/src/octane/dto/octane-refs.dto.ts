@@ -1,12 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsOptional, Matches, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, Matches, ValidateNested } from 'class-validator';
+import { Optional } from '../../common/optional';
 
 export const OCTANE_ID = /^\d{1,18}$/;
 
 class WorkspaceRoleRefDto {
   @ApiPropertyOptional({ enum: ['workspace_role'] })
-  @IsOptional()
+  @Optional()
   @IsIn(['workspace_role'])
   type?: string;
 
@@ -17,7 +18,7 @@ class WorkspaceRoleRefDto {
 
 class RoleRefDto {
   @ApiPropertyOptional({ enum: ['role'] })
-  @IsOptional()
+  @Optional()
   @IsIn(['role'])
   type?: string;
 

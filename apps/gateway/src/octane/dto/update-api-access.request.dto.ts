@@ -1,12 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  IsBoolean,
-  IsNotEmpty,
-  IsOptional,
-  IsString,
-  MaxLength,
-  ValidateBy,
-} from 'class-validator';
+import { IsBoolean, IsNotEmpty, IsString, MaxLength, ValidateBy } from 'class-validator';
+import { Optional } from '../../common/optional';
 
 /** Revoke (`{"is_valid": false}`) or regenerate (`{"is_valid": true}`, optionally with the new `client_secret`). */
 export class UpdateApiAccessRequestDto {
@@ -20,7 +14,7 @@ export class UpdateApiAccessRequestDto {
     description:
       'The new secret (regenerate only; never logged or stored by Keygate). Omit it and Keygate generates one, returned once in client_secret',
   })
-  @IsOptional()
+  @Optional()
   @ValidateBy({
     name: 'onlyWhenRegenerating',
     validator: {

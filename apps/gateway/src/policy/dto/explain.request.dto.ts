@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { IsIn, IsObject, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { OCTANE_ID } from '../../octane/dto/octane-refs.dto';
+import { Optional } from '../../common/optional';
 
 export const EXPLAIN_ACTIONS = [
   'qwiet.read',
@@ -23,23 +24,23 @@ export class ExplainRequestDto {
     description:
       "Decide as this team (default: the caller's). Another team needs keygate:admin or keygate:auditor.",
   })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(64)
   team?: string;
 
   @ApiPropertyOptional({ format: 'uuid', description: 'Qwiet actions' })
-  @IsOptional()
+  @Optional()
   @IsUUID('all')
   org_id?: string;
 
   @ApiPropertyOptional({ example: '1001', description: 'Octane actions' })
-  @IsOptional()
+  @Optional()
   @Matches(OCTANE_ID)
   shared_space_id?: string;
 
   @ApiPropertyOptional({ description: 'Revocation and regeneration: the token or key id' })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(64)
   credential_id?: string;
@@ -48,13 +49,13 @@ export class ExplainRequestDto {
     description:
       'Revocation and regeneration: the team that issued the credential (absent: unknown)',
   })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(64)
   owner_team?: string;
 
   @ApiPropertyOptional({ description: 'Regeneration: the key name (for the secret rule)' })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(100)
   key_name?: string;
@@ -65,7 +66,7 @@ export class ExplainRequestDto {
     description:
       'The body the real route would take: a Qwiet NewToken, one Octane api_access, or {"client_secret": ...} for a regeneration',
   })
-  @IsOptional()
+  @Optional()
   @IsObject()
   body?: Record<string, unknown>;
 }

@@ -1,15 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  IsIn,
-  IsInt,
-  IsNotEmpty,
-  IsOptional,
-  IsString,
-  IsUUID,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { IsIn, IsInt, IsNotEmpty, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+import { Optional } from '../../common/optional';
 
 export const TOKEN_TYPES = ['access', 'integration'] as const;
 export const MAX_LIFETIME_SECONDS = 2_147_483_647;
@@ -23,7 +14,7 @@ export class CreateTokenRequestDto {
   label!: string;
 
   @ApiPropertyOptional({ example: 'Used by the on-prem Jira integration', maxLength: 2000 })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(2000)
   description?: string;
@@ -33,7 +24,7 @@ export class CreateTokenRequestDto {
   role_id!: string;
 
   @ApiPropertyOptional({ enum: TOKEN_TYPES })
-  @IsOptional()
+  @Optional()
   @IsIn(TOKEN_TYPES)
   token_type?: (typeof TOKEN_TYPES)[number];
 
@@ -43,7 +34,7 @@ export class CreateTokenRequestDto {
     example: 3600,
     description: 'Lifetime in seconds',
   })
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(1)
   @Max(MAX_LIFETIME_SECONDS)

@@ -1,0 +1,149 @@
+import { SignJWT } from 'jose';
+import { scopeOnlyPolicy, TEST_JWT_SECRET, useStack, writePolicy } from '../support/gateway';
+
+const STRONG = '9011@83sd!f1042ds+f19fg86M';
+const CI_ROLE = '66ad5168-41be-4b6c-9ac5-a30b02229c35';
+const hs256 = (claims: Record<string, unknown>) =>
+  new SignJWT({ exp: Math.floor(Date.now() / 1000) + 600, ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+
+describe('gateway: policy bypasses closed', () => {
+  const stack = useStack((s) => ({
+    POLICY_FILE: writePolicy(
+      scopeOnlyPolicy(
+        s,
+        [
+          'rules:',
+          '  qwiet: { lifetime_required: {}, max_lifetime: { max_seconds: 86400 } }',
+          '  octane: { expiration_required: {}, max_expiration: { max_days: 30 } }',
+        ].join('\n'),
+      ),
+    ),
+  }));
+  const org = () => stack.s.options.qwietOrgs[0].id;
+  const bearer = async () => ({ Authorization: `Bearer ${await stack.g.token()}` });
+  const vendorWrites = async () =>
+    Object.entries((await stack.s.admin.state()).requests)
+      .filter(([op]) => /create|update|delete/.test(op))
+      .reduce((n, [, count]) => n + count, 0);
+
+  describe('a present field must have its type: null is a 400 naming it', () => {
+    const qwietToken = {
+      label: 'ci',
+      role_id: CI_ROLE,
+      description: 'd',
+      token_type: 'access',
+      valid_for_seconds: 3600,
+    };
+    const octaneKey = {
+      type: 'api_access',
+      name: 'nullcheck',
+      client_secret: STRONG,
+      expiration: new Date(Date.now() + 86400_000).toISOString(),
+      authentication_type: 0,
+      workspace_roles: { data: [{ type: 'workspace_role', id: '1028' }] },
+      roles_in_all_workspaces: { data: [{ type: 'role', id: '1007' }] },
+    };
+
+    it.each(['description', 'token_type', 'valid_for_seconds'])(
+      'Qwiet token %s: null',
+      async (field) => {
+        const before = await vendorWrites();
+        const res = await stack.g
+          .http()
+          .post(`/qwiet/api/v4/orgs/${org()}/tokens`)
+          .set(await bearer())
+          .send({ ...qwietToken, [field]: null })
+          .expect(400);
+        expect(res.body.code).toBe('VALIDATION_FAILED');
+        expect(res.body.validation_errors.join('\n')).toMatch(new RegExp(`^${field}: `, 'm'));
+        expect(await vendorWrites()).toBe(before);
+      },
+    );
+
+    it.each([
+      'type',
+      'client_secret',
+      'expiration',
+      'authentication_type',
+      'workspace_roles',
+      'roles_in_all_workspaces',
+    ])('Octane key %s: null', async (field) => {
+      const before = await vendorWrites();
+      const res = await stack.g
+        .http()
+        .post('/octane/api/shared_spaces/1001/api_accesses')
+        .set(await bearer())
+        .send({ data: [{ ...octaneKey, [field]: null }] })
+        .expect(400);
+      expect(res.body.error_code).toBe('VALIDATION_FAILED');
+      expect(Object.keys(res.body.properties ?? {})).toContain(`data[0].${field}`);
+      expect(await vendorWrites()).toBe(before);
+    });
+
+    it('Octane role reference type: null', async () => {
+      const res = await stack.g
+        .http()
+        .post('/octane/api/shared_spaces/1001/api_accesses')
+        .set(await bearer())
+        .send({
+          data: [{ ...octaneKey, workspace_roles: { data: [{ type: null, id: '1028' }] } }],
+        })
+        .expect(400);
+      expect(Object.keys(res.body.properties)).toContain('data[0].workspace_roles.data[0].type');
+    });
+
+    it('Octane regeneration client_secret: null is a 400, not a 500', async () => {
+      const res = await stack.g
+        .http()
+        .put('/octane/api/shared_spaces/1001/api_accesses/1')
+        .set(await bearer())
+        .send({ is_valid: true, client_secret: null })
+        .expect(400);
+      expect(Object.keys(res.body.properties)).toContain('client_secret');
+    });
+
+    it('explain: a null team or body is refused too', async () => {
+      const res = await stack.g
+        .http()
+        .post('/v1/policy/explain')
+        .set(await bearer())
+        .send({ action: 'qwiet.read', org_id: org(), team: null })
+        .expect(400);
+      expect(res.body.code ?? res.body.error_code).toBe('VALIDATION_FAILED');
+    });
+  });
+
+  describe('subject and team are non-empty strings of bounded length, or 401', () => {
+    it.each<[string, unknown]>([
+      ['null', null],
+      ['an object', { id: 'alice' }],
+      ['an array', ['alice']],
+      ['a number', 42],
+      ['empty', ''],
+      ['too long', 'a'.repeat(257)],
+    ])('sub %s', async (_name, sub) => {
+      const token = await hs256({ sub, team: 'payments' });
+      const res = await stack.g
+        .http()
+        .get(`/qwiet/api/v4/orgs/${org()}/roles`)
+        .set({ Authorization: `Bearer ${token}` })
+        .expect(401);
+      expect(res.body.code).toBe('UNAUTHENTICATED');
+    });
+
+    it.each<[string, unknown]>([
+      ['too long', 'p'.repeat(65)],
+      ['a number', 7],
+      ['with control characters', 'pay\nments'],
+    ])('team %s', async (_name, team) => {
+      const token = await hs256({ sub: 'alice', team });
+      await stack.g
+        .http()
+        .get(`/qwiet/api/v4/orgs/${org()}/roles`)
+        .set({ Authorization: `Bearer ${token}` })
+        .expect(401);
+    });
+  });
+});
