@@ -1,9 +1,23 @@
 import type { Config } from 'jest';
-import { pathsToModuleNameMapper } from 'ts-jest';
-import { compilerOptions } from './tsconfig.json';
+
+// Written as CommonJS on purpose. Node 20 loads this file through ts-node (CommonJS); Node 22.18+
+// and 24 strip its types and load it natively, as an ES module if it has ES module syntax, where
+// `import ... from './tsconfig.json'` needs an import attribute that TypeScript refuses under
+// "module": "commonjs" (ERR_IMPORT_ATTRIBUTE_MISSING) and `__dirname` does not exist. With
+// `require` only (the `import type` above is erased), both runtimes load it as CommonJS.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const { readFileSync } = require('node:fs') as typeof import('node:fs');
+const { join } = require('node:path') as typeof import('node:path');
+const { pathsToModuleNameMapper } = require('ts-jest') as typeof import('ts-jest');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 // One list of path aliases (tsconfig.json) feeds both the compiler and jest.
-const moduleNameMapper = pathsToModuleNameMapper(compilerOptions.paths, { prefix: '<rootDir>/' });
+const tsconfig = JSON.parse(readFileSync(join(__dirname, 'tsconfig.json'), 'utf8')) as {
+  compilerOptions: { paths: Record<string, string[]> };
+};
+const moduleNameMapper = pathsToModuleNameMapper(tsconfig.compilerOptions.paths, {
+  prefix: '<rootDir>/',
+});
 const transform: Config['transform'] = {
   '^.+\\.ts$': 'ts-jest',
 };
@@ -32,4 +46,4 @@ const config: Config = {
   ],
 };
 
-export default config;
+module.exports = config;
