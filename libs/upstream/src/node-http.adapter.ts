@@ -20,6 +20,11 @@ const urlBuilder = new Axios({});
  * only what Keygate's vendor calls need: keep-alive agents, a timeout, a size cap, no redirects,
  * no proxies, no streams. axios still builds the URL, serialises the body and parses the answer.
  * Failures are AxiosErrors with the usual codes (ECONNABORTED, ECONNRESET, ...).
+ *
+ * `config.timeout` bounds the whole call from the moment it is made: time queued for one of the
+ * agent's sockets, connecting, sending and reading the whole answer (not Node's idle-socket
+ * timeout, which a vendor dripping a byte at a time never trips). When it fires the request and
+ * its socket are destroyed, so a half-read socket never goes back to the keep-alive pool.
  */
 export const nodeHttpAdapter: AxiosAdapter = (config: InternalAxiosRequestConfig) =>
   new Promise<AxiosResponse>((resolve, reject) => {
@@ -37,8 +42,17 @@ export const nodeHttpAdapter: AxiosAdapter = (config: InternalAxiosRequestConfig
     const body =
       typeof config.data === 'string' || Buffer.isBuffer(config.data) ? config.data : undefined;
     if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
-    const fail = (message: string, code: string, request?: unknown) =>
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = () => {
+      settled = true;
+      if (timer) clearTimeout(timer);
+    };
+    const fail = (message: string, code: string, request?: unknown) => {
+      if (settled) return;
+      settle();
       reject(new AxiosError(message, code, config, request));
+    };
 
     const req = (secure ? https : http).request(
       url,
@@ -70,7 +84,9 @@ export const nodeHttpAdapter: AxiosAdapter = (config: InternalAxiosRequestConfig
         res.on('error', (error: NodeJS.ErrnoException) =>
           fail(error.message, error.code ?? AxiosError.ERR_NETWORK, req),
         );
-        res.on('end', () =>
+        res.on('end', () => {
+          if (settled) return;
+          settle();
           resolve({
             data: Buffer.concat(chunks).toString('utf8'),
             status: res.statusCode ?? 0,
@@ -78,15 +94,16 @@ export const nodeHttpAdapter: AxiosAdapter = (config: InternalAxiosRequestConfig
             headers: AxiosHeaders.from(res.headers as Record<string, string>),
             config,
             request: req,
-          }),
-        );
+          });
+        });
       },
     );
     if (config.timeout) {
-      req.setTimeout(config.timeout, () => {
-        req.destroy();
+      timer = setTimeout(() => {
         fail(`timeout of ${config.timeout}ms exceeded`, AxiosError.ECONNABORTED, req);
-      });
+        // Queued: the request leaves the agent's queue. Connected: its socket is destroyed.
+        req.destroy();
+      }, config.timeout);
     }
     req.on('error', (error: NodeJS.ErrnoException) =>
       fail(error.message, error.code ?? AxiosError.ERR_NETWORK, req),

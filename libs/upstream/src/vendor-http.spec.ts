@@ -1,4 +1,4 @@
-import { createServer, Server } from 'node:http';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UpstreamError } from './upstream.errors';
 import { VendorHttp, vendorPath } from './vendor-http';
@@ -99,5 +99,114 @@ describe('VendorHttp (the lean node:http adapter under axios)', () => {
   it('refuses vendorPath segments that would climb', () => {
     expect(() => vendorPath('orgs', '..')).toThrow();
     expect(() => vendorPath('orgs', '')).toThrow();
+  });
+});
+
+/** A server of our own for one describe block: started before its tests, every socket ended after. */
+function useServer(handler: (req: IncomingMessage, res: ServerResponse) => void) {
+  const started = {} as { server: Server; url: string };
+  beforeAll(async () => {
+    started.server = createServer(handler);
+    await new Promise<void>((resolve) => started.server.listen(0, '127.0.0.1', resolve));
+    started.url = `http://127.0.0.1:${(started.server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    started.server.closeAllConnections();
+    await new Promise((resolve) => started.server.close(resolve));
+  });
+  return started;
+}
+
+/** Runs `call`, resolving to what it threw (or returned) and how long it took in ms. */
+async function timed(call: () => Promise<unknown>): Promise<{ outcome: unknown; ms: number }> {
+  const started = performance.now();
+  const outcome = await call().catch((error: unknown) => error);
+  return { outcome, ms: performance.now() - started };
+}
+
+describe('VendorHttp: the attempt timeout and the deadline bound the whole call', () => {
+  // Generous margins: the machine is shared; the point is seconds versus the timeout, not ms.
+  const MARGIN_MS = 700;
+
+  describe('a vendor that drips its answer, a byte every 200 ms', () => {
+    let closed = 0;
+    const drip = useServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('[');
+      let sent = 0;
+      // Bounded: 40 bytes, 8 s; stops as soon as the client hangs up.
+      const timer = setInterval(() => {
+        if (++sent >= 40) {
+          clearInterval(timer);
+          res.end('0]');
+        } else res.write('0,');
+      }, 200);
+      req.socket.on('close', () => {
+        clearInterval(timer);
+        closed++;
+      });
+    });
+
+    it('fails a create with timeout once the attempt timeout is spent, and drops the half-read socket', async () => {
+      const http = new VendorHttp('qwiet', drip.url, { ...transport, timeoutMs: 500 });
+      try {
+        const { outcome, ms } = await timed(() =>
+          http.send('op', { method: 'POST', url: '/x', data: {} }, http.deadline()),
+        );
+        expect(outcome).toBeInstanceOf(UpstreamError);
+        expect(outcome).toMatchObject({ failure: 'timeout' });
+        expect(ms).toBeLessThan(500 + MARGIN_MS);
+        // The server sees its socket closed: never kept alive for reuse half-read.
+        await new Promise<void>((resolve) => {
+          const poll = () => (closed >= 1 ? resolve() : setImmediate(poll));
+          poll();
+        });
+        expect(closed).toBe(1);
+      } finally {
+        http.close();
+      }
+    });
+
+    it('ends a read at the request deadline when it comes before the attempt timeout', async () => {
+      const http = new VendorHttp('qwiet', drip.url, {
+        ...transport,
+        timeoutMs: 5000,
+        deadlineMs: 600,
+      });
+      try {
+        const { outcome, ms } = await timed(() =>
+          http.send('op', { method: 'GET', url: '/x' }, http.deadline()),
+        );
+        expect(outcome).toMatchObject({ failure: 'timeout' });
+        expect(ms).toBeLessThan(600 + MARGIN_MS);
+      } finally {
+        http.close();
+      }
+    });
+  });
+
+  describe('a vendor that never answers, with 2 sockets', () => {
+    const hung: ServerResponse[] = [];
+    const hang = useServer((_req, res) => void hung.push(res));
+
+    it('times out 16 concurrent creates each within the timeout of the call, time queued for a socket included', async () => {
+      const http = new VendorHttp('qwiet', hang.url, {
+        ...transport,
+        timeoutMs: 400,
+        maxSockets: 2,
+      });
+      try {
+        const calls = await Promise.all(
+          Array.from({ length: 16 }, () =>
+            timed(() => http.send('op', { method: 'POST', url: '/x', data: {} }, http.deadline())),
+          ),
+        );
+        for (const { outcome } of calls) expect(outcome).toMatchObject({ failure: 'timeout' });
+        // Queued behind the 2 sockets, the last ones took 8 x 400 ms before.
+        expect(Math.max(...calls.map((c) => c.ms))).toBeLessThan(400 + MARGIN_MS);
+      } finally {
+        http.close();
+      }
+    });
   });
 });
