@@ -40,6 +40,18 @@ describe('keygate policy check', () => {
     );
   });
 
+  it('refuses a pattern that can backtrack catastrophically, naming its path', () => {
+    const file = write(
+      "version: 1\nrules: { qwiet: { label_pattern: { pattern: '(a+)+$' } } }\nteams:\n  a: { rules: { octane: { name_pattern: { pattern: '^([a-z]+)*$' } } } }\n",
+    );
+    const { output, status } = policyCheckCommand([file]);
+    expect(status).toBe(1);
+    expect(output).toContain('rules.qwiet.label_pattern: pattern may backtrack catastrophically');
+    expect(output).toContain(
+      'teams.a.rules.octane.name_pattern: pattern may backtrack catastrophically',
+    );
+  });
+
   it('exits 1 for a missing file and 2 without one', () => {
     expect(policyCheckCommand(['/nonexistent.yaml']).status).toBe(1);
     expect(policyCheckCommand([]).status).toBe(2);

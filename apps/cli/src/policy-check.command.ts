@@ -3,8 +3,9 @@ import { compilePolicy, PolicyError, TeamPolicy } from '@app/policy';
 import { stringify } from 'yaml';
 
 export const POLICY_CHECK_USAGE = `keygate policy check FILE
-  Validates a policy file (schema, regular expressions, team sections that would loosen a global
-  rule) and prints its revision and the effective rules of each team. Exit status 1 when invalid.`;
+  Validates a policy file (schema, regular expressions and whether they can backtrack
+  catastrophically, team sections that would loosen a global rule) and prints its revision and
+  the effective rules of each team. Exit status 1 when invalid.`;
 
 function effective(team: TeamPolicy) {
   return {

@@ -82,6 +82,63 @@ describe('policy file', () => {
 
   it.each([
     [
+      'a nested quantifier',
+      'qwiet: { label_pattern: { pattern: "(a+)+$" } }',
+      'qwiet.label_pattern',
+      /exponential/,
+    ],
+    [
+      'an overlapping alternation',
+      'octane: { name_pattern: { pattern: "^(a|b|ab)*c$" } }',
+      'octane.name_pattern',
+      /exponential/,
+    ],
+    [
+      'a cubic pattern',
+      "octane: { name_pattern: { pattern: '\\d+\\d+\\d*$' } }",
+      'octane.name_pattern',
+      /\d(th|rd) degree polynomial/,
+    ],
+  ])(
+    'refuses a pattern that can backtrack catastrophically: %s',
+    (_case, rule, path, complexity) => {
+      for (const [text, at] of [
+        [`version: 1\nrules: { ${rule} }\n`, `rules.${path}`],
+        [
+          `version: 1\nteams: { payments: { rules: { ${rule} } } }\n`,
+          `teams.payments.rules.${path}`,
+        ],
+      ]) {
+        const found = problems(text);
+        expect(found).toEqual([
+          expect.stringContaining(`${at}: pattern may backtrack catastrophically (`),
+        ]);
+        expect(found[0]).toMatch(complexity);
+      }
+    },
+  );
+
+  it('refuses a pattern the checker cannot decide (back-reference, look-around), saying why', () => {
+    expect(
+      problems("version: 1\nrules: { qwiet: { label_pattern: { pattern: '^(a+)\\1$' } } }\n"),
+    ).toEqual([
+      'rules.qwiet.label_pattern: pattern cannot be checked for catastrophic backtracking (it uses a back-reference); write it without back-references and look-arounds',
+    ]);
+  });
+
+  it.each([
+    '^ci-',
+    '^[A-Za-z0-9][A-Za-z0-9 ._-]{2,63}$',
+    '^ci-.*-.*$',
+    '^(?:[a-z0-9]+[-_.])*[a-z0-9]+$',
+  ])('accepts a pattern that matches in linear or quadratic time: %s', (pattern) => {
+    expect(
+      problems(`version: 1\nrules: { qwiet: { label_pattern: { pattern: '${pattern}' } } }\n`),
+    ).toEqual([]);
+  });
+
+  it.each([
+    [
       'a longer lifetime',
       'qwiet: { max_lifetime: { max_seconds: 7200 } }',
       /teams\.payments\.rules\.qwiet\.max_lifetime\.max_seconds: 7200 would loosen the global cap of 3600; a team may only tighten/,

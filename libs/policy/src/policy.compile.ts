@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import Ajv from 'ajv';
+import type * as Recheck from 'recheck';
 import { parseDocument } from 'yaml';
 import { POLICY_SCHEMA } from './policy.schema';
 import type {
@@ -91,17 +92,61 @@ export function compilePolicy(text: string): CompiledPolicy {
 
 function checkPatterns(rules: RuleSet | undefined, path: string, problems: string[]): void {
   const patterns: [string, string | undefined][] = [
-    [`${path}.qwiet.label_pattern.pattern`, rules?.qwiet?.label_pattern?.pattern],
-    [`${path}.octane.name_pattern.pattern`, rules?.octane?.name_pattern?.pattern],
+    [`${path}.qwiet.label_pattern`, rules?.qwiet?.label_pattern?.pattern],
+    [`${path}.octane.name_pattern`, rules?.octane?.name_pattern?.pattern],
   ];
   for (const [where, pattern] of patterns) {
     if (pattern === undefined) continue;
     try {
       new RegExp(pattern, 'u');
     } catch (error) {
-      problems.push(`${where}: not a valid regular expression (${(error as Error).message})`);
+      problems.push(
+        `${where}.pattern: not a valid regular expression (${(error as Error).message})`,
+      );
+      continue;
     }
+    const risk = backtrackingRisk(pattern);
+    if (risk) problems.push(`${where}: pattern ${risk}`);
   }
+}
+
+/** recheck (a ReDoS checker), loaded on first use: its pure-JS engine takes ~100 ms to load. */
+let recheck: typeof Recheck | undefined;
+const RECHECK_TIMEOUT_MS = 5_000;
+
+/**
+ * Why a pattern could make matching one label or key name slow, or undefined when it cannot.
+ * recheck's automaton checker decides it exactly, in milliseconds, for patterns without
+ * back-references and look-arounds; those it cannot decide (only its fuzzer could, in seconds of
+ * blocking work and with a verdict that depends on the machine's speed) are refused as unchecked.
+ * Exponential and cubic-or-worse patterns are refused; a quadratic one is accepted: a label is at
+ * most 200 characters and a key name at most 100, so at most 40,000 steps.
+ * Only recheck's pure-JS engine runs here (no JVM, no native binary, no worker thread).
+ */
+export function backtrackingRisk(pattern: string): string | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  recheck ??= require('recheck') as typeof Recheck;
+  const previous = process.env.RECHECK_SYNC_BACKEND;
+  process.env.RECHECK_SYNC_BACKEND = 'pure';
+  let result: Recheck.Diagnostics;
+  try {
+    result = recheck.checkSync(pattern, 'u', {
+      checker: 'automaton',
+      timeout: RECHECK_TIMEOUT_MS,
+    });
+  } finally {
+    if (previous === undefined) delete process.env.RECHECK_SYNC_BACKEND;
+    else process.env.RECHECK_SYNC_BACKEND = previous;
+  }
+  if (result.status === 'safe') return undefined;
+  if (result.status === 'unknown') {
+    const why =
+      result.error.kind === 'unsupported' ? `it uses a ${result.error.message}` : result.error.kind;
+    return `cannot be checked for catastrophic backtracking (${why}); write it without back-references and look-arounds`;
+  }
+  const { complexity } = result;
+  if (complexity.type === 'polynomial' && complexity.degree < 3) return undefined;
+  return `may backtrack catastrophically (${complexity.summary} time in the input length, e.g. ${result.attack.pattern})`;
 }
 
 const LOOSEN = 'a team may only tighten the global rules';
