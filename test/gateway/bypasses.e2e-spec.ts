@@ -146,4 +146,32 @@ describe('gateway: policy bypasses closed', () => {
         .expect(401);
     });
   });
+
+  it('answers that carry a token value or a client_secret are never cached', async () => {
+    const qwiet = await stack.g
+      .http()
+      .post(`/qwiet/api/v4/orgs/${org()}/tokens`)
+      .set(await bearer())
+      .send({ label: 'nostore', role_id: CI_ROLE, valid_for_seconds: 600 })
+      .expect(200);
+    expect(qwiet.body.response.value).toEqual(expect.any(String));
+    expect(qwiet.headers['cache-control']).toBe('no-store');
+    const octane = await stack.g
+      .http()
+      .post('/octane/api/shared_spaces/1001/api_accesses')
+      .set(await bearer())
+      .send({
+        data: [{ name: 'nostore', expiration: new Date(Date.now() + 86400_000).toISOString() }],
+      })
+      .expect(201);
+    expect(octane.headers['cache-control']).toBe('no-store');
+    const regenerated = await stack.g
+      .http()
+      .put(`/octane/api/shared_spaces/1001/api_accesses/${octane.body.data[0].id}`)
+      .set(await bearer())
+      .send({ is_valid: true })
+      .expect(200);
+    expect(regenerated.body.client_secret).toEqual(expect.any(String));
+    expect(regenerated.headers['cache-control']).toBe('no-store');
+  });
 });

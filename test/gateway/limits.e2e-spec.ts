@@ -54,6 +54,36 @@ describe('gateway: request budget per caller', () => {
       }),
     ]);
   });
+  it('audits refused changes once per window per caller, never the raw path as an id', async () => {
+    const dave = { Authorization: `Bearer ${await stack.g.token({ sub: 'dave' })}` };
+    const tokens = `/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/tokens`;
+    for (let i = 0; i < 5; i++) await stack.g.http().get(tokens).set(dave).expect(200);
+    for (let i = 0; i < 20; i++) {
+      await stack.g
+        .http()
+        .post(i % 2 ? tokens : '/qwiet/api/v4/orgs/..%2F..%2Fnot-an-org/tokens')
+        .set(dave)
+        .send({ label: 'x', role_id: CI_ROLE_ID })
+        .expect(429);
+    }
+    const auditor = {
+      Authorization: `Bearer ${await stack.g.token({ sub: 'eve', roles: ['keygate:auditor'] })}`,
+    };
+    const records = (await stack.g.http().get('/v1/audit?subject=dave').set(auditor).expect(200))
+      .body.records;
+    expect(records).toHaveLength(1);
+    expect(records[0].target.org_id).toBeUndefined();
+    const metrics = await stack.g
+      .http()
+      .get('/metrics')
+      .set({
+        Authorization: `Bearer ${await stack.g.token({ sub: 'ops', roles: ['keygate:admin'] })}`,
+      })
+      .expect(200);
+    expect(metrics.text).toMatch(
+      /keygate_http_requests_total\{[^}]*status="429"[^}]*\} (2\d|[3-9]\d)/,
+    );
+  });
 });
 
 describe('gateway: issuance quotas from the policy', () => {

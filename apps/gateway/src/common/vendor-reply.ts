@@ -14,9 +14,13 @@ export const POLICY_WARNINGS_HEADER = 'X-Keygate-Policy-Warnings';
 /** Header-safe text: printable ASCII only. */
 const headerText = (s: string) => s.replace(/[^\x20-\x7e]/g, '?');
 
-/** Answers with the vendor's status and body; policy revision and warnings go in headers. */
+/**
+ * Answers with the vendor's status and body; policy revision and warnings go in headers. A decided
+ * change may carry a token value or a client_secret: no cache may keep it.
+ */
 export function relay(reply: FastifyReply, { answer, decision }: GatewayAnswer): unknown {
   if (decision) {
+    reply.header('Cache-Control', 'no-store');
     reply.header(POLICY_REVISION_HEADER, decision.revision);
     if (decision.warnings.length > 0) {
       reply.header(

@@ -18,10 +18,15 @@ type CallerRequest = FastifyRequest & { caller?: Caller };
 
 /**
  * One request budget per authenticated caller (subject), across every route: 429 RATE_LIMITED
- * with Retry-After in the vendor's envelope. A refused issuance or revocation is audited.
+ * with Retry-After in the vendor's envelope. The first refused issuance or revocation of a caller
+ * in each window is audited, the rest only counted (keygate_http_requests_total, status 429): a
+ * caller over the budget must not be able to fill the durable log, one fdatasync per request.
  */
 @Injectable()
 export class CallerThrottlerGuard extends ThrottlerGuard {
+  /** Subject -> end of the window in which its refusal was already audited. */
+  private readonly audited = new Map<string, number>();
+
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
@@ -51,7 +56,7 @@ export class CallerThrottlerGuard extends ThrottlerGuard {
     const req = context.switchToHttp().getRequest<CallerRequest>();
     const retryAfter = Math.max(1, Math.ceil(detail.timeToBlockExpire));
     const audited = auditedEventOf(req);
-    if (audited && req.caller) {
+    if (audited && req.caller && this.firstRefusalInWindow(req.caller.subject, retryAfter)) {
       const ua = req.headers['user-agent'];
       await this.audit.write([
         {
@@ -81,5 +86,15 @@ export class CallerThrottlerGuard extends ThrottlerGuard {
       {},
       { retry_after_seconds: retryAfter },
     );
+  }
+
+  private firstRefusalInWindow(subject: string, retryAfterSeconds: number): boolean {
+    const now = Date.now();
+    if ((this.audited.get(subject) ?? 0) > now) return false;
+    if (this.audited.size >= 10_000) {
+      for (const [key, until] of this.audited) if (until <= now) this.audited.delete(key);
+    }
+    this.audited.set(subject, now + retryAfterSeconds * 1000);
+    return true;
   }
 }
