@@ -301,7 +301,7 @@ describe('gateway: hostile input', () => {
     },
   );
 
-  it('refuses prototype-pollution keys before parsing, and pollutes nothing', async () => {
+  it('refuses prototype-pollution keys before validation, and pollutes nothing', async () => {
     for (const key of ['__proto__', 'constructor', 'prototype']) {
       const body = `{"label":"x","role_id":"${CI_ROLE_ID}","${key}":{"isAdmin":true}}`;
       const res = await g
@@ -318,6 +318,86 @@ describe('gateway: hostile input', () => {
     }
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
   });
+
+  it('refuses a key spelled with JSON escapes ("\\u005f_proto__") as the key it is, and pollutes nothing', async () => {
+    const before = await mutationsSeen();
+    for (const [escaped, key] of [
+      ['\\u005f_proto__', '__proto__'],
+      ['\\u0063onstructor', 'constructor'],
+      ['prot\\u006ftype', 'prototype'],
+    ]) {
+      const body = `{"label":"x","role_id":"${CI_ROLE_ID}","${escaped}":{"isAdmin":true}}`;
+      const res = await g
+        .http()
+        .post(`/qwiet/api/v4/orgs/${org}/tokens`)
+        .set(bearer)
+        .set('content-type', 'application/json')
+        .send(body)
+        .expect(400);
+      expect(res.body).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: `the key "${key}" is not allowed in a request body`,
+      });
+    }
+    // Nested deeper, on an Octane route too.
+    const nested = await g
+      .http()
+      .post('/octane/api/shared_spaces/1001/api_accesses')
+      .set(bearer)
+      .set('content-type', 'application/json')
+      .send(
+        '{"data":[{"name":"n","workspace_roles":{"data":[{"\\u005f_proto__":{"isAdmin":true}}]}}]}',
+      )
+      .expect(400);
+    expect(nested.body).toMatchObject({
+      error_code: 'VALIDATION_FAILED',
+      description: 'the key "__proto__" is not allowed in a request body',
+    });
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+    expect(await mutationsSeen()).toBe(before);
+  });
+
+  it.each([
+    ['arrays', (n: number) => `{"label":${'['.repeat(n)}${']'.repeat(n)}}`],
+    ['objects', (n: number) => `{"label":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}`],
+  ])(
+    'refuses a body of %s nested deeper than 32 levels with 400, before validation',
+    async (_kind, body) => {
+      const before = await mutationsSeen();
+      for (const route of routes) {
+        const http = g.http();
+        const res = await http[route.method](route.path())
+          .set(bearer)
+          .set('content-type', 'application/json')
+          .send(body(5000))
+          .expect(400);
+        expect(isErrorEnvelope(route.vendor, res.body)).toBe(true);
+        expect(JSON.stringify(res.body)).toContain('nested deeper than 32 levels');
+      }
+      // 32 levels in all is fine as far as nesting goes (the body is still not a valid request).
+      const shallow = await g
+        .http()
+        .post(`/qwiet/api/v4/orgs/${org}/tokens`)
+        .set(bearer)
+        .set('content-type', 'application/json')
+        .send(body(30))
+        .expect(400);
+      expect(JSON.stringify(shallow.body)).not.toContain('nested deeper');
+      expect(await mutationsSeen()).toBe(before);
+    },
+  );
+
+  it.each(['2026-W10', '2026-W10-3', '2026-060'])(
+    'refuses an audit time the query cannot use (%s) with 400 naming the parameter',
+    async (from) => {
+      const auditor = { Authorization: `Bearer ${await g.token({ roles: ['keygate:auditor'] })}` };
+      const res = await g.http().get('/v1/audit').query({ from }).set(auditor).expect(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(JSON.stringify(res.body)).toContain('from');
+      const to = await g.http().get('/v1/audit').query({ to: from }).set(auditor).expect(400);
+      expect(JSON.stringify(to.body)).toContain('to');
+    },
+  );
 
   it('with a duplicate key, validates and sends the same (last) value', async () => {
     const body = `{"label":"dup","role_id":"${CI_ROLE_ID}","valid_for_seconds":"bad","valid_for_seconds":600}`;

@@ -35,7 +35,10 @@ const DOCS_HEADERS = helmetHeaders({
 
 /** application/json and application/*+json, with or without parameters (`; charset="utf-8"`). */
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json(?:;|$)/;
-const PROTOTYPE_KEY = /"(__proto__|constructor|prototype)"\s*:/;
+/** Keys refused anywhere in a body, however they are spelled in the JSON text (`"\u005f_proto__"`). */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Deeper bodies are refused before validation (no request of either vendor nests past 5). */
+export const MAX_BODY_DEPTH = 32;
 
 const hasBody = (req: FastifyRequest) =>
   (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
@@ -57,23 +60,49 @@ function requireJsonBody(req: FastifyRequest): void {
 }
 
 /**
- * JSON bodies only; a `__proto__`, `constructor` or `prototype` key is refused (400) before the
- * body is parsed, whatever the route would do with it.
+ * JSON bodies only. The parsed value is then walked once, without recursion: a `__proto__`,
+ * `constructor` or `prototype` key at any depth is refused (400 naming it: checked on the parsed
+ * keys, so a JSON escape such as `"\u005f_proto__"` cannot slip past), and so is a body nested
+ * deeper than MAX_BODY_DEPTH (validation and the vendor call would otherwise recurse into it).
  */
 function parseJsonBody(text: string): unknown {
   if (text === '') return undefined;
-  const key = PROTOTYPE_KEY.exec(text)?.[1];
-  if (key) {
-    throw new GatewayError(
-      400,
-      ErrorCode.VALIDATION_FAILED,
-      `the key "${key}" is not allowed in a request body`,
-    );
-  }
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     throw new GatewayError(400, ErrorCode.VALIDATION_FAILED, 'request body is not valid JSON');
+  }
+  checkBodyShape(body);
+  return body;
+}
+
+function checkBodyShape(body: unknown): void {
+  const pending: [unknown, number][] = [[body, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [value, depth] = next;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > MAX_BODY_DEPTH) {
+      throw new GatewayError(
+        400,
+        ErrorCode.VALIDATION_FAILED,
+        `request body is nested deeper than ${MAX_BODY_DEPTH} levels`,
+      );
+    }
+    if (Array.isArray(value)) {
+      for (const item of value) pending.push([item, depth + 1]);
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) {
+        throw new GatewayError(
+          400,
+          ErrorCode.VALIDATION_FAILED,
+          `the key "${key}" is not allowed in a request body`,
+        );
+      }
+      pending.push([(value as Record<string, unknown>)[key], depth + 1]);
+    }
   }
 }
 

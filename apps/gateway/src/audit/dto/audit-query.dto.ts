@@ -10,6 +10,8 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateBy,
+  ValidationOptions,
 } from 'class-validator';
 
 export const AUDIT_EVENTS = [
@@ -22,16 +24,35 @@ export const AUDIT_EVENTS = [
 ] as const;
 export const AUDIT_PHASES = ['attempt', 'denied', 'succeeded', 'failed', 'compensated'] as const;
 
+/**
+ * A time the query can compare with: ISO-8601 week dates (`2026-W10`) and ordinal dates
+ * (`2026-060`) pass IsISO8601 but JavaScript's Date cannot read them (a 500 before this check).
+ */
+const IsReadableTime = (options?: ValidationOptions) =>
+  ValidateBy(
+    {
+      name: 'isReadableTime',
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && !Number.isNaN(Date.parse(value)),
+        defaultMessage: (args) =>
+          `${args?.property ?? 'time'} must be a calendar date or date-time (e.g. 2026-03-01 or 2026-03-01T10:00:00Z)`,
+      },
+    },
+    options,
+  );
+
 /** Filters of GET /v1/audit: every one given must match. Newest first, `before_seq` pages back. */
 export class AuditQueryDto {
   @ApiPropertyOptional({ description: 'Records at or after this time (ISO-8601)' })
   @IsOptional()
   @IsISO8601({ strict: true })
+  @IsReadableTime()
   from?: string;
 
   @ApiPropertyOptional({ description: 'Records before this time (ISO-8601)' })
   @IsOptional()
   @IsISO8601({ strict: true })
+  @IsReadableTime()
   to?: string;
 
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) team?: string;
