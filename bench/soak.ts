@@ -192,8 +192,8 @@ async function main(): Promise<void> {
       const text = await (
         await fetch(`${gateway.url}/metrics`, { headers: { authorization: `Bearer ${admin}` } })
       ).text();
-      const rss = /keygate_process_resident_memory_bytes (\d+)/.exec(text);
-      const heap = /keygate_nodejs_heap_size_used_bytes (\d+)/.exec(text);
+      const rss = /^process_resident_memory_bytes (\d+)/m.exec(text);
+      const heap = /^nodejs_heap_size_used_bytes (\d+)/m.exec(text);
       if (rss) memory.push(Number(rss[1]));
       if (heap) heapUsed.push(Number(heap[1]));
       await new Promise((resolve) => setTimeout(resolve, 3000));

@@ -134,7 +134,7 @@ describe('gateway: health, docs, shutdown, hardening', () => {
 describe('gateway: metrics', () => {
   const stack = useStack({});
 
-  it('serves Prometheus metrics to admins only: requests, decisions, vendor latency, audit writes, circuits, sign-ins', async () => {
+  it('serves Prometheus metrics to admins (no team member): requests, decisions, vendor latency, audit writes, circuits, sign-ins', async () => {
     const bearer = { Authorization: `Bearer ${await stack.g.token()}` };
     await stack.g
       .http()
@@ -162,6 +162,23 @@ describe('gateway: metrics', () => {
     expect(text).toMatch(/keygate_audit_write_seconds_count\{step="fdatasync"\} [1-9]/);
     expect(text).toMatch(/keygate_vendor_circuit_state\{vendor="qwiet"\} 0/);
     expect(text).toMatch(/keygate_octane_sign_ins_total 1/);
-    expect(text).toContain('keygate_process_cpu_user_seconds_total');
+    // Node's process metrics under their standard names, so stock dashboards work.
+    expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes \d/m);
+    expect(text).not.toContain('keygate_process_');
+    expect(text).not.toContain('keygate_nodejs_');
+  });
+
+  it('serves a scraper with only keygate:metrics, which may use nothing else', async () => {
+    const scraper = {
+      Authorization: `Bearer ${await stack.g.token({ sub: 'prometheus', roles: ['keygate:metrics'] })}`,
+    };
+    const res = await stack.g.http().get('/metrics').set(scraper).expect(200);
+    expect(res.text).toContain('keygate_http_requests_total');
+    const member = { Authorization: `Bearer ${await stack.g.token({ sub: 'bob' })}` };
+    await stack.g.http().get('/metrics').set(member).expect(403);
+    // Roles of their own: the audit log and the policy explanation stay closed to a scraper.
+    await stack.g.http().get('/v1/audit').set(scraper).expect(403);
   });
 });

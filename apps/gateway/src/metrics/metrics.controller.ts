@@ -6,7 +6,8 @@ import { MetricsService } from './metrics.service';
 
 @ApiTags('Operations')
 @ApiBearerAuth()
-@RequireAnyRole(GatewayRole.ADMIN)
+// A Prometheus scraper holds keygate:metrics: enough for this route, nothing else.
+@RequireAnyRole(GatewayRole.ADMIN, GatewayRole.METRICS)
 @SkipThrottle()
 @Controller('metrics')
 export class MetricsController {
@@ -14,7 +15,7 @@ export class MetricsController {
 
   @Get()
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics (keygate:admin)' })
+  @ApiOperation({ summary: 'Prometheus metrics (keygate:metrics or keygate:admin)' })
   @ApiOkResponse({ description: 'Prometheus text format' })
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();

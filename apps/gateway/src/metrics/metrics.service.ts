@@ -60,7 +60,9 @@ export class MetricsService {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'keygate_' });
+    // prom-client's process and Node metrics under their standard names (process_cpu_seconds_total,
+    // nodejs_heap_size_used_bytes, ...), so stock dashboards work; keygate_ is for Keygate's own.
+    collectDefaultMetrics({ register: this.registry });
     for (const vendor of ['qwiet', 'octane']) this.circuit.set({ vendor }, 0);
   }
 
