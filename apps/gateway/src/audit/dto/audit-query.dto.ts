@@ -21,6 +21,8 @@ export const AUDIT_EVENTS = [
   'octane.api_access.revoke',
   'octane.api_access.regenerate',
   'audit.tail_repaired',
+  'policy.loaded',
+  'policy.rejected',
 ] as const;
 export const AUDIT_PHASES = ['attempt', 'denied', 'succeeded', 'failed', 'compensated'] as const;
 
