@@ -57,3 +57,59 @@ export async function spawnReady(
   });
   return child;
 }
+
+/** The variables a gateway reads, dropped from the inherited environment by `runToExit`. */
+const GATEWAY_VARIABLE = /^(QWIET_|OCTANE_|POLICY_FILE$|AUDIT_|AUTH_|SIM_|HOST$|PORT$)/;
+
+export interface ProcessRun {
+  /** The exit code, or null when the process had to be stopped (see `stopOn`). */
+  code: number | null;
+  /** stdout and stderr, interleaved as they came. */
+  output: string;
+  /** True when `stopOn` appeared and the process was sent SIGTERM. */
+  stopped: boolean;
+}
+
+/**
+ * Runs `node <args>` from the repository root with exactly `env` on top of the inherited
+ * environment minus every gateway variable (so the parent's settings cannot leak in), until it
+ * exits. Should its output contain `stopOn` (e.g. a process that was expected to refuse to start
+ * is listening), it is stopped with SIGTERM and reported `stopped`.
+ */
+export async function runToExit(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stopOn: string,
+): Promise<ProcessRun> {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !GATEWAY_VARIABLE.test(name)),
+  );
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...inherited, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let stopped = false;
+  const onData = (chunk: Buffer) => {
+    if (output.length < 100_000) output += chunk.toString();
+    if (!stopped && output.includes(stopOn)) {
+      stopped = true;
+      child.kill('SIGTERM');
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  // 'close', not 'exit': every byte of its output has been read by then.
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code: stopped ? null : code, output, stopped };
+}
+
+/** `node <args>` that run a TypeScript entry point of this repository under ts-node. */
+export const tsNodeArgs = (script: string): string[] => [
+  '-r',
+  'ts-node/register/transpile-only',
+  '-r',
+  'tsconfig-paths/register',
+  script,
+];

@@ -1,4 +1,7 @@
-import { ConfigError, loadGatewayConfig } from './env.validation';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { auditDirProblem, ConfigError, loadGatewayConfig } from './env.validation';
 
 const ORG = '2c0b6f7e-1d5a-4c1f-9a36-8f0f5b1e7d42';
 const valid = {
@@ -70,6 +73,49 @@ describe('loadGatewayConfig', () => {
     ]) {
       expect(found.join('\n')).toContain(name);
     }
+  });
+
+  it('says of each missing required variable that it is not set, and what it holds', () => {
+    const found = problems({ ...valid, QWIET_BASE_URL: '', OCTANE_CREDENTIALS: undefined });
+    expect(found).toEqual([
+      'QWIET_BASE_URL is not set (the Qwiet API v4 base URL, e.g. https://app.shiftleft.io/api/v4)',
+      expect.stringMatching(/^OCTANE_CREDENTIALS is not set \(JSON /),
+    ]);
+  });
+
+  describe('AUDIT_DIR on disk', () => {
+    const dir = () => mkdtempSync(join(tmpdir(), 'keygate-env-'));
+
+    it('is not looked at unless asked (the tests build gateways on broken directories)', () => {
+      expect(problems({ ...valid, AUDIT_DIR: '/no/such/dir' })).toEqual([]);
+    });
+
+    it('must exist and be a directory when asked', () => {
+      const file = join(dir(), 'file');
+      writeFileSync(file, '');
+      const check = (AUDIT_DIR: string) => {
+        try {
+          loadGatewayConfig({ ...valid, AUDIT_DIR }, { auditDirMustExist: true });
+          return [];
+        } catch (error) {
+          return (error as ConfigError).problems;
+        }
+      };
+      expect(check(dir())).toEqual([]);
+      expect(check('/no/such/dir')).toEqual([
+        'AUDIT_DIR /no/such/dir does not exist (create it, writable by Keygate)',
+      ]);
+      expect(check(file)).toEqual([`AUDIT_DIR ${file} is not a directory`]);
+    });
+
+    it('must be writable', () => {
+      const readOnly = dir();
+      chmodSync(readOnly, 0o500);
+      // root may write anywhere: then there is nothing to refuse.
+      const expected =
+        process.getuid?.() === 0 ? undefined : `AUDIT_DIR ${readOnly} is not writable`;
+      expect(auditDirProblem(readOnly)).toBe(expected);
+    });
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { accessSync, constants, statSync } from 'node:fs';
 import { plainToInstance } from 'class-transformer';
 import {
   IsIn,
@@ -136,17 +137,65 @@ const byteSize = (text: string): number => {
   return Number(count) * UNIT_BYTES[unit.toLowerCase()];
 };
 
-export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
+/** The variables without a default: a missing one is named with what it should hold. */
+const REQUIRED: Record<string, string> = {
+  QWIET_BASE_URL: 'the Qwiet API v4 base URL, e.g. https://app.shiftleft.io/api/v4',
+  QWIET_ORG_TOKENS: 'JSON {"<org uuid>": "<access token>"}',
+  OCTANE_BASE_URL: 'the ALM Octane server root, e.g. https://almoctane-eur.saas.microfocus.com',
+  OCTANE_CREDENTIALS: 'JSON {"<shared space id>": {"client_id": "...", "client_secret": "..."}}',
+  POLICY_FILE: 'the token policy, a YAML file',
+  AUDIT_DIR: "the audit log's directory, which must exist",
+  AUDIT_HMAC_KEY: 'the deployment key of fingerprints and the head MAC, 32+ characters',
+};
+
+/** Why `dir` cannot hold the audit log, or undefined when it can (it exists, is a writable directory). */
+export function auditDirProblem(dir: string): string | undefined {
+  try {
+    if (!statSync(dir).isDirectory()) return `AUDIT_DIR ${dir} is not a directory`;
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT')
+      return `AUDIT_DIR ${dir} does not exist (create it, writable by Keygate)`;
+    if (code === 'EACCES' || code === 'EROFS') return `AUDIT_DIR ${dir} is not writable`;
+    return `AUDIT_DIR ${dir} cannot be used (${code ?? 'unknown error'})`;
+  }
+}
+
+export interface LoadOptions {
+  /**
+   * Also check that AUDIT_DIR exists and is a writable directory (the entry points do: a gateway
+   * that cannot write its log would only start red). Off by default: the tests build gateways on
+   * broken directories on purpose to prove that the audit fails closed.
+   */
+  auditDirMustExist?: boolean;
+}
+
+export function loadGatewayConfig(
+  rawEnv: NodeJS.ProcessEnv,
+  options: LoadOptions = {},
+): GatewayConfig {
   // An empty variable means unset, as in most deployment tools.
   const env = Object.fromEntries(
     Object.entries(rawEnv).filter(([, v]) => v !== undefined && v !== ''),
   );
   const parsed = plainToInstance(GatewayEnvironment, env, { enableImplicitConversion: true });
-  const problems = validateSync(parsed, { skipMissingProperties: false }).flatMap((e) =>
-    Object.values(e.constraints ?? {}).map((m) =>
-      m.startsWith(e.property) ? m : `${e.property}: ${m}`,
-    ),
-  );
+  const missing = Object.keys(REQUIRED).filter((name) => env[name] === undefined);
+  const problems = [
+    ...missing.map((name) => `${name} is not set (${REQUIRED[name]})`),
+    ...validateSync(parsed, { skipMissingProperties: false })
+      .filter((e) => !missing.includes(e.property))
+      .flatMap((e) =>
+        Object.values(e.constraints ?? {}).map((m) =>
+          m.startsWith(e.property) ? m : `${e.property}: ${m}`,
+        ),
+      ),
+  ];
+  if (options.auditDirMustExist && env.AUDIT_DIR) {
+    const problem = auditDirProblem(env.AUDIT_DIR);
+    if (problem) problems.push(problem);
+  }
   const qwietTokens = orgTokens(
     env.QWIET_ORG_TOKENS && parseJson('QWIET_ORG_TOKENS', env.QWIET_ORG_TOKENS, problems),
     problems,
