@@ -1,5 +1,16 @@
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { segmentName } from '@app/audit';
 import { CI_ROLE_ID, JIRA_ROLE_ID } from '@app/upstream-sim';
 import request from 'supertest';
 import { PolicyStore } from '../../apps/gateway/src/policy/policy.store';
@@ -11,6 +22,37 @@ import {
   StartedSimulator,
   writePolicy,
 } from '../support/gateway';
+
+/**
+ * A policy file laid out as a Kubernetes ConfigMap volume: `policy.yaml -> ..data/policy.yaml`,
+ * `..data -> ..<timestamp>/`; `publish` writes a new timestamped folder, renames a new `..data`
+ * link over the old one and removes the old folder, as the kubelet does.
+ */
+function configMapPolicy(text: string): { file: string; publish: (text: string) => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-configmap-'));
+  let version = 0;
+  const write = (content: string) => {
+    const stamp = `..2026_11_30_10_00_0${version++}.${process.pid}`;
+    mkdirSync(join(dir, stamp));
+    writeFileSync(join(dir, stamp, 'policy.yaml'), content);
+    symlinkSync(stamp, join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+  };
+  write(text);
+  symlinkSync('..data/policy.yaml', join(dir, 'policy.yaml'));
+  return {
+    file: join(dir, 'policy.yaml'),
+    publish: (content) => {
+      const old = readlinkSync(join(dir, '..data'));
+      write(content);
+      rmSync(join(dir, old), { recursive: true });
+    },
+  };
+}
+
+/** The store's next event of that name; a store that never emits it fails the test in 5 s. */
+const next = (store: PolicyStore, event: 'reloaded' | 'rejected') =>
+  once(store, event, { signal: AbortSignal.timeout(5000) });
 
 const RULES = `rules:
   qwiet:
@@ -33,6 +75,8 @@ describe('gateway: the token policy, enforced before any vendor call', () => {
   let alice: { Authorization: string };
   let bob: { Authorization: string };
   let admin: { Authorization: string };
+  let security: { Authorization: string };
+  let auditor: { Authorization: string };
   const tokens = () => `/qwiet/api/v4/orgs/${orgId}/tokens`;
   const keys = '/octane/api/shared_spaces/1001/api_accesses';
   const issued = async () => (await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded);
@@ -55,6 +99,12 @@ describe('gateway: the token policy, enforced before any vendor call', () => {
     bob = { Authorization: `Bearer ${await g.token({ team: 'platform', sub: 'bob' })}` };
     admin = {
       Authorization: `Bearer ${await g.token({ team: 'platform', sub: 'root', roles: ['keygate:admin'] })}`,
+    };
+    security = {
+      Authorization: `Bearer ${await g.token({ team: 'secops', sub: 'sam', roles: ['keygate:security'] })}`,
+    };
+    auditor = {
+      Authorization: `Bearer ${await g.token({ team: 'audit', sub: 'ada', roles: ['keygate:auditor'] })}`,
     };
   });
   afterAll(async () => {
@@ -192,12 +242,52 @@ describe('gateway: the token policy, enforced before any vendor call', () => {
     expect(unknown.body.violations[0].message).toContain('no record');
   });
 
-  it('GET /v1/policy shows the document and revision; explain decides without calling a vendor', async () => {
-    const current = await g.http().get('/v1/policy').set(alice).expect(200);
-    expect(current.body).toMatchObject({
+  it('GET /v1/policy shows a member its own team only, security and admins every team, nobody the path', async () => {
+    const own = (await g.http().get('/v1/policy').set(alice).expect(200)).body;
+    expect(own).toEqual({
       revision: expect.stringMatching(/^sha256:/),
-      document: { version: 1, rules: { qwiet: { max_lifetime: { max_seconds: 3600 } } } },
+      loaded_at: expect.any(String),
+      team: 'payments',
+      qwiet_orgs: [orgId],
+      octane_shared_spaces: ['1001'],
+      rules: expect.objectContaining({
+        qwiet: expect.objectContaining({ max_lifetime: { max_seconds: 3600 } }),
+      }),
+      global_rules: expect.objectContaining({ revocation: { other_team: {} } }),
     });
+    const text = JSON.stringify(own);
+    expect(text).not.toContain('platform');
+    expect(text).not.toContain(s.options.qwietOrgs[1].id);
+    expect(text).not.toContain(dirname(policyFile));
+
+    // A team the file does not name gets the global rules and no org or shared space.
+    const stranger = {
+      Authorization: `Bearer ${await g.token({ team: 'marketing', sub: 'mo' })}`,
+    };
+    const outside = (await g.http().get('/v1/policy').set(stranger).expect(200)).body;
+    expect(outside).toMatchObject({ team: 'marketing', qwiet_orgs: [], octane_shared_spaces: [] });
+    expect(outside.rules.qwiet.max_lifetime).toEqual({ max_seconds: 3600 });
+    // An auditor is a member of its own team here.
+    expect((await g.http().get('/v1/policy').set(auditor).expect(200)).body.teams).toBeUndefined();
+
+    for (const whole of [security, admin]) {
+      const all = (await g.http().get('/v1/policy').set(whole).expect(200)).body;
+      expect(all).toMatchObject({
+        revision: own.revision,
+        file: basename(policyFile),
+        document: { version: 1, rules: { qwiet: { max_lifetime: { max_seconds: 3600 } } } },
+        teams: {
+          payments: { qwiet_orgs: [orgId], octane_shared_spaces: ['1001'] },
+          platform: { octane_shared_spaces: ['1001', '2001'] },
+        },
+        other_teams: { qwiet_orgs: [] },
+      });
+      expect(JSON.stringify(all)).not.toContain(dirname(policyFile));
+    }
+  });
+
+  it('explains for another team only to security and admins; explain decides without calling a vendor', async () => {
+    const current = await g.http().get('/v1/policy').set(alice).expect(200);
     const explained = await g
       .http()
       .post('/v1/policy/explain')
@@ -224,12 +314,22 @@ describe('gateway: the token policy, enforced before any vendor call', () => {
       allowed: false,
       violations: [{ rule: 'scope.qwiet_org' }],
     });
-    await g
+    const bySecurity = await g
       .http()
       .post('/v1/policy/explain')
-      .set(alice)
-      .send({ action: 'qwiet.read', team: 'platform', org_id: orgId })
-      .expect(403);
+      .set(security)
+      .send({ action: 'qwiet.read', team: 'payments', org_id: orgId })
+      .expect(200);
+    expect(bySecurity.body.allowed).toBe(true);
+    for (const member of [alice, auditor]) {
+      const refused = await g
+        .http()
+        .post('/v1/policy/explain')
+        .set(member)
+        .send({ action: 'qwiet.read', team: 'platform', org_id: orgId })
+        .expect(403);
+      expect(refused.body.message).toContain('keygate:security or keygate:admin');
+    }
     const invalid = await g
       .http()
       .post('/v1/policy/explain')
@@ -245,53 +345,177 @@ describe('gateway: the token policy, enforced before any vendor call', () => {
   });
 
   describe('hot reload', () => {
-    let h: StartedGateway;
-    let file: string;
-    let store: PolicyStore;
-    beforeAll(async () => {
-      file = writePolicy(
-        scopeOnlyPolicy(s, 'rules:\n  qwiet:\n    max_lifetime: { max_seconds: 3600 }'),
-      );
-      h = await startGateway(s, { POLICY_FILE: file });
-      store = h.app.get(PolicyStore);
-    });
-    afterAll(() => h.close());
-    const issue = (seconds: number) =>
-      h
+    const withCap = (seconds: number) =>
+      scopeOnlyPolicy(s, `rules:\n  qwiet:\n    max_lifetime: { max_seconds: ${seconds} }`);
+    const issueAt = (gw: StartedGateway, seconds: number) =>
+      gw
         .http()
         .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
         .set(alice)
         .send({ label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: seconds });
+    const policyRecords = async (gw: StartedGateway) =>
+      (
+        await gw.http().get('/v1/audit?event=policy.loaded').set(auditor).expect(200)
+      ).body.records.concat(
+        (await gw.http().get('/v1/audit?event=policy.rejected').set(auditor).expect(200)).body
+          .records,
+      ) as { seq: number; event: string; phase: string; policy: Record<string, unknown> }[];
+    const revisionOf = async (gw: StartedGateway) =>
+      (await gw.http().get('/v1/policy').set(alice).expect(200)).body.revision as string;
 
-    it('applies a changed file, and keeps the last good policy when the new one is invalid', async () => {
-      await issue(7200).expect(403);
-      const before = (await h.http().get('/v1/policy').set(alice).expect(200)).body.revision;
+    describe('a plain file', () => {
+      let h: StartedGateway;
+      let file: string;
+      let store: PolicyStore;
+      beforeAll(async () => {
+        file = writePolicy(withCap(3600));
+        h = await startGateway(s, { POLICY_FILE: file });
+        store = h.app.get(PolicyStore);
+      });
+      afterAll(() => h.close());
 
-      const reloaded = once(store, 'reloaded');
-      writeFileSync(
-        file,
-        scopeOnlyPolicy(s, 'rules:\n  qwiet:\n    max_lifetime: { max_seconds: 86400 }'),
-      );
-      await reloaded;
-      await issue(7200).expect(200);
-      const after = (await h.http().get('/v1/policy').set(alice).expect(200)).body;
-      expect(after.revision).not.toBe(before);
+      it('applies a changed file, keeps the last good policy when the new one is invalid, and audits both', async () => {
+        await issueAt(h, 7200).expect(403);
+        const before = await revisionOf(h);
 
-      const rejected = once(store, 'rejected');
-      writeFileSync(
-        file,
-        scopeOnlyPolicy(s, 'rules:\n  qwiet:\n    max_lifetime: { max_seconds: -1 }'),
-      );
-      await rejected;
-      const status = (await h.http().get('/v1/policy').set(alice).expect(200)).body;
-      expect(status.revision).toBe(after.revision);
-      expect(status.last_rejected.problems).toEqual([
-        expect.stringContaining('rules.qwiet.max_lifetime.max_seconds'),
-      ]);
-      await issue(7200).expect(200);
-      await issue(90000).expect(403);
-      // nestjs-pino sends logs made outside a request to the first app of the process: look in both.
-      expect(g.logs.text() + h.logs.text()).toContain('policy reload rejected');
+        const reloaded = next(store, 'reloaded');
+        writeFileSync(file, withCap(86400));
+        await reloaded;
+        await issueAt(h, 7200).expect(200);
+        const after = await revisionOf(h);
+        expect(after).not.toBe(before);
+
+        const rejected = next(store, 'rejected');
+        writeFileSync(
+          file,
+          scopeOnlyPolicy(s, "rules:\n  qwiet:\n    label_pattern: { pattern: '(a+)+$' }"),
+        );
+        await rejected;
+        expect(await revisionOf(h)).toBe(after);
+        const status = (await h.http().get('/v1/policy').set(security).expect(200)).body;
+        expect(status.last_rejected.problems).toEqual([
+          expect.stringContaining(
+            'rules.qwiet.label_pattern: pattern may backtrack catastrophically',
+          ),
+        ]);
+        // A member sees which revision is in force, not what security got wrong.
+        expect(
+          (await h.http().get('/v1/policy').set(alice).expect(200)).body.last_rejected,
+        ).toBeUndefined();
+        await issueAt(h, 7200).expect(200);
+        await issueAt(h, 90000).expect(403);
+        // nestjs-pino sends logs made outside a request to the first app of the process: look in both.
+        expect(g.logs.text() + h.logs.text()).toContain('policy reload rejected');
+
+        const records = (await policyRecords(h)).sort((x, y) => x.seq - y.seq);
+        expect(records.map((r) => [r.event, r.phase, r.policy])).toEqual([
+          ['policy.loaded', 'succeeded', { file: 'policy.yaml', revision: before }],
+          [
+            'policy.loaded',
+            'succeeded',
+            { file: 'policy.yaml', revision: after, previous_revision: before },
+          ],
+          [
+            'policy.rejected',
+            'failed',
+            {
+              file: 'policy.yaml',
+              revision_in_force: after,
+              problems: status.last_rejected.problems,
+            },
+          ],
+        ]);
+        expect(JSON.stringify(records)).not.toContain(dirname(file));
+        expect((await h.http().get('/v1/audit/verify').set(auditor).expect(200)).body.ok).toBe(
+          true,
+        );
+      });
+
+      it('applies a file replaced by renaming a new one over it', async () => {
+        const before = await revisionOf(h);
+        const reloaded = next(store, 'reloaded');
+        const staged = join(dirname(file), '.policy.yaml.new');
+        writeFileSync(staged, withCap(1800));
+        renameSync(staged, file);
+        await reloaded;
+        expect(await revisionOf(h)).not.toBe(before);
+        await issueAt(h, 3600).expect(403);
+        await issueAt(h, 1800).expect(200);
+      });
+    });
+
+    it('follows a Kubernetes ConfigMap volume: the ..data link renamed over, the old version removed', async () => {
+      const volume = configMapPolicy(withCap(3600));
+      const k = await startGateway(s, { POLICY_FILE: volume.file });
+      try {
+        const store = k.app.get(PolicyStore);
+        await issueAt(k, 7200).expect(403);
+        const first = await revisionOf(k);
+
+        let reloaded = next(store, 'reloaded');
+        volume.publish(withCap(86400));
+        await reloaded;
+        await issueAt(k, 7200).expect(200);
+        const second = await revisionOf(k);
+
+        // Again: the folder watched before is gone now; the new one is followed.
+        reloaded = next(store, 'reloaded');
+        volume.publish(withCap(60));
+        await reloaded;
+        await issueAt(k, 120).expect(403);
+        const third = await revisionOf(k);
+
+        const rejected = next(store, 'rejected');
+        volume.publish('version: 1\nrules: { qwiet: { max_lifetime: { max_seconds: -1 } } }\n');
+        await rejected;
+        expect(await revisionOf(k)).toBe(third);
+
+        const records = (await policyRecords(k)).sort((x, y) => x.seq - y.seq);
+        expect(
+          records.map((r) => [r.event, r.policy.revision ?? r.policy.revision_in_force]),
+        ).toEqual([
+          ['policy.loaded', first],
+          ['policy.loaded', second],
+          ['policy.loaded', third],
+          ['policy.rejected', third],
+        ]);
+        expect(records[2].policy).toMatchObject({ file: 'policy.yaml', previous_revision: second });
+      } finally {
+        await k.close();
+      }
+    });
+
+    it('reloads even when the audit log cannot be written, and logs that it could not record it', async () => {
+      const file = writePolicy(withCap(3600));
+      const dir = mkdtempSync(join(tmpdir(), 'keygate-policy-audit-'));
+      const d = await startGateway(s, { POLICY_FILE: file, AUDIT_DIR: dir });
+      try {
+        const store = d.app.get(PolicyStore);
+        const before = await revisionOf(d);
+        rmSync(join(dir, segmentName(1)));
+        const reloaded = next(store, 'reloaded');
+        writeFileSync(file, withCap(60));
+        await reloaded;
+        expect(await revisionOf(d)).not.toBe(before);
+        const explained = await d
+          .http()
+          .post('/v1/policy/explain')
+          .set(alice)
+          .send({
+            action: 'qwiet.token.issue',
+            org_id: orgId,
+            body: { label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 120 },
+          })
+          .expect(200);
+        expect(explained.body.violations).toEqual([
+          expect.objectContaining({ rule: 'qwiet.max_lifetime', limit: 60 }),
+        ]);
+        expect(g.logs.text() + d.logs.text()).toContain(
+          'policy change could not be recorded in the audit log',
+        );
+      } finally {
+        await d.close();
+      }
     });
   });
 

@@ -35,7 +35,8 @@ export interface AuditActor {
 }
 
 export interface AuditTarget {
-  vendor: 'qwiet' | 'octane';
+  /** Absent on the gateway's own records (policy.loaded, policy.rejected): no vendor is involved. */
+  vendor?: 'qwiet' | 'octane';
   org_id?: string;
   shared_space_id?: string;
   credential_id?: string;
@@ -63,6 +64,20 @@ export interface AuditVendorOutcome {
   error?: string;
 }
 
+/** policy.loaded and policy.rejected: which policy is in force, and what a rejected file got wrong. */
+export interface AuditPolicyChange {
+  /** The file's base name (never its absolute path). */
+  file: string;
+  /** loaded: the revision now in force; rejected: the rejected file's, when it could be computed. */
+  revision?: string;
+  /** loaded: the revision it replaced (absent at start-up). */
+  previous_revision?: string;
+  /** rejected: the revision that stays in force. */
+  revision_in_force?: string;
+  /** rejected: each problem, path and what is wrong. */
+  problems?: string[];
+}
+
 /** What a caller of the audit log provides; seq, time and the chain are added when it is written. */
 export interface AuditEntry {
   request_id: string;
@@ -72,6 +87,7 @@ export interface AuditEntry {
   target: AuditTarget;
   decision?: AuditDecision;
   vendor?: AuditVendorOutcome;
+  policy?: AuditPolicyChange;
   /** HMAC-SHA256 of the issued secret with the deployment key: never the secret. */
   fingerprint?: string;
   note?: string;

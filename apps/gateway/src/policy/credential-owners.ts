@@ -1,4 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import type { AuditTarget } from '@app/audit';
+
+/** A record's vendor: absent on the gateway's own records, which own no credential. */
+type Vendor = AuditTarget['vendor'];
 
 /**
  * Which team issued each credential Keygate issued, for the revocation.other_team rule.
@@ -8,11 +12,13 @@ import { Injectable } from '@nestjs/common';
 export class CredentialOwners {
   private readonly owners = new Map<string, string>();
 
-  record(vendor: 'qwiet' | 'octane', scope: string, id: string, team: string): void {
+  record(vendor: Vendor, scope: string, id: string, team: string): void {
+    if (vendor === undefined) return;
     this.owners.set(`${vendor}/${scope}/${id}`.toLowerCase(), team);
   }
 
-  ownerOf(vendor: 'qwiet' | 'octane', scope: string, id: string): string | undefined {
+  ownerOf(vendor: Vendor, scope: string, id: string): string | undefined {
+    if (vendor === undefined) return undefined;
     return this.owners.get(`${vendor}/${scope}/${id}`.toLowerCase());
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Caller, GatewayRole } from '@app/auth';
+import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
 import type { Decision, PolicyRequest } from '@app/policy';
 import { plainToInstance } from 'class-transformer';
@@ -8,6 +8,7 @@ import { fieldProblems } from '../common/validation';
 import { ApiAccessInputDto, policyKey } from '../octane/dto/create-api-access.request.dto';
 import { CreateTokenRequestDto } from '../qwiet/dto/create-token.request.dto';
 import type { ExplainRequestDto } from './dto/explain.request.dto';
+import { seesWholePolicy } from './policy-access';
 import { PolicyEnforcer } from './policy.enforcer';
 
 const invalid = (details: Record<string, string>) =>
@@ -36,14 +37,12 @@ export class PolicyExplainService {
 
   explain(caller: Caller, dto: ExplainRequestDto): Decision {
     const team = dto.team ?? caller.team;
-    if (
-      team !== caller.team &&
-      !caller.roles.some((r) => r === GatewayRole.ADMIN || r === GatewayRole.AUDITOR)
-    ) {
+    // As GET /v1/policy: only those who may see another team's rules may explain its decisions.
+    if (team !== caller.team && !seesWholePolicy(caller)) {
       throw new GatewayError(
         403,
         ErrorCode.FORBIDDEN,
-        'explaining for another team needs keygate:admin or keygate:auditor',
+        'explaining for another team needs keygate:security or keygate:admin',
       );
     }
     // For another team, decide as a plain member of it (no gateway roles).
