@@ -74,12 +74,13 @@ export interface ProcessRun {
  * Runs `node <args>` from the repository root with exactly `env` on top of the inherited
  * environment minus every gateway variable (so the parent's settings cannot leak in), until it
  * exits. Should its output contain `stopOn` (e.g. a process that was expected to refuse to start
- * is listening), it is stopped with SIGTERM and reported `stopped`.
+ * is listening), it is stopped with SIGTERM and reported `stopped`; after `limitMs` it is killed.
  */
 export async function runToExit(
   args: string[],
   env: NodeJS.ProcessEnv,
   stopOn: string,
+  limitMs = 45_000,
 ): Promise<ProcessRun> {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !GATEWAY_VARIABLE.test(name)),
@@ -100,8 +101,11 @@ export async function runToExit(
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
+  // A bound, not a synchronisation: a process that neither exits nor says `stopOn` is killed.
+  const limit = setTimeout(() => child.kill('SIGKILL'), limitMs);
   // 'close', not 'exit': every byte of its output has been read by then.
   const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(limit);
   return { code: stopped ? null : code, output, stopped };
 }
 
