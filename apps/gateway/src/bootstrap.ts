@@ -53,15 +53,31 @@ export async function createGateway(
     new DocumentBuilder()
       .setTitle('Keygate')
       .setDescription(
-        'One company endpoint for Qwiet API v4 tokens and ALM Octane API access keys. ' +
-          'Vendor paths are kept after the /qwiet and /octane prefixes; errors come in the envelope of the vendor addressed.',
+        [
+          'One company endpoint for Qwiet API v4 tokens and ALM Octane API access keys. ' +
+            'Vendor paths are kept after the /qwiet and /octane prefixes; errors come in the ' +
+            'envelope of the vendor addressed, each with a stable code.',
+          '**Getting a token**: every route but the health probes needs `Authorization: Bearer <JWT>`, ' +
+            "the company identity provider's JWT with the claims `sub` (who), `team` (whose policy " +
+            'section and scopes apply) and optionally `roles` (`keygate:admin`, `keygate:security`, ' +
+            '`keygate:auditor`, `keygate:metrics`). In development: ' +
+            '`npm run -s token -- --team payments --sub alice`.',
+          '**Octane clients** (OpenText’s SDK among them) use `<keygate>/octane` as their server ' +
+            'and the JWT as an `Authorization` header: sign-in and sign-out succeed without a vendor ' +
+            'credential (Keygate holds it).',
+          '**Headers**: `X-Request-Id` on every answer; on a decided change ' +
+            '`X-Keygate-Policy-Revision`, `X-Keygate-Policy-Warnings` (dry-run rules, clamps) and ' +
+            '`Cache-Control: no-store`; `Retry-After` on 429 and 503; `WWW-Authenticate` on 401; ' +
+            '`Allow` on 405.',
+        ].join('\n\n'),
       )
       .setVersion('1')
       .addBearerAuth({
         type: 'http',
         scheme: 'bearer',
         bearerFormat: 'JWT',
-        description: 'Company JWT (sub, team, roles)',
+        description:
+          'Company JWT (sub, team, roles); in development: npm run -s token -- --team payments --sub alice',
       })
       .build(),
   );

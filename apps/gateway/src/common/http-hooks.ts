@@ -129,4 +129,7 @@ export function installHttpHooks(fastify: FastifyInstance, bodyLimit: number): v
       done(error as Error, undefined);
     }
   });
+  // A request with no body may still name another type (axios, and so Octane's SDK, sends a form
+  // type on a bodiless POST such as sign_out): the hook above refused every non-JSON body.
+  fastify.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
 }

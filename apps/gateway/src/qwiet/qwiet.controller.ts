@@ -1,15 +1,16 @@
 import { Body, Controller, Delete, Get, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Caller, CurrentCaller } from '@app/auth';
 import type { FastifyReply } from 'fastify';
 import { CurrentRequest, RequestMeta } from '../audit/request-meta';
+import { ApiVendorAnswer, ApiVendorErrors } from '../common/api-errors.decorator';
+import { methodNotAllowedController } from '../common/method-not-allowed';
 import { relay } from '../common/vendor-reply';
 import { CreateTokenRequestDto } from './dto/create-token.request.dto';
 import { ListTokensQueryDto } from './dto/list-tokens.query.dto';
 import { OrgParamsDto, TokenParamsDto } from './dto/qwiet-params.dto';
 import {
   QwietCreatedAnswerDto,
-  QwietErrorDto,
   QwietOkDto,
   QwietRolesAnswerDto,
   QwietTokensAnswerDto,
@@ -19,39 +20,14 @@ import { QwietService } from './qwiet.service';
 /** Qwiet API v4 roles and tokens, drop-in: the vendor's paths after the /qwiet prefix. */
 @ApiTags('Qwiet tokens')
 @ApiBearerAuth()
-@ApiResponse({
-  status: 400,
-  type: QwietErrorDto,
-  description: 'Invalid request (each bad field named); nothing reached Qwiet',
-})
-@ApiResponse({
-  status: 401,
-  type: QwietErrorDto,
-  description: 'Missing, malformed, expired or wrongly signed company JWT',
-})
-@ApiResponse({
-  status: 403,
-  type: QwietErrorDto,
-  description:
-    'The policy denied the request (POLICY_VIOLATION: each rule, its limit and the value sent), or Qwiet refused',
-})
-@ApiResponse({
-  status: 502,
-  type: QwietErrorDto,
-  description: 'Qwiet unreachable or answered something unreadable (UPSTREAM_*)',
-})
-@ApiResponse({
-  status: 504,
-  type: QwietErrorDto,
-  description: 'Qwiet did not answer in time (UPSTREAM_TIMEOUT)',
-})
 @Controller('qwiet/api/v4/orgs/:orgId')
 export class QwietController {
   constructor(private readonly qwiet: QwietService) {}
 
   @Get('roles')
   @ApiOperation({ summary: 'List the managed token roles of the org' })
-  @ApiOkResponse({ type: QwietRolesAnswerDto })
+  @ApiVendorAnswer({ status: 200, type: QwietRolesAnswerDto })
+  @ApiVendorErrors('qwiet', 'read')
   async listRoles(
     @CurrentCaller() caller: Caller,
     @Param() p: OrgParamsDto,
@@ -62,7 +38,8 @@ export class QwietController {
 
   @Get('tokens')
   @ApiOperation({ summary: 'List the tokens of the org (never their values)' })
-  @ApiOkResponse({ type: QwietTokensAnswerDto })
+  @ApiVendorAnswer({ status: 200, type: QwietTokensAnswerDto })
+  @ApiVendorErrors('qwiet', 'read')
   async listTokens(
     @CurrentCaller() caller: Caller,
     @Param() p: OrgParamsDto,
@@ -74,7 +51,14 @@ export class QwietController {
 
   @Post('tokens')
   @ApiOperation({ summary: 'Issue a token (its value is in this answer only)' })
-  @ApiOkResponse({ type: QwietCreatedAnswerDto, description: 'Qwiet answers 200 (not 201)' })
+  @ApiVendorAnswer({
+    status: 200,
+    type: QwietCreatedAnswerDto,
+    description: 'Issued (Qwiet answers 200, not 201); the token value is in this answer only',
+    decided: true,
+    secret: true,
+  })
+  @ApiVendorErrors('qwiet', 'issue')
   async createToken(
     @CurrentCaller() caller: Caller,
     @CurrentRequest() meta: RequestMeta,
@@ -87,7 +71,8 @@ export class QwietController {
 
   @Delete('tokens/:tokenId')
   @ApiOperation({ summary: 'Revoke (delete) a token' })
-  @ApiOkResponse({ type: QwietOkDto })
+  @ApiVendorAnswer({ status: 200, type: QwietOkDto, description: 'Revoked', decided: true })
+  @ApiVendorErrors('qwiet', 'revoke')
   async deleteToken(
     @CurrentCaller() caller: Caller,
     @CurrentRequest() meta: RequestMeta,
@@ -97,3 +82,14 @@ export class QwietController {
     return relay(reply, await this.qwiet.revokeToken(caller, meta, p.orgId, p.tokenId));
   }
 }
+
+/** 405 with `Allow` for the methods Qwiet does not serve on the paths Keygate relays. */
+export const QwietMethodNotAllowed = methodNotAllowedController(
+  'QwietMethodNotAllowed',
+  'qwiet/api/v4/orgs/:orgId',
+  {
+    roles: ['GET'],
+    tokens: ['GET', 'POST'],
+    'tokens/:tokenId': ['DELETE'],
+  },
+);

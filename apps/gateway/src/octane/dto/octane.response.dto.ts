@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { PolicyFindingDto } from '../../policy/dto/policy-finding.response.dto';
 
 /** Documentation of Octane's answers, which Keygate passes through unchanged. */
 export class OctaneEntityDto {
@@ -18,10 +19,17 @@ export class OctaneErrorDto {
   @ApiProperty({
     example: 'VALIDATION_FAILED',
     description:
-      "Octane's error_code, or Keygate's (VALIDATION_FAILED, UNAUTHENTICATED, POLICY_VIOLATION, UPSTREAM_*)",
+      "Octane's error_code (e.g. platform.duplicate_entity_error), or Keygate's stable code: " +
+      'VALIDATION_FAILED, UNAUTHENTICATED, FORBIDDEN, POLICY_VIOLATION, PROTECTED_CREDENTIAL, ' +
+      'NOT_FOUND, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMITED, ' +
+      'QUOTA_EXCEEDED, AUDIT_UNAVAILABLE, VENDOR_CIRCUIT_OPEN, UPSTREAM_UNREACHABLE, ' +
+      'UPSTREAM_BAD_RESPONSE, UPSTREAM_CREDENTIALS_REJECTED, UPSTREAM_TIMEOUT',
   })
   error_code!: string;
-  @ApiProperty({ description: "Octane's correlation id, or Keygate's request id" })
+  @ApiProperty({
+    description:
+      "Octane's correlation id, or for Keygate's own errors its request id (= X-Request-Id)",
+  })
   correlation_id!: string;
   @ApiProperty() description!: string;
   @ApiProperty() description_translated!: string;
@@ -29,7 +37,40 @@ export class OctaneErrorDto {
     nullable: true,
     type: 'object',
     additionalProperties: { type: 'string' },
-    description: 'For Keygate errors: each bad field and its problem',
+    description:
+      "Keygate's errors: each bad field, or each violated rule id, and its problem; Octane's: its own",
   })
   properties!: Record<string, string> | null;
+  @ApiPropertyOptional({
+    type: [PolicyFindingDto],
+    description: 'POLICY_VIOLATION and QUOTA_EXCEEDED: each rule broken',
+  })
+  violations?: PolicyFindingDto[];
+  @ApiPropertyOptional({
+    example: 'sha256:0c5e…',
+    description: 'POLICY_VIOLATION and QUOTA_EXCEEDED: the revision of the policy that decided',
+  })
+  policy_revision?: string;
+  @ApiPropertyOptional({
+    type: 'integer',
+    description:
+      'RATE_LIMITED, QUOTA_EXCEEDED, VENDOR_CIRCUIT_OPEN: seconds to wait (as Retry-After)',
+  })
+  retry_after_seconds?: number;
+}
+
+/** One failed item of a create, in Octane's bulk envelope. */
+export class OctaneBulkErrorItemDto {
+  @ApiProperty({ description: 'Index of the item in `data`' }) index!: number;
+  @ApiProperty({ example: 'platform.duplicate_entity_error' }) error_code!: string;
+  @ApiPropertyOptional() correlation_id?: string;
+  @ApiProperty() description!: string;
+  @ApiPropertyOptional() description_translated?: string;
+  @ApiPropertyOptional({ nullable: true, type: 'object', additionalProperties: true })
+  properties?: Record<string, unknown> | null;
+}
+
+/** Octane's answer to a create that failed (400, or 409 for a name already taken): the bulk envelope. */
+export class OctaneBulkErrorDto extends OctaneListDto {
+  @ApiProperty({ type: [OctaneBulkErrorItemDto] }) errors!: OctaneBulkErrorItemDto[];
 }

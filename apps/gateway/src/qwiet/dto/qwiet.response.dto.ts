@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { PolicyFindingDto } from '../../policy/dto/policy-finding.response.dto';
 
 /** Documentation of Qwiet's answers, which Keygate passes through unchanged. */
 export class QwietRoleDto {
@@ -46,13 +47,33 @@ export class QwietErrorDto {
   @ApiProperty({
     example: 'VALIDATION_FAILED',
     description:
-      "Qwiet's code, or Keygate's (VALIDATION_FAILED, UNAUTHENTICATED, POLICY_VIOLATION, UPSTREAM_*)",
+      "Qwiet's code, or Keygate's stable code: VALIDATION_FAILED, UNAUTHENTICATED, FORBIDDEN, " +
+      'POLICY_VIOLATION, PROTECTED_CREDENTIAL, NOT_FOUND, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE, ' +
+      'UNSUPPORTED_MEDIA_TYPE, RATE_LIMITED, QUOTA_EXCEEDED, AUDIT_UNAVAILABLE, VENDOR_CIRCUIT_OPEN, ' +
+      'UPSTREAM_UNREACHABLE, UPSTREAM_BAD_RESPONSE, UPSTREAM_CREDENTIALS_REJECTED, UPSTREAM_TIMEOUT',
   })
   code!: string;
   @ApiProperty() message!: string;
   @ApiPropertyOptional({
     type: [String],
+    description: 'Each bad field, or each violated rule, as "name: problem"',
     example: ['valid_for_seconds: valid_for_seconds must be an integer number'],
   })
   validation_errors?: string[];
+  @ApiPropertyOptional({
+    type: [PolicyFindingDto],
+    description: 'POLICY_VIOLATION and QUOTA_EXCEEDED: each rule broken',
+  })
+  violations?: PolicyFindingDto[];
+  @ApiPropertyOptional({
+    example: 'sha256:0c5e…',
+    description: 'POLICY_VIOLATION and QUOTA_EXCEEDED: the revision of the policy that decided',
+  })
+  policy_revision?: string;
+  @ApiPropertyOptional({
+    type: 'integer',
+    description:
+      'RATE_LIMITED, QUOTA_EXCEEDED, VENDOR_CIRCUIT_OPEN: seconds to wait (as Retry-After)',
+  })
+  retry_after_seconds?: number;
 }
