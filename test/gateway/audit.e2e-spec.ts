@@ -136,7 +136,9 @@ describe('gateway: the audit log', () => {
     // A broken connection may hide an issued token: Keygate checked Qwiet and says what it found.
     expect(failed.map((r: { phase: string }) => r.phase)).toEqual(['attempt', 'failed', 'failed']);
     expect(failed[1].vendor).toMatchObject({ error: 'unreachable' });
-    expect(failed[2].note).toBe('lost answer: Qwiet shows no such token: none was issued');
+    expect(failed[2].note).toBe(
+      'lost answer: Qwiet shows no token with this request’s marker: none was issued',
+    );
   });
 
   it('records Octane create, regenerate and revoke, fingerprinting the generated secret', async () => {
@@ -191,11 +193,16 @@ describe('gateway: the audit log', () => {
         .send({ secret: regen.body.client_secret })
         .expect(200)
     ).body;
-    expect(first.records.map((r: { request_id: string }) => r.request_id)).toEqual([
-      'req-octane-01',
+    // The attempt carries the fingerprint of the secret it sends, the outcome that of the one issued.
+    const callerIds = (body: { records: { caller_request_id: string; phase: string }[] }) =>
+      body.records.map((r) => [r.caller_request_id, r.phase]);
+    expect(callerIds(first)).toEqual([
+      ['req-octane-01', 'succeeded'],
+      ['req-octane-01', 'attempt'],
     ]);
-    expect(second.records.map((r: { request_id: string }) => r.request_id)).toEqual([
-      'req-octane-02',
+    expect(callerIds(second)).toEqual([
+      ['req-octane-02', 'succeeded'],
+      ['req-octane-02', 'attempt'],
     ]);
     const raw = readdirSync(auditDir)
       .map((f) => readFileSync(join(auditDir, f), 'utf8'))
@@ -324,15 +331,15 @@ describe('gateway: the audit log fails closed', () => {
 
   it('revokes at the vendor what it issued when the outcome cannot be recorded (disk full), and answers 503', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keygate-full-'));
-    // Fill segment 1 to just under 4 KiB, so the attempt lands there and the outcome rotates into
-    // segment 2: a link to /dev/full.
+    // Fill segment 1 so that the start-up's policy.loaded record (~0.4 KiB) and the attempt (~0.7
+    // KiB) still land there and the outcome (~0.8 KiB) rotates into segment 2: a link to /dev/full.
     const filler = await AuditFileSink.open({
       dir,
       segmentBytes: 1 << 20,
       hmacKey: TEST_AUDIT_KEY,
       fsync: false,
     });
-    while (statSync(join(dir, segmentName(1))).size < 3800) {
+    while (statSync(join(dir, segmentName(1))).size < 2700) {
       await filler.append([
         {
           request_id: 'fill',

@@ -68,6 +68,8 @@ export function gatewayEnv(
     UPSTREAM_TIMEOUT_MS: '1000',
     UPSTREAM_GET_RETRIES: '1',
     LOG_LEVEL: 'info',
+    // The vendor acts at once in these tests: the first check after a lost answer is the last.
+    LOST_ANSWER_WINDOW_MS: '0',
     ...overrides,
   };
 }

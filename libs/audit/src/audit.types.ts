@@ -80,7 +80,10 @@ export interface AuditPolicyChange {
 
 /** What a caller of the audit log provides; seq, time and the chain are added when it is written. */
 export interface AuditEntry {
+  /** Keygate's own id of the request, unique: it links an attempt to its outcome. */
   request_id: string;
+  /** The caller's X-Request-Id, when it sent one (kept for tracing; never used to link records). */
+  caller_request_id?: string;
   event: AuditEvent;
   phase: AuditPhase;
   actor: AuditActor;

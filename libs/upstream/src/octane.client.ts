@@ -100,6 +100,11 @@ export class OctaneClient {
     });
   }
 
+  /** Whether Octane accepts this API key (a sign-in with it succeeds): proof of what a secret opens. */
+  acceptsKey(clientId: string, secret: string): Promise<boolean> {
+    return new OctaneSession(this.http, { clientId, clientSecret: secret }).accepted();
+  }
+
   private async send(
     operation: string,
     method: 'GET' | 'POST' | 'PUT',

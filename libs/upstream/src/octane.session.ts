@@ -97,6 +97,34 @@ export class OctaneSession {
     }
   }
 
+  /**
+   * Whether Octane accepts these credentials now: signs in, and straight out again. False when
+   * Octane refuses them (401/403); throws when its answer says nothing either way.
+   */
+  async accepted(): Promise<boolean> {
+    const deadline = this.http.deadline();
+    try {
+      await this.doSignIn('octane.key_check', deadline);
+    } catch (error) {
+      if (error instanceof UpstreamError && error.failure === 'credentials_rejected') return false;
+      throw error;
+    }
+    await this.http
+      .send(
+        'octane.sign_out',
+        {
+          method: 'POST',
+          url: '/authentication/sign_out',
+          headers: { Cookie: this.cookieHeader() },
+        },
+        deadline,
+        0,
+      )
+      .catch(() => undefined);
+    this.cookies.clear();
+    return true;
+  }
+
   private cookieHeader(): string {
     return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
   }

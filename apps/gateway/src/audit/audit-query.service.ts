@@ -23,7 +23,9 @@ function matches(r: AuditRecord, q: AuditQueryDto): boolean {
     (q.vendor === undefined || r.target.vendor === q.vendor) &&
     (q.credential_id === undefined ||
       r.target.credential_id?.toLowerCase() === q.credential_id.toLowerCase()) &&
-    (q.request_id === undefined || r.request_id === q.request_id) &&
+    (q.request_id === undefined ||
+      r.request_id === q.request_id ||
+      r.caller_request_id === q.request_id) &&
     (q.fingerprint === undefined || r.fingerprint === q.fingerprint)
   );
 }

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { AuditEntry, AuditRecord, CREATING_EVENTS, readRecords } from '@app/audit';
+import { AuditEntry, AuditRecord, readRecords, SECRET_ISSUING_EVENTS } from '@app/audit';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { AuditService } from './audit.service';
-import { CredentialReconciler } from './credential-reconciler';
+import { LostAnswers } from './lost-answers';
 
 /**
  * Recovery at start-up: an attempt with no outcome means the process died between the vendor call
@@ -18,7 +18,7 @@ export class AuditRecovery implements OnApplicationBootstrap {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly audit: AuditService,
-    private readonly reconciler: CredentialReconciler,
+    private readonly lost: LostAnswers,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -47,13 +47,18 @@ export class AuditRecovery implements OnApplicationBootstrap {
 
   /**
    * Attempts with no outcome (a crash), and issuances that failed in a way that may have issued the
-   * credential (a 5xx or a broken connection) whose lost answer was never settled.
+   * credential (a 5xx, a broken connection, a timeout) whose lost answer was never settled. Each is
+   * asked about at the vendor; what the vendor may still do (the window after the attempt has not
+   * passed) goes on being asked in the background.
    */
   async reconcile(): Promise<AuditEntry[]> {
     const records = readRecords(this.config.audit.dir);
     const byRequest = new Map<string, AuditRecord[]>();
-    for (const r of records)
-      byRequest.set(r.request_id, [...(byRequest.get(r.request_id) ?? []), r]);
+    for (const r of records) {
+      const group = byRequest.get(r.request_id);
+      if (group) group.push(r);
+      else byRequest.set(r.request_id, [r]);
+    }
     const known = new Set(
       records.map((r) => r.target.credential_id).filter((id): id is string => id !== undefined),
     );
@@ -62,8 +67,12 @@ export class AuditRecovery implements OnApplicationBootstrap {
       const question = openQuestion(group);
       if (!question) continue;
       const { seq, prev_hash, time, hash, ...attempt } = question.attempt;
-      const outcome = await this.reconciler.reconcile(attempt, (id) => known.has(id), question.why);
-      await this.audit.write([outcome]);
+      const outcome = await this.lost.settle(attempt, undefined, {
+        at: Date.parse(time),
+        why: question.why,
+        isRecorded: (id) => known.has(id),
+      });
+      if (!outcome) continue;
       if (outcome.target.credential_id) known.add(outcome.target.credential_id);
       outcomes.push(outcome);
     }
@@ -72,20 +81,21 @@ export class AuditRecovery implements OnApplicationBootstrap {
 }
 
 const MAY_HAVE_ACTED = new Set(['unreachable', 'timeout', 'bad_response']);
+const SETTLED = /^(lost answer|crash recovery):/;
 
 /** What is still unknown about one request: its outcome (a crash), or a lost answer never settled. */
 function openQuestion(group: AuditRecord[]): { attempt: AuditRecord; why: string } | undefined {
   const attempt = group.find((r) => r.phase === 'attempt');
   if (!attempt) return undefined;
   if (group.every((r) => r.phase === 'attempt')) return { attempt, why: 'crash recovery' };
-  const failed = group.find((r) => r.phase === 'failed' && !r.note);
-  const settled = group.some(
-    (r) => r.note?.startsWith('lost answer') || r.note?.startsWith('crash recovery'),
-  );
+  if (group.some((r) => r.note !== undefined && SETTLED.test(r.note))) return undefined;
+  const failed = group.find((r) => r.phase === 'failed');
   const mayHaveActed =
     failed &&
     ((failed.vendor?.status ?? 0) >= 500 || MAY_HAVE_ACTED.has(failed.vendor?.error ?? ''));
-  return CREATING_EVENTS.has(attempt.event) && mayHaveActed && !settled
+  return mayHaveActed &&
+    attempt.event !== 'octane.api_access.revoke' &&
+    attempt.event !== 'qwiet.token.revoke'
     ? { attempt, why: 'lost answer' }
     : undefined;
 }

@@ -7,6 +7,7 @@ import { AuditController } from './audit.controller';
 import { AuditService } from './audit.service';
 import { AuditedCall } from './audited-call';
 import { CredentialReconciler } from './credential-reconciler';
+import { LostAnswers } from './lost-answers';
 
 @Module({
   imports: [PolicyModule],
@@ -17,6 +18,7 @@ import { CredentialReconciler } from './credential-reconciler';
     AuditQueryService,
     AuditRecovery,
     CredentialReconciler,
+    LostAnswers,
     IssuanceCounter,
   ],
   exports: [AuditService, AuditedCall, IssuanceCounter],

@@ -1,5 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { CREATING_EVENTS, SECRET_ISSUING_EVENTS } from '@app/audit';
+import { Inject, Injectable } from '@nestjs/common';
+import { SECRET_ISSUING_EVENTS } from '@app/audit';
 import type { AuditDecision, AuditEntry, AuditEvent, AuditPhase, AuditTarget } from '@app/audit';
 import type { Caller } from '@app/auth';
 import { GatewayError } from '@app/common';
@@ -8,9 +8,8 @@ import { UpstreamError, VendorResponse } from '@app/upstream';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { PolicyEnforcer, policyViolation } from '../policy/policy.enforcer';
 import { IssuanceCounter } from '../limits/issuance-counter';
-import { CredentialOwners } from '../policy/credential-owners';
 import { AuditService } from './audit.service';
-import { CredentialReconciler } from './credential-reconciler';
+import { LostAnswers } from './lost-answers';
 import type { RequestMeta } from './request-meta';
 
 export interface AuditedRequest {
@@ -29,14 +28,26 @@ export interface Settled {
   target?: Partial<AuditTarget>;
 }
 
+/** What the vendor call of one request is made with, once the policy has decided. */
+export interface VendorCallInput {
+  decision: Decision;
+  /** Keygate's own id of this request: the marker by which a lost answer is found at the vendor. */
+  requestId: string;
+  /** The secret this request sends, when it sends one (the caller's or one Keygate generated). */
+  secret?: string;
+}
+
 export interface AuditedSteps {
-  send: (decision: Decision) => Promise<VendorResponse>;
+  /**
+   * The secret the vendor call will send, known before the attempt is recorded (its fingerprint
+   * goes in the attempt, so that a lost answer can be settled). `generated`: Keygate made it up.
+   */
+  secret?: (decision: Decision) => { value: string; generated: boolean } | undefined;
+  send: (call: VendorCallInput) => Promise<VendorResponse>;
   settle?: (answer: VendorResponse) => Settled;
   /** Undoes a success the log cannot show (revokes what was issued). */
   compensate?: (settled: Settled) => Promise<unknown>;
 }
-
-const LOST_ANSWER_TRIES = 6;
 
 const once = (f: () => void): (() => void) => {
   let done = false;
@@ -58,21 +69,24 @@ const correlationId = (body: unknown): string | undefined => {
   return typeof id === 'string' ? id.slice(0, 64) : undefined;
 };
 
+/** Failures after which the vendor may have acted all the same (the answer was lost). */
+const mayHaveActed = (error: unknown): boolean =>
+  error instanceof UpstreamError &&
+  !['credentials_rejected', 'circuit_open'].includes(error.failure);
+
 /**
  * The request path of every issuance, regeneration and revocation: decide, record the attempt
  * (durable before the vendor is called), call the vendor, record the outcome (durable before the
- * caller is answered). A success the log cannot record is undone at the vendor and answered 503.
+ * caller is answered). A success the log cannot record is undone at the vendor and answered 503;
+ * an answer lost on the way back is looked for at the vendor (LostAnswers).
  */
 @Injectable()
 export class AuditedCall {
-  private readonly logger = new Logger('Audit');
-
   constructor(
     private readonly policy: PolicyEnforcer,
     private readonly audit: AuditService,
-    private readonly reconciler: CredentialReconciler,
-    private readonly owners: CredentialOwners,
     private readonly counter: IssuanceCounter,
+    @Inject(LostAnswers) private readonly lost: LostAnswers,
   ) {}
 
   /** How long until the quotas in force for this caller have room again. */
@@ -95,6 +109,9 @@ export class AuditedCall {
     const effective = decision.effective.valid_for_seconds ?? decision.effective.expiration;
     const base = {
       request_id: req.meta.requestId,
+      ...(req.meta.callerRequestId !== undefined && {
+        caller_request_id: req.meta.callerRequestId,
+      }),
       event: req.event,
       actor: {
         subject: req.caller.subject,
@@ -131,14 +148,19 @@ export class AuditedCall {
     entry: (phase: AuditPhase, extra?: Partial<AuditEntry>) => AuditEntry,
     release: () => void,
   ): Promise<GatewayAnswer> {
-    const attempt = entry('attempt');
+    const secret = steps.secret?.(decision);
+    const attempt = entry('attempt', {
+      ...(secret && { fingerprint: this.audit.fingerprint(secret.value) }),
+    });
+    // Only issuances can leave a credential behind a lost answer.
+    const issuing = SECRET_ISSUING_EVENTS.has(attempt.event);
     await this.audit.write([attempt]);
 
     const started = process.hrtime.bigint();
     const latency = () => Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
     let answer: VendorResponse;
     try {
-      answer = await steps.send(decision);
+      answer = await steps.send({ decision, requestId: attempt.request_id, secret: secret?.value });
     } catch (error) {
       const code =
         error instanceof UpstreamError
@@ -147,13 +169,7 @@ export class AuditedCall {
             ? error.code
             : 'internal';
       await this.audit.write([entry('failed', { vendor: { latency_ms: latency(), error: code } })]);
-      // Lost answers are possible only when the request may have reached the vendor.
-      if (
-        error instanceof UpstreamError &&
-        !['credentials_rejected', 'circuit_open'].includes(error.failure)
-      ) {
-        await this.findLost(attempt);
-      }
+      if (issuing && mayHaveActed(error)) await this.lost.settle(attempt, secret);
       throw error;
     }
 
@@ -176,66 +192,10 @@ export class AuditedCall {
     try {
       await this.audit.write([outcome]);
     } catch (error) {
-      if (ok && steps.compensate) await this.compensate(outcome, settled, steps.compensate);
+      if (ok && steps.compensate) await this.lost.compensate(outcome, settled, steps.compensate);
       throw error;
     }
-    if (answer.status >= 500) await this.findLost(attempt);
+    if (issuing && answer.status >= 500) await this.lost.settle(attempt, secret);
     return { answer, decision };
-  }
-
-  /**
-   * A vendor that failed or broke the connection may still have issued the credential (the answer
-   * was lost). Look for it and revoke it: no credential may exist that the log does not show.
-   */
-  private async findLost(attempt: AuditEntry, tries = 1): Promise<void> {
-    if (!CREATING_EVENTS.has(attempt.event)) return;
-    const scope = attempt.target.org_id ?? attempt.target.shared_space_id ?? '';
-    const recorded = (id: string) =>
-      this.owners.ownerOf(attempt.target.vendor, scope, id) !== undefined;
-    try {
-      await this.audit.write([await this.reconciler.reconcile(attempt, recorded, 'lost answer')]);
-    } catch (error) {
-      const again = tries < LOST_ANSWER_TRIES;
-      this.logger.warn(
-        {
-          request_id: attempt.request_id,
-          event: attempt.event,
-          tries,
-          error: (error as Error).message,
-        },
-        again
-          ? 'could not yet check the vendor for a credential issued with a lost answer; asking again'
-          : 'gave up checking the vendor for a lost answer; the next start asks again',
-      );
-      // Asked again in the background, with backoff; the next start-up asks too (AuditRecovery).
-      if (again)
-        setTimeout(() => void this.findLost(attempt, tries + 1), 1000 * 2 ** tries).unref();
-    }
-  }
-
-  private async compensate(
-    outcome: AuditEntry,
-    settled: Settled,
-    undo: (s: Settled) => Promise<unknown>,
-  ): Promise<void> {
-    try {
-      await undo(settled);
-      await this.audit.write([
-        {
-          ...outcome,
-          phase: 'compensated',
-          note: 'the outcome could not be recorded: Keygate revoked the credential',
-        },
-      ]);
-    } catch {
-      this.logger.error(
-        {
-          request_id: outcome.request_id,
-          event: outcome.event,
-          credential_id: settled.credentialId,
-        },
-        'compensation incomplete: check the vendor for this credential',
-      );
-    }
   }
 }

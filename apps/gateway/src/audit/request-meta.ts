@@ -1,21 +1,29 @@
+import { randomUUID } from 'node:crypto';
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 
 /** Who sent the request, as the audit log records it. */
 export interface RequestMeta {
+  /** Keygate's own id for this request: unique, whatever the caller sends. */
   requestId: string;
+  /** The caller's X-Request-Id (or the one Keygate answered with), for tracing only. */
+  callerRequestId?: string;
   ip?: string;
   userAgent?: string;
 }
 
+/** The audit's view of a request; a fresh Keygate id each time it is called for a request. */
+export function requestMetaOf(req: FastifyRequest): RequestMeta {
+  const ua = req.headers['user-agent'];
+  return {
+    requestId: randomUUID(),
+    callerRequestId: req.id,
+    ip: req.ip,
+    userAgent: typeof ua === 'string' ? ua.slice(0, 256) : undefined,
+  };
+}
+
 export const CurrentRequest = createParamDecorator(
-  (_data: unknown, context: ExecutionContext): RequestMeta => {
-    const req = context.switchToHttp().getRequest<FastifyRequest>();
-    const ua = req.headers['user-agent'];
-    return {
-      requestId: req.id,
-      ip: req.ip,
-      userAgent: typeof ua === 'string' ? ua.slice(0, 256) : undefined,
-    };
-  },
+  (_data: unknown, context: ExecutionContext): RequestMeta =>
+    requestMetaOf(context.switchToHttp().getRequest<FastifyRequest>()),
 );

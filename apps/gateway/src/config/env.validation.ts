@@ -45,6 +45,7 @@ class GatewayEnvironment {
   @IsOptional() @IsIn(['on', 'off']) AUDIT_STDOUT?: string;
 
   @IsOptional() @IsInt() @Min(1) @Max(1_000_000) RATE_LIMIT_PER_MINUTE?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(86_400_000) LOST_ANSWER_WINDOW_MS?: number;
   @IsOptional() @IsInt() @Min(100) @Max(300_000) UPSTREAM_TIMEOUT_MS?: number;
   @IsOptional() @IsInt() @Min(1) @Max(1024) UPSTREAM_MAX_SOCKETS?: number;
   @IsOptional() @IsInt() @Min(0) @Max(5) UPSTREAM_GET_RETRIES?: number;
@@ -256,5 +257,6 @@ export function loadGatewayConfig(
     },
     log: { level: parsed.LOG_LEVEL ?? 'info' },
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 600,
+    lostAnswerWindowMs: parsed.LOST_ANSWER_WINDOW_MS ?? 300_000,
   };
 }

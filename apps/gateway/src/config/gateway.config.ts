@@ -22,4 +22,9 @@ export interface GatewayConfig {
   log: { level: string };
   /** Requests per minute for each authenticated caller, all routes together. */
   rateLimitPerMinute: number;
+  /**
+   * How long after a call a vendor may still act on it (a slow vendor finishing after Keygate gave
+   * up): a credential not found at the vendor before then may still appear.
+   */
+  lostAnswerWindowMs: number;
 }

@@ -13,6 +13,7 @@ import { ErrorCode, GatewayError } from '@app/common';
 import type { FastifyRequest } from 'fastify';
 import { AuditService } from '../audit/audit.service';
 import { auditedEventOf } from './audited-event';
+import { requestMetaOf } from '../audit/request-meta';
 
 type CallerRequest = FastifyRequest & { caller?: Caller };
 
@@ -57,17 +58,18 @@ export class CallerThrottlerGuard extends ThrottlerGuard {
     const retryAfter = Math.max(1, Math.ceil(detail.timeToBlockExpire));
     const audited = auditedEventOf(req);
     if (audited && req.caller && this.firstRefusalInWindow(req.caller.subject, retryAfter)) {
-      const ua = req.headers['user-agent'];
+      const meta = requestMetaOf(req);
       await this.audit.write([
         {
-          request_id: req.id,
+          request_id: meta.requestId,
+          caller_request_id: meta.callerRequestId,
           event: audited.event,
           phase: 'denied',
           actor: {
             subject: req.caller.subject,
             team: req.caller.team,
-            ip: req.ip,
-            user_agent: typeof ua === 'string' ? ua.slice(0, 256) : undefined,
+            ip: meta.ip,
+            user_agent: meta.userAgent,
           },
           target: audited.target,
           decision: {

@@ -32,6 +32,17 @@ function withGeneratedSecret(
   return { answer: { ...answer, body: withSecret }, decision };
 }
 
+/** The secret a create or regeneration sends: the one Keygate generated, else the caller's. */
+const secretSent = (
+  callers: string | undefined,
+  generated: string | undefined,
+): { value: string; generated: boolean } | undefined =>
+  generated !== undefined
+    ? { value: generated, generated: true }
+    : callers !== undefined
+      ? { value: callers, generated: false }
+      : undefined;
+
 /** The Octane side of Keygate: policy first, every change audited, then the vendor call. */
 @Injectable()
 export class OctaneService {
@@ -85,7 +96,6 @@ export class OctaneService {
     this.served(spaceId);
     const input = body.data[0];
     const key = policyKey(input);
-    let secret = input.client_secret;
     let generated: string | undefined;
     const result = await this.audited.run(
       {
@@ -105,8 +115,11 @@ export class OctaneService {
         policy: { action: 'octane.api_access.create', sharedSpaceId: spaceId, key },
       },
       {
-        send: (decision) => {
-          if (decision.effective.generate_secret) secret = generated = generateSecret();
+        secret: (decision) => {
+          if (decision.effective.generate_secret) generated = generateSecret();
+          return secretSent(input.client_secret, generated);
+        },
+        send: ({ decision, secret }) => {
           const expiration = decision.effective.expiration ?? input.expiration;
           const sent = {
             ...input,
@@ -119,7 +132,7 @@ export class OctaneService {
           const created = (answer.body as { data?: Entity[] }).data?.[0] ?? {};
           return {
             credentialId: text(created.id),
-            secret,
+            secret: generated ?? input.client_secret,
             target: {
               client_id: text(created.client_id),
               expires_at: text(created.expiration) ?? null,
@@ -161,7 +174,6 @@ export class OctaneService {
     const current: VendorResponse = await this.client.getApiAccess(spaceId, id, 'name,client_id');
     if (current.status !== 200) return { answer: current };
     const name = text((current.body as Entity).name);
-    let secret = body.client_secret;
     let generated: string | undefined;
     const result = await this.audited.run(
       {
@@ -185,16 +197,18 @@ export class OctaneService {
         },
       },
       {
-        send: (decision) => {
-          if (decision.effective.generate_secret) secret = generated = generateSecret();
-          return this.client.updateApiAccess(
+        secret: (decision) => {
+          if (decision.effective.generate_secret) generated = generateSecret();
+          return secretSent(body.client_secret, generated);
+        },
+        send: ({ secret }) =>
+          this.client.updateApiAccess(
             spaceId,
             id,
             { is_valid: true, client_secret: secret },
             fields,
-          );
-        },
-        settle: () => ({ credentialId: id, secret }),
+          ),
+        settle: () => ({ credentialId: id, secret: generated ?? body.client_secret }),
         compensate: () => this.client.updateApiAccess(spaceId, id, { is_valid: false }),
       },
     );

@@ -3,6 +3,7 @@ import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
 import { QwietClient, VendorResponse } from '@app/upstream';
 import { AuditedCall } from '../audit/audited-call';
+import { issuanceMarker } from '../audit/credential-reconciler';
 import type { RequestMeta } from '../audit/request-meta';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { CredentialOwners } from '../policy/credential-owners';
@@ -64,10 +65,13 @@ export class QwietService {
         policy: { action: 'qwiet.token.issue', orgId: org, token: body },
       },
       {
-        send: (decision) => {
+        send: ({ decision, requestId }) => {
           const lifetime = decision.effective.valid_for_seconds ?? body.valid_for_seconds;
+          // The marker proves, should the answer be lost, which token this request created.
+          const marker = issuanceMarker(requestId);
           return this.client.createToken(org, {
             ...body,
+            description: body.description ? `${body.description} ${marker}` : marker,
             ...(lifetime !== undefined && { valid_for_seconds: lifetime }),
           });
         },

@@ -13,10 +13,15 @@ export class CreateTokenRequestDto {
   @MaxLength(200)
   label!: string;
 
-  @ApiPropertyOptional({ example: 'Used by the on-prem Jira integration', maxLength: 2000 })
+  @ApiPropertyOptional({
+    example: 'Used by the on-prem Jira integration',
+    maxLength: 1900,
+    description:
+      'Keygate appends its marker `[keygate:<request id>]`, by which a token whose answer was lost is found',
+  })
   @Optional()
   @IsString()
-  @MaxLength(2000)
+  @MaxLength(1900)
   description?: string;
 
   @ApiProperty({ format: 'uuid', example: '66ad5168-41be-4b6c-9ac5-a30b02229c35' })

@@ -1,0 +1,137 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import type { AuditEntry } from '@app/audit';
+import { GATEWAY_CONFIG } from '../config/config.tokens';
+import type { GatewayConfig } from '../config/gateway.config';
+import { CredentialOwners } from '../policy/credential-owners';
+import { AuditService } from './audit.service';
+import { CredentialReconciler, PENDING, ReconcileContext } from './credential-reconciler';
+import type { Settled } from './audited-call';
+
+/** Checks that fail (vendor down) are asked again this many times once the window has passed. */
+const TRIES_AFTER_WINDOW = 6;
+
+/**
+ * Settles what a lost answer or a crash left unknown: a vendor that failed, broke the connection or
+ * timed out may have acted all the same, now or later (a slow vendor finishes after Keygate gave
+ * up). The vendor is asked at once and again with backoff until `LOST_ANSWER_WINDOW_MS` after the
+ * attempt has surely passed; only then is "nothing found" recorded as "nothing issued". A restart
+ * asks again about everything not settled (AuditRecovery).
+ */
+@Injectable()
+export class LostAnswers implements OnApplicationShutdown {
+  private readonly logger = new Logger('LostAnswers');
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly audit: AuditService,
+    private readonly reconciler: CredentialReconciler,
+    private readonly owners: CredentialOwners,
+  ) {}
+
+  /**
+   * Asks the vendor now; resolves with what the first check recorded (undefined while the question
+   * stays open, asked again in the background).
+   */
+  settle(
+    attempt: AuditEntry,
+    secret?: { value: string; generated: boolean },
+    options: { at?: number; why?: string; isRecorded?: (id: string) => boolean } = {},
+  ): Promise<AuditEntry | undefined> {
+    const from = options.at ?? Date.now();
+    const scope = attempt.target.org_id ?? attempt.target.shared_space_id ?? '';
+    const ctx = {
+      isRecorded:
+        options.isRecorded ??
+        ((id: string) => this.owners.ownerOf(attempt.target.vendor, scope, id) !== undefined),
+      secret,
+      window: { from, to: from + this.config.lostAnswerWindowMs },
+      why: options.why ?? 'lost answer',
+    };
+    return this.check(attempt, ctx, 1, 0);
+  }
+
+  private async check(
+    attempt: AuditEntry,
+    ctx: Omit<ReconcileContext, 'final'>,
+    tries: number,
+    failedAfterWindow: number,
+  ): Promise<AuditEntry | undefined> {
+    if (this.closed) return undefined;
+    const final = Date.now() >= ctx.window.to;
+    let result: AuditEntry | typeof PENDING;
+    let failed = failedAfterWindow;
+    try {
+      result = await this.reconciler.reconcile(attempt, { ...ctx, final });
+      if (result !== PENDING) {
+        await this.audit.write([result]);
+        return result;
+      }
+    } catch (error) {
+      if (final) failed++;
+      const again = failed < TRIES_AFTER_WINDOW;
+      this.logger.warn(
+        {
+          request_id: attempt.request_id,
+          event: attempt.event,
+          tries,
+          error: (error as Error).message,
+        },
+        again
+          ? 'could not yet settle an answer the vendor may have acted on; asking again'
+          : 'gave up settling an answer the vendor may have acted on; the next start asks again',
+      );
+      if (!again) return undefined;
+    }
+    this.later(() => void this.check(attempt, ctx, tries + 1, failed), ctx, tries);
+    return undefined;
+  }
+
+  /** Backoff: a quarter of the window at first (at most 1 s), doubling, and once at the window's end. */
+  private later(run: () => void, ctx: { window: { from: number; to: number } }, tries: number) {
+    const window = ctx.window.to - ctx.window.from;
+    const step = Math.max(50, Math.min(1000, window / 4)) * 2 ** (tries - 1);
+    const untilEnd = ctx.window.to - Date.now();
+    const delay = untilEnd > 0 ? Math.min(step, untilEnd) : step;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, delay);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  /** Undoes a success the log cannot show (the outcome could not be written): revokes it. */
+  async compensate(
+    outcome: AuditEntry,
+    settled: Settled,
+    undo: (s: Settled) => Promise<unknown>,
+  ): Promise<void> {
+    try {
+      await undo(settled);
+      await this.audit.write([
+        {
+          ...outcome,
+          phase: 'compensated',
+          note: 'the outcome could not be recorded: Keygate revoked the credential',
+        },
+      ]);
+    } catch {
+      this.logger.error(
+        {
+          request_id: outcome.request_id,
+          event: outcome.event,
+          credential_id: settled.credentialId,
+        },
+        'compensation incomplete: check the vendor for this credential',
+      );
+    }
+  }
+
+  onApplicationShutdown(): void {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+}
