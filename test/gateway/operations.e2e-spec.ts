@@ -124,9 +124,10 @@ describe('gateway: health, docs, shutdown, hardening', () => {
     });
     await closing.close();
     expect(await inFlight).toBe(200);
+    // policy.loaded at start-up, then the issuance's attempt and outcome.
     expect(verifyAuditLog(closing.config.audit.dir, TEST_AUDIT_KEY)).toMatchObject({
       ok: true,
-      records: 2,
+      records: 3,
     });
   });
 });
