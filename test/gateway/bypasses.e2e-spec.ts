@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose';
+import request from 'supertest';
 import { scopeOnlyPolicy, TEST_JWT_SECRET, useStack, writePolicy } from '../support/gateway';
 
 const STRONG = '9011@83sd!f1042ds+f19fg86M';
@@ -173,5 +174,131 @@ describe('gateway: policy bypasses closed', () => {
       .expect(200);
     expect(regenerated.body.client_secret).toEqual(expect.any(String));
     expect(regenerated.headers['cache-control']).toBe('no-store');
+  });
+});
+
+describe('gateway: the rules of the team that owns the org or space', () => {
+  const days = (n: number) => new Date(Date.now() + n * 86400_000).toISOString();
+  const stack = useStack((s) => {
+    const [orgA, orgB] = s.options.qwietOrgs;
+    return {
+      POLICY_FILE: writePolicy(
+        [
+          'version: 1',
+          'rules:',
+          '  octane: { max_expiration: { max_days: 90 } }',
+          'teams:',
+          `  payments: { qwiet_orgs: [${orgA.id}], octane_shared_spaces: ['1001'], rules: { octane: { max_expiration: { max_days: 60 } } } }`,
+          `  platform: { qwiet_orgs: [${orgB.id}], octane_shared_spaces: ['2001'], rules: { octane: { max_expiration: { max_days: 30 } } } }`,
+          `  ops: { qwiet_orgs: [${orgB.id}] }`,
+          '',
+        ].join('\n'),
+      ),
+    };
+  });
+  const as = async (team: string, roles: string[] = [], sub = `${team}-user`) => ({
+    Authorization: `Bearer ${await stack.g.token({ team, roles, sub })}`,
+  });
+  const admin = () => as('payments', ['keygate:admin'], 'root');
+  const create = async (space: string, who: Record<string, string>, body: object, status: number) =>
+    stack.g
+      .http()
+      .post(`/octane/api/shared_spaces/${space}/api_accesses`)
+      .set(who)
+      .send({ data: [body] })
+      .expect(status);
+
+  it('an admin of another team gets the owning team’s caps, and the key belongs to that team', async () => {
+    const denied = await create('2001', await admin(), { name: 'long', expiration: days(45) }, 403);
+    expect(denied.body.error_code).toBe('POLICY_VIOLATION');
+    expect(Object.keys(denied.body.properties)).toContain('octane.max_expiration');
+    const ok = await create('2001', await admin(), { name: 'short', expiration: days(20) }, 201);
+    const id = ok.body.data[0].id;
+    // platform revokes it in its own space: it is platform's key.
+    await stack.g
+      .http()
+      .put(`/octane/api/shared_spaces/2001/api_accesses/${id}`)
+      .set(await as('platform'))
+      .send({ is_valid: false })
+      .expect(200);
+    const records = (
+      await stack.g
+        .http()
+        .get(`/v1/audit?credential_id=${id}`)
+        .set(await as('audit', ['keygate:auditor']))
+        .expect(200)
+    ).body.records;
+    const issued = records.find(
+      (r: { phase: string; event: string }) =>
+        r.phase === 'succeeded' && r.event === 'octane.api_access.create',
+    );
+    expect(issued).toMatchObject({
+      actor: { team: 'payments' },
+      target: { owner_team: 'platform' },
+    });
+  });
+
+  it('where several teams use an org, an admin names the team, which must be one of them', async () => {
+    const tokens = `/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[1].id}/tokens`;
+    const body = { label: 'shared', role_id: CI_ROLE, token_type: 'access' };
+    const unnamed = await stack.g
+      .http()
+      .post(tokens)
+      .set(await admin())
+      .send(body)
+      .expect(403);
+    expect(unnamed.body.violations.map((v: { rule: string }) => v.rule)).toContain(
+      'scope.owner_team',
+    );
+    await stack.g
+      .http()
+      .post(tokens)
+      .set(await admin())
+      .set('X-Keygate-Team', 'payments')
+      .send(body)
+      .expect(403);
+    await stack.g
+      .http()
+      .post(tokens)
+      .set(await admin())
+      .set('X-Keygate-Team', 'ops')
+      .send(body)
+      .expect(200);
+  });
+
+  it('a revoked key comes back only through an admin (octane.reactivation)', async () => {
+    const alice = await as('payments');
+    const key = await create('1001', alice, { name: 'revived', expiration: days(10) }, 201);
+    const path = `/octane/api/shared_spaces/1001/api_accesses/${key.body.data[0].id}`;
+    await stack.g.http().put(path).set(alice).send({ is_valid: false }).expect(200);
+    const denied = await stack.g.http().put(path).set(alice).send({ is_valid: true }).expect(403);
+    expect(Object.keys(denied.body.properties)).toEqual(['octane.reactivation']);
+    await stack.g
+      .http()
+      .put(path)
+      .set(await admin())
+      .send({ is_valid: true })
+      .expect(200);
+  });
+
+  it('a regeneration is judged by today’s rules, like a create (the key’s expiration against the cap)', async () => {
+    const space = stack.s.options.octaneSpaces[0];
+    const signIn = await request(stack.s.sim.url)
+      .post('/authentication/sign_in')
+      .send({ client_id: space.clientId, client_secret: space.clientSecret })
+      .expect(200);
+    const made = await request(stack.s.sim.url)
+      .post(`/api/shared_spaces/${space.id}/api_accesses`)
+      .set('Cookie', signIn.headers['set-cookie'])
+      .set('ALM-OCTANE-TECH-PREVIEW', 'true')
+      .send({ data: [{ name: 'oldcap', client_secret: STRONG, expiration: days(80) }] })
+      .expect(201);
+    const denied = await stack.g
+      .http()
+      .put(`/octane/api/shared_spaces/1001/api_accesses/${made.body.data[0].id}`)
+      .set(await admin())
+      .send({ is_valid: true })
+      .expect(403);
+    expect(Object.keys(denied.body.properties)).toEqual(['octane.max_expiration']);
   });
 });

@@ -112,10 +112,12 @@ describe('gateway: Octane drop-in surface', () => {
       .send({ is_valid: false })
       .expect(200);
     expect(revoked.body).toMatchObject({ id: key.id, is_valid: false });
+    // Bringing a revoked key back is an admin's call (octane.reactivation).
+    const admin = { Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}` };
     const regenerated = await g
       .http()
       .put(`${space}/api_accesses/${key.id}?fields=client_id`)
-      .set(bearer)
+      .set(admin)
       .send({ is_valid: true, client_secret: 'kj@s$dfS124GDd35' })
       .expect(200);
     expect(regenerated.body).toEqual({

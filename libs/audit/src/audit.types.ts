@@ -40,6 +40,8 @@ export interface AuditTarget {
   org_id?: string;
   shared_space_id?: string;
   credential_id?: string;
+  /** The team that owns what is issued (the one that uses the org or space), when not the actor's. */
+  owner_team?: string;
   label?: string;
   name?: string;
   client_id?: string;

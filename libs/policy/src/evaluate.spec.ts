@@ -273,15 +273,25 @@ describe('policy engine: revocation', () => {
     expect(rules(revoke(owner), policy, { ...alice, roles }).allowed).toBe(ok);
   });
 
-  it('applies to regeneration too, with the secret rule', () => {
+  it('applies to regeneration too, judged like a create (the secret, the expiration)', () => {
     const r = rules({
       action: 'octane.api_access.regenerate',
       sharedSpaceId: '1001',
       id: '1',
       ownerTeam: 'platform',
-      client_secret: 'short',
+      key: {
+        name: 'k',
+        client_secret: 'short',
+        workspace_role_ids: [],
+        roles_in_all_workspaces: [],
+      },
+      reactivates: false,
     });
-    expect(r.violations).toEqual(['revocation.other_team', 'octane.secret_strength']);
+    expect(r.violations).toEqual([
+      'revocation.other_team',
+      'octane.expiration_required',
+      'octane.secret_strength',
+    ]);
   });
 });
 

@@ -56,31 +56,114 @@ export function evaluate(
   request: PolicyRequest,
   now: Date,
 ): Decision {
-  const team = policy.teams.get(caller.team) ?? policy.fallback;
+  const own = policy.teams.get(caller.team) ?? policy.fallback;
   const admin = caller.roles.includes(ADMIN_ROLE);
   const f = new Findings();
-
-  if (request.action.startsWith('qwiet.')) {
-    const orgId = (request as { orgId: string }).orgId.toLowerCase();
-    f.check('scope.qwiet_org', 'enforce', admin || team.qwietOrgs.includes(orgId), {
-      message: `team ${caller.team} may not use Qwiet org ${orgId}`,
-      limit: team.qwietOrgs,
-      actual: orgId,
-    });
-  } else {
-    const spaceId = (request as { sharedSpaceId: string }).sharedSpaceId;
-    f.check(
-      'scope.octane_shared_space',
-      'enforce',
-      admin || team.octaneSharedSpaces.includes(spaceId),
-      {
-        message: `team ${caller.team} may not use shared space ${spaceId}`,
-        limit: team.octaneSharedSpaces,
-        actual: spaceId,
-      },
-    );
+  const scope = scopeOf(request);
+  f.check(scope.rule, 'enforce', admin || scope.listedBy(own), {
+    message: `team ${caller.team} may not use ${scope.what}`,
+    limit: scope.of(own),
+    actual: scope.id,
+  });
+  const owner = owningTeam(policy, caller, request, f);
+  // The rules of the team that owns the scope, then (an admin acting elsewhere) the caller's own.
+  const chain = owner === caller.team ? [own] : [policy.teams.get(owner) ?? own, own];
+  let req = request;
+  for (const team of chain) {
+    actionRules(team, caller, admin, req, now, f);
+    req = withEffective(req, f.effective);
   }
+  return {
+    allowed: f.violations.length === 0,
+    team: owner,
+    violations: f.violations,
+    warnings: f.warnings,
+    effective: f.effective,
+    evaluated: [...new Set(f.evaluated)],
+    revision: policy.revision,
+  };
+}
 
+/** The org or shared space a request addresses, and how a team section lists it. */
+function scopeOf(request: PolicyRequest) {
+  if (request.action.startsWith('qwiet.')) {
+    const id = (request as { orgId: string }).orgId.toLowerCase();
+    const of = (t: TeamPolicy) => t.qwietOrgs;
+    return {
+      rule: 'scope.qwiet_org',
+      what: `Qwiet org ${id}`,
+      id,
+      of,
+      listedBy: (t: TeamPolicy) => of(t).includes(id),
+    };
+  }
+  const id = (request as { sharedSpaceId: string }).sharedSpaceId;
+  const of = (t: TeamPolicy) => t.octaneSharedSpaces;
+  return {
+    rule: 'scope.octane_shared_space',
+    what: `shared space ${id}`,
+    id,
+    of,
+    listedBy: (t: TeamPolicy) => of(t).includes(id),
+  };
+}
+
+/**
+ * Who owns what this request issues: the caller's team when it lists the org or space; for an
+ * admin acting elsewhere, the team that lists it, or (several do) the one the admin names, which
+ * must be one of them (`scope.owner_team`). A pure function of the policy and the request.
+ */
+export function owningTeam(
+  policy: CompiledPolicy,
+  caller: PolicyCaller,
+  request: PolicyRequest,
+  f = new Findings(),
+): string {
+  const scope = scopeOf(request);
+  const listing = [...policy.teams].filter(([, t]) => scope.listedBy(t)).map(([name]) => name);
+  const named = 'forTeam' in request ? request.forTeam : undefined;
+  if (!caller.roles.includes(ADMIN_ROLE) || (named === undefined && listing.includes(caller.team)))
+    return caller.team;
+  if (named === undefined && listing.length <= 1) return listing[0] ?? caller.team;
+  f.check('scope.owner_team', 'enforce', named !== undefined && listing.includes(named), {
+    message:
+      named === undefined
+        ? `${scope.what} is used by teams ${listing.join(', ')}: name the team the credential is for (X-Keygate-Team)`
+        : `team ${named} does not use ${scope.what}`,
+    limit: listing,
+    actual: named ?? null,
+  });
+  return named !== undefined && listing.includes(named) ? named : caller.team;
+}
+
+/** The request as the next team's rules see it: after the clamps already applied. */
+function withEffective(request: PolicyRequest, effective: Decision['effective']): PolicyRequest {
+  switch (request.action) {
+    case 'qwiet.token.issue':
+      return effective.valid_for_seconds === undefined
+        ? request
+        : {
+            ...request,
+            token: { ...request.token, valid_for_seconds: effective.valid_for_seconds },
+          };
+    case 'octane.api_access.create':
+    case 'octane.api_access.regenerate':
+      return effective.expiration === undefined
+        ? request
+        : { ...request, key: { ...request.key, expiration: effective.expiration } };
+    default:
+      return request;
+  }
+}
+
+function actionRules(
+  team: TeamPolicy,
+  caller: PolicyCaller,
+  admin: boolean,
+  request: PolicyRequest,
+  now: Date,
+  f: Findings,
+): void {
   switch (request.action) {
     case 'qwiet.token.issue':
       qwietIssue(team, request.orgId.toLowerCase(), request.token, f);
@@ -92,7 +175,12 @@ export function evaluate(
       break;
     case 'octane.api_access.regenerate':
       otherTeam(team, caller, admin, request.ownerTeam, f);
-      secretStrength(team, request.client_secret, request.name, f);
+      f.check('octane.reactivation', 'enforce', admin || !request.reactivates, {
+        message: 'the key is revoked: only keygate:admin may bring it back',
+        limit: ADMIN_ROLE,
+        actual: caller.roles,
+      });
+      octaneCreate(team, request.key, now, f);
       quota(team, request.usage, f);
       break;
     case 'qwiet.token.revoke':
@@ -100,15 +188,6 @@ export function evaluate(
       otherTeam(team, caller, admin, request.ownerTeam, f);
       break;
   }
-
-  return {
-    allowed: f.violations.length === 0,
-    violations: f.violations,
-    warnings: f.warnings,
-    effective: f.effective,
-    evaluated: f.evaluated,
-    revision: policy.revision,
-  };
 }
 
 function qwietIssue(team: TeamPolicy, orgId: string, token: QwietTokenRequest, f: Findings): void {

@@ -107,26 +107,38 @@ export interface Usage {
   subjectLastHour: number;
 }
 
+/** An admin acting in an org or space several teams list names the team the credential is for. */
+interface ForTeam {
+  forTeam?: string;
+}
+
 export type PolicyRequest =
   | { action: 'qwiet.read'; orgId: string }
-  | { action: 'qwiet.token.issue'; orgId: string; token: QwietTokenRequest; usage?: Usage }
+  | ({
+      action: 'qwiet.token.issue';
+      orgId: string;
+      token: QwietTokenRequest;
+      usage?: Usage;
+    } & ForTeam)
   | { action: 'qwiet.token.revoke'; orgId: string; tokenId: string; ownerTeam?: string }
   | { action: 'octane.read'; sharedSpaceId: string }
-  | {
+  | ({
       action: 'octane.api_access.create';
       sharedSpaceId: string;
       key: OctaneKeyRequest;
       usage?: Usage;
-    }
-  | {
+    } & ForTeam)
+  | ({
       action: 'octane.api_access.regenerate';
       sharedSpaceId: string;
       id: string;
-      name?: string;
-      client_secret?: string;
+      /** The key as it is at Octane (name, expiration, roles) with the new secret: judged like a create. */
+      key: OctaneKeyRequest;
+      /** The key is revoked: the regeneration would bring it back (octane.reactivation). */
+      reactivates: boolean;
       ownerTeam?: string;
       usage?: Usage;
-    }
+    } & ForTeam)
   | { action: 'octane.api_access.revoke'; sharedSpaceId: string; id: string; ownerTeam?: string };
 
 export type PolicyAction = PolicyRequest['action'];
@@ -141,6 +153,11 @@ export interface Finding {
 
 export interface Decision {
   allowed: boolean;
+  /**
+   * The team whose rules applied and who owns what is issued: the team that lists the org or
+   * shared space (the caller's own, or for an admin acting elsewhere the one that lists it).
+   */
+  team: string;
   /** Enforced rules that were broken: any one denies. */
   violations: Finding[];
   /** Dry-run rules that were broken, and clamps applied. */

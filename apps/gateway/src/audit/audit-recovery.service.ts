@@ -93,9 +93,7 @@ function openQuestion(group: AuditRecord[]): { attempt: AuditRecord; why: string
   const mayHaveActed =
     failed &&
     ((failed.vendor?.status ?? 0) >= 500 || MAY_HAVE_ACTED.has(failed.vendor?.error ?? ''));
-  return mayHaveActed &&
-    attempt.event !== 'octane.api_access.revoke' &&
-    attempt.event !== 'qwiet.token.revoke'
+  return mayHaveActed && SECRET_ISSUING_EVENTS.has(attempt.event)
     ? { attempt, why: 'lost answer' }
     : undefined;
 }

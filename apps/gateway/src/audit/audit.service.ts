@@ -115,7 +115,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
   private countIssuances(records: AuditRecord[]): void {
     for (const r of records) {
       if (r.phase === 'succeeded' && SECRET_ISSUING_EVENTS.has(r.event))
-        this.counter.record(r.actor.team, r.actor.subject, Date.parse(r.time));
+        this.counter.record(ownerOf(r), r.actor.subject, Date.parse(r.time));
     }
   }
 
@@ -124,7 +124,10 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
       if (r.phase !== 'succeeded' || !CREATING_EVENTS.has(r.event) || !r.target.credential_id)
         continue;
       const scope = r.target.org_id ?? r.target.shared_space_id ?? '';
-      this.owners.record(r.target.vendor, scope, r.target.credential_id, r.actor.team);
+      this.owners.record(r.target.vendor, scope, r.target.credential_id, ownerOf(r));
     }
   }
 }
+
+/** The team that owns what a record issued: the owning team named in it, else the actor's. */
+const ownerOf = (r: AuditRecord): string => r.target.owner_team ?? r.actor.team;

@@ -101,7 +101,10 @@ export class AuditedCall {
 
   async run(req: AuditedRequest, steps: AuditedSteps): Promise<GatewayAnswer> {
     const issuing = SECRET_ISSUING_EVENTS.has(req.event);
-    const usage = issuing ? this.counter.usage(req.caller) : undefined;
+    // Quotas count what the owning team issued (an admin issuing for another team counts there).
+    const owner = issuing ? this.policy.owningTeam(req.caller, req.policy) : req.caller.team;
+    const counted = { ...req.caller, team: owner };
+    const usage = issuing ? this.counter.usage(counted) : undefined;
     const decision = this.policy.decide(
       req.caller,
       (usage ? { ...req.policy, usage } : req.policy) as PolicyRequest,
@@ -119,7 +122,11 @@ export class AuditedCall {
         ip: req.meta.ip,
         user_agent: req.meta.userAgent,
       },
-      target: { ...req.target, ...(effective !== undefined && { lifetime_effective: effective }) },
+      target: {
+        ...req.target,
+        ...(decision.team !== req.caller.team && { owner_team: decision.team }),
+        ...(effective !== undefined && { lifetime_effective: effective }),
+      },
       decision: auditDecision(decision),
     };
     const entry = (phase: AuditPhase, extra: Partial<AuditEntry> = {}): AuditEntry => ({
@@ -130,9 +137,9 @@ export class AuditedCall {
 
     if (!decision.allowed) {
       await this.audit.write([entry('attempt'), entry('denied')]);
-      throw policyViolation(decision, this.retryAfter(req.caller));
+      throw policyViolation(decision, this.retryAfter(counted));
     }
-    const release = issuing ? once(this.counter.reserve(req.caller)) : () => undefined;
+    const release = issuing ? once(this.counter.reserve(counted)) : () => undefined;
     try {
       return await this.proceed(steps, decision, entry, release);
     } catch (error) {

@@ -10,16 +10,22 @@ export interface RequestMeta {
   callerRequestId?: string;
   ip?: string;
   userAgent?: string;
+  /** X-Keygate-Team: the team an admin issues for where several teams use the org or space. */
+  forTeam?: string;
 }
+
+export const FOR_TEAM_HEADER = 'x-keygate-team';
 
 /** The audit's view of a request; a fresh Keygate id each time it is called for a request. */
 export function requestMetaOf(req: FastifyRequest): RequestMeta {
   const ua = req.headers['user-agent'];
+  const forTeam = req.headers[FOR_TEAM_HEADER];
   return {
     requestId: randomUUID(),
     callerRequestId: req.id,
     ip: req.ip,
     userAgent: typeof ua === 'string' ? ua.slice(0, 256) : undefined,
+    ...(typeof forTeam === 'string' && { forTeam: forTeam.slice(0, 64) }),
   };
 }
 

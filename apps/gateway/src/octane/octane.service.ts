@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
-import { generateSecret } from '@app/policy';
+import { generateSecret, OctaneKeyRequest } from '@app/policy';
 import { OctaneClient, OctaneListQuery, VendorResponse } from '@app/upstream';
 import { AuditedCall } from '../audit/audited-call';
 import type { RequestMeta } from '../audit/request-meta';
@@ -12,6 +12,9 @@ import { CreateApiAccessRequestDto, policyKey } from './dto/create-api-access.re
 import type { UpdateApiAccessRequestDto } from './dto/update-api-access.request.dto';
 
 type Entity = Record<string, unknown>;
+/** The ids of an Octane reference list (`{"data": [{"type": ..., "id": ...}]}`). */
+const refIds = (refs: unknown): string[] =>
+  ((refs as { data?: Entity[] } | null)?.data ?? []).map((r) => String(r.id));
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Adds the secret Keygate generated to the vendor's answer: the caller's only chance to see it. */
@@ -112,7 +115,12 @@ export class OctaneService {
           ],
           lifetime_requested: input.expiration ?? null,
         },
-        policy: { action: 'octane.api_access.create', sharedSpaceId: spaceId, key },
+        policy: {
+          action: 'octane.api_access.create',
+          sharedSpaceId: spaceId,
+          key,
+          forTeam: meta.forTeam,
+        },
       },
       {
         secret: (decision) => {
@@ -170,10 +178,23 @@ export class OctaneService {
       );
     }
     this.readable(caller, spaceId);
-    // The key's name is needed for the secret rule (a secret must not contain it).
-    const current: VendorResponse = await this.client.getApiAccess(spaceId, id, 'name,client_id');
+    // A regeneration is judged like a create, on the key as it is now: its name (the secret must
+    // not contain it), expiration and roles against today's rules, and whether it is revoked.
+    const current: VendorResponse = await this.client.getApiAccess(
+      spaceId,
+      id,
+      'name,client_id,is_valid,expiration,workspace_roles,roles_in_all_workspaces',
+    );
     if (current.status !== 200) return { answer: current };
-    const name = text((current.body as Entity).name);
+    const entity = current.body as Entity;
+    const name = text(entity.name);
+    const key: OctaneKeyRequest = {
+      name: name ?? '',
+      client_secret: body.client_secret,
+      expiration: text(entity.expiration),
+      workspace_role_ids: refIds(entity.workspace_roles),
+      roles_in_all_workspaces: refIds(entity.roles_in_all_workspaces),
+    };
     let generated: string | undefined;
     const result = await this.audited.run(
       {
@@ -191,9 +212,10 @@ export class OctaneService {
           action: 'octane.api_access.regenerate',
           sharedSpaceId: spaceId,
           id,
-          name,
-          client_secret: body.client_secret,
+          key,
+          reactivates: entity.is_valid === false,
           ownerTeam,
+          forTeam: meta.forTeam,
         },
       },
       {
@@ -201,11 +223,18 @@ export class OctaneService {
           if (decision.effective.generate_secret) generated = generateSecret();
           return secretSent(body.client_secret, generated);
         },
-        send: ({ secret }) =>
+        send: ({ decision, secret }) =>
           this.client.updateApiAccess(
             spaceId,
             id,
-            { is_valid: true, client_secret: secret },
+            {
+              is_valid: true,
+              client_secret: secret,
+              // A clamp of today's expiration cap applies to the regenerated key too.
+              ...(decision.effective.expiration !== undefined && {
+                expiration: decision.effective.expiration,
+              }),
+            },
             fields,
           ),
         settle: () => ({ credentialId: id, secret: generated ?? body.client_secret }),

@@ -84,9 +84,14 @@ export class PolicyExplainService {
           action: dto.action,
           sharedSpaceId: need(dto.shared_space_id, 'shared_space_id'),
           id: need(dto.credential_id, 'credential_id'),
-          name: dto.key_name,
-          client_secret:
-            typeof dto.body?.client_secret === 'string' ? dto.body.client_secret : undefined,
+          // The key as the caller says it is (a regeneration is judged like a create).
+          key: {
+            ...policyKey(
+              validBody(ApiAccessInputDto, { name: dto.key_name ?? 'key', ...dto.body }),
+            ),
+            ...(dto.key_name === undefined && { name: '' }),
+          },
+          reactivates: false,
           ownerTeam: dto.owner_team,
         };
       case 'octane.api_access.revoke':

@@ -1,7 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
-import { Decision, EffectiveRules, evaluate, Finding, PolicyRequest } from '@app/policy';
+import {
+  Decision,
+  EffectiveRules,
+  evaluate,
+  Finding,
+  owningTeam,
+  PolicyRequest,
+} from '@app/policy';
 import { MetricsService } from '../metrics/metrics.service';
 import { PolicyStore } from './policy.store';
 
@@ -19,6 +26,11 @@ export class PolicyEnforcer {
     const decision = evaluate(this.store.policy, caller, request, new Date());
     this.metrics.observeDecision(decision);
     return decision;
+  }
+
+  /** The team that owns what this request issues (see owningTeam in libs/policy). */
+  owningTeam(caller: Caller, request: PolicyRequest): string {
+    return owningTeam(this.store.policy, caller, request);
   }
 
   /** The effective rules of the caller's team. */

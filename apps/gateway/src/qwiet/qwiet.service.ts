@@ -62,7 +62,7 @@ export class QwietService {
           token_type: body.token_type ?? 'integration',
           lifetime_requested: body.valid_for_seconds ?? null,
         },
-        policy: { action: 'qwiet.token.issue', orgId: org, token: body },
+        policy: { action: 'qwiet.token.issue', orgId: org, token: body, forTeam: meta.forTeam },
       },
       {
         send: ({ decision, requestId }) => {
