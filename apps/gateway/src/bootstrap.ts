@@ -27,6 +27,8 @@ export async function createGateway(
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
     genReqId: requestIdFor,
+    // TRUST_PROXY: X-Forwarded-For is believed only from these hops (request.ip, actor.ip).
+    trustProxy: config.http.trustProxy ?? false,
     // Fastify turns off Node's limit on receiving a request (slow senders); 30 s is generous.
     requestTimeout: 30_000,
     // As under Express: `/tokens/` is `/tokens`.

@@ -15,6 +15,7 @@ import {
   validateSync,
 } from 'class-validator';
 import type { GatewayConfig } from './gateway.config';
+import { parseTrustProxy } from './trust-proxy';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
@@ -53,6 +54,8 @@ class GatewayEnvironment {
   @IsOptional() @IsInt() @Min(1) @Max(100) CIRCUIT_ERROR_PERCENT?: number;
   @IsOptional() @IsInt() @Min(1) @Max(10_000) CIRCUIT_MIN_CALLS?: number;
   @IsOptional() @IsInt() @Min(100) @Max(600_000) CIRCUIT_RESET_MS?: number;
+  @IsOptional() @IsInt() @Min(100) @Max(3_600_000) HEALTH_VENDOR_CHECK_MS?: number;
+  @IsOptional() @IsString() TRUST_PROXY?: string;
 
   @IsOptional()
   @IsString()
@@ -214,6 +217,7 @@ export function loadGatewayConfig(
   if (env.AUTH_JWKS_URL && (!env.AUTH_ISSUER || !env.AUTH_AUDIENCE)) {
     problems.push('AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE');
   }
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const claims = {
@@ -229,6 +233,7 @@ export function loadGatewayConfig(
       host: parsed.HOST ?? '127.0.0.1',
       port: parsed.PORT ?? 3000,
       bodyLimitBytes: byteSize(parsed.BODY_LIMIT ?? '64kb'),
+      trustProxy,
     },
     auth: parsed.AUTH_JWKS_URL
       ? { mode: 'jwks', jwksUrl: parsed.AUTH_JWKS_URL, ...issuerAudience, ...claims }
@@ -257,6 +262,7 @@ export function loadGatewayConfig(
     },
     log: { level: parsed.LOG_LEVEL ?? 'info' },
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 600,
+    health: { vendorCheckMs: parsed.HEALTH_VENDOR_CHECK_MS ?? 30_000 },
     lostAnswerWindowMs: parsed.LOST_ANSWER_WINDOW_MS ?? 300_000,
   };
 }

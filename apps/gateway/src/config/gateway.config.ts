@@ -1,8 +1,15 @@
 import type { AuthConfig } from '@app/auth';
+import type { TrustProxy } from './trust-proxy';
 import type { OctaneUpstreamConfig, QwietUpstreamConfig, TransportOptions } from '@app/upstream';
 
 export interface GatewayConfig {
-  http: { host: string; port: number; bodyLimitBytes: number };
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    /** TRUST_PROXY: whose X-Forwarded-For to believe (Fastify's trustProxy); undefined: nobody's. */
+    trustProxy?: TrustProxy;
+  };
   auth: AuthConfig;
   qwiet: QwietUpstreamConfig;
   octane: OctaneUpstreamConfig;
@@ -22,6 +29,10 @@ export interface GatewayConfig {
   log: { level: string };
   /** Requests per minute for each authenticated caller, all routes together. */
   rateLimitPerMinute: number;
+  health: {
+    /** At most one vendor call per vendor this often for /health/ready (HEALTH_VENDOR_CHECK_MS). */
+    vendorCheckMs: number;
+  };
   /**
    * How long after a call a vendor may still act on it (a slow vendor finishing after Keygate gave
    * up): a credential not found at the vendor before then may still appear.
