@@ -297,7 +297,8 @@ describe('gateway: the audit log fails closed', () => {
         .expect(503);
       expect(octane.body.error_code).toBe('AUDIT_UNAVAILABLE');
       expect((await s.admin.state()).requests['qwiet.tokens.create']).toBeUndefined();
-      const ready = await g.http().get('/health/ready').expect(503);
+      const admin = { Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}` };
+      const ready = await g.http().get('/health/ready').set(admin).expect(503);
       expect(ready.body.error.audit).toMatchObject({
         status: 'down',
         message: expect.stringContaining('ENOENT'),
@@ -321,9 +322,9 @@ describe('gateway: the audit log fails closed', () => {
       await issueToken(g, s, 503);
       await issueToken(g, s, 503);
       expect((await s.admin.state()).requests['qwiet.tokens.create']).toBe(1);
-      expect((await g.http().get('/health/ready').expect(503)).body.error.audit.message).toContain(
-        'removed or replaced',
-      );
+      const admin = { Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}` };
+      const ready = await g.http().get('/health/ready').set(admin).expect(503);
+      expect(ready.body.error.audit.message).toContain('removed or replaced');
     } finally {
       await g.close();
     }

@@ -1,16 +1,81 @@
+import { createServer, request as httpRequest, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import { verifyAuditLog } from '@app/audit';
-import { TEST_AUDIT_KEY, startGateway, useStack } from '../support/gateway';
+import {
+  TEST_AUDIT_KEY,
+  startGateway,
+  startSimulator,
+  StartedGateway,
+  StartedSimulator,
+  useStack,
+} from '../support/gateway';
+
+/** A loopback pass-through in front of the simulator that counts every request a vendor receives. */
+async function countingForwarder(target: string) {
+  const paths: string[] = [];
+  const server: Server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    const upstream = httpRequest(
+      `${target}${req.url ?? ''}`,
+      { method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    /** Vendor calls so far, Octane sign-ins left out (part of the call that needed them). */
+    calls: () => paths.filter((p) => !p.startsWith('/authentication/')).length,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 describe('gateway: health, docs, shutdown, hardening', () => {
   const stack = useStack();
 
-  it('reports live and ready without a token', async () => {
+  it('reports live and ready without a token: up or down per component, nothing more', async () => {
     expect((await stack.g.http().get('/health/live').expect(200)).body.status).toBe('ok');
     const ready = await stack.g.http().get('/health/ready').expect(200);
-    expect(ready.body.details).toEqual({
-      qwiet: { status: 'up', circuit: 'closed' },
-      octane: { status: 'up', circuit: 'closed' },
+    const up = { qwiet: { status: 'up' }, octane: { status: 'up' }, audit: { status: 'up' } };
+    expect(ready.body).toEqual({ status: 'ok', info: up, error: {}, details: up });
+  });
+
+  it('tells an admin the details: last check, credential, circuit, error class, audit sink and seq', async () => {
+    const [orgA] = stack.s.options.qwietOrgs;
+    const [spaceA] = stack.s.options.octaneSpaces;
+    const member = { Authorization: `Bearer ${await stack.g.token()}` };
+    // A caller without keygate:admin (or with a bad token) gets the public answer: the route stays public.
+    for (const headers of [member, { Authorization: 'Bearer not.a.jwt' }]) {
+      const res = await stack.g.http().get('/health/ready').set(headers).expect(200);
+      expect(res.body.details.audit).toEqual({ status: 'up' });
+    }
+    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
+    const res = await stack.g.http().get('/health/ready').set(admin).expect(200);
+    const checkedAt = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/);
+    expect(res.body.details).toEqual({
+      qwiet: {
+        status: 'up',
+        circuit: 'closed',
+        checked_at: checkedAt,
+        credential: orgA.id,
+        credentials: { [orgA.id]: { status: 'up', checked_at: checkedAt } },
+      },
+      octane: {
+        status: 'up',
+        circuit: 'closed',
+        checked_at: checkedAt,
+        credential: spaceA.id,
+        credentials: { [spaceA.id]: { status: 'up', checked_at: checkedAt } },
+      },
       audit: {
         status: 'up',
         file: expect.stringMatching(/keygate-audit-000001\.jsonl$/),
@@ -23,8 +88,14 @@ describe('gateway: health, docs, shutdown, hardening', () => {
     const dead = await startGateway(stack.s, { OCTANE_BASE_URL: 'http://127.0.0.1:9' });
     try {
       const res = await dead.http().get('/health/ready').expect(503);
-      expect(res.body.error).toEqual({
-        octane: { status: 'down', message: 'octane is not reachable', circuit: 'closed' },
+      expect(res.body).toMatchObject({ status: 'error', error: { octane: { status: 'down' } } });
+      expect(res.body.error).toEqual({ octane: { status: 'down' } });
+      const admin = { Authorization: `Bearer ${await dead.token({ roles: ['keygate:admin'] })}` };
+      const details = (await dead.http().get('/health/ready').set(admin).expect(503)).body;
+      expect(details.error.octane).toMatchObject({
+        status: 'down',
+        circuit: 'closed',
+        error: 'unreachable',
       });
     } finally {
       await dead.close();
@@ -129,6 +200,96 @@ describe('gateway: health, docs, shutdown, hardening', () => {
       ok: true,
       records: 3,
     });
+  });
+});
+
+describe('gateway: readiness never fans out to the vendors', () => {
+  let s: StartedSimulator;
+  let qwiet: Awaited<ReturnType<typeof countingForwarder>>;
+  let octane: Awaited<ReturnType<typeof countingForwarder>>;
+  let g: StartedGateway;
+  beforeAll(async () => {
+    s = await startSimulator();
+    qwiet = await countingForwarder(s.sim.url);
+    octane = await countingForwarder(s.sim.url);
+    g = await startGateway(s, {
+      QWIET_BASE_URL: `${qwiet.url}/api/v4`,
+      OCTANE_BASE_URL: octane.url,
+      UPSTREAM_MAX_SOCKETS: '4',
+    });
+  });
+  afterAll(async () => {
+    await g.close();
+    await qwiet.close();
+    await octane.close();
+    await s.sim.close();
+  });
+
+  it('answers 200 concurrent probes with at most one call per vendor (the check at start-up)', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () => g.http().get('/health/ready')),
+    );
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(qwiet.calls()).toBeLessThanOrEqual(1);
+    expect(octane.calls()).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("gateway: readiness checks that the vendors still accept Keygate's own credentials", () => {
+  const stack = useStack({ HEALTH_VENDOR_CHECK_MS: '200' });
+
+  /** Probes (bounded: 4 s) until the answer has this status. */
+  async function probeUntil(status: number, headers: Record<string, string> = {}) {
+    const until = Date.now() + 4000;
+    for (;;) {
+      const res = await stack.g.http().get('/health/ready').set(headers);
+      if (res.status === status || Date.now() > until) return res;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  it("goes 503 with qwiet down once Keygate's Qwiet token is revoked behind its back", async () => {
+    const [orgA, orgB] = stack.s.options.qwietOrgs;
+    await stack.g.http().get('/health/ready').expect(200);
+    // Revoked at the vendor with Qwiet's own API, as an org admin would.
+    const own = (await stack.s.admin.state()).qwiet.tokens.find(
+      (t) => t.org_id === orgA.id && t.label === 'Keygate gateway',
+    );
+    await stack.s
+      .http()
+      .delete(`/api/v4/orgs/${orgA.id}/tokens/${own?.id}`)
+      .set('Authorization', `Bearer ${orgA.adminToken}`)
+      .expect(200);
+
+    const res = await probeUntil(503);
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({
+      status: 'error',
+      info: { octane: { status: 'up' }, audit: { status: 'up' } },
+      error: { qwiet: { status: 'down' } },
+      details: { qwiet: { status: 'down' }, octane: { status: 'up' }, audit: { status: 'up' } },
+    });
+    const text = JSON.stringify(res.body);
+    for (const leak of ['keygate-audit', 'seq', orgA.id, 'credentials_rejected', '/tmp'])
+      expect(text).not.toContain(leak);
+
+    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
+    // Each org in turn: the revoked one stays down (its last result is kept) while the other is checked.
+    const details = (await probeUntil(503, admin)).body.details;
+    expect(details.qwiet).toMatchObject({
+      status: 'down',
+      circuit: 'closed',
+      credentials: {
+        [orgA.id]: {
+          status: 'down',
+          error: 'credentials_rejected',
+          checked_at: expect.any(String),
+        },
+      },
+    });
+    expect(details.audit).toMatchObject({ status: 'up', file: expect.any(String) });
+    expect(Object.keys(details.qwiet.credentials)).toEqual(expect.arrayContaining([orgA.id]));
+    expect([orgA.id, orgB.id]).toContain(details.qwiet.credential);
   });
 });
 

@@ -1,22 +1,29 @@
-import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, OnModuleInit, Req, Res } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
-import { Public } from '@app/auth';
-import type { FastifyReply } from 'fastify';
-import { AuditHealthIndicator } from './audit-health.indicator';
-import { VendorHealthIndicator } from './vendor-health.indicator';
+import { CallerVerifier, isAdmin, Public } from '@app/auth';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ReadinessService } from './readiness.service';
 
 @ApiTags('Health')
 @Public()
 @SkipThrottle()
 @Controller('health')
-export class HealthController {
+export class HealthController implements OnModuleInit {
+  private verifier!: CallerVerifier;
+
   constructor(
     private readonly health: HealthCheckService,
-    private readonly vendors: VendorHealthIndicator,
-    private readonly audit: AuditHealthIndicator,
+    private readonly readiness: ReadinessService,
+    private readonly modules: ModuleRef,
   ) {}
+
+  /** The verifier of the global guard (AuthModule, imported by the app module). */
+  onModuleInit(): void {
+    this.verifier = this.modules.get(CallerVerifier, { strict: false });
+  }
 
   @Get('live')
   @HealthCheck()
@@ -26,22 +33,26 @@ export class HealthController {
   }
 
   @Get('ready')
-  @HealthCheck()
   @ApiOperation({
-    summary: 'Both vendors answer and the audit log can be written (503 naming what is down)',
+    summary:
+      "Both vendors accept Keygate's own credentials (checked in the background, never per probe) and the audit log can be written: up or down per component, 503 when one is down; details for keygate:admin",
   })
-  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
+  async ready(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const { ok, components } = await this.readiness.ready(await this.isAdmin(req));
+    const by = (up: boolean) =>
+      Object.fromEntries(Object.entries(components).filter(([, c]) => (c.status === 'up') === up));
+    if (!ok) reply.status(503);
+    // The shape of @nestjs/terminus's answers, as /health/live.
+    return { status: ok ? 'ok' : 'error', info: by(true), error: by(false), details: components };
+  }
+
+  /** The route is public: a missing or bad token is no error here, only no details. */
+  private async isAdmin(req: FastifyRequest): Promise<boolean> {
+    if (!req.headers.authorization) return false;
     try {
-      return await this.health.check([
-        () => this.vendors.check('qwiet'),
-        () => this.vendors.check('octane'),
-        () => this.audit.check(),
-      ]);
-    } catch (error) {
-      // Terminus reports "down" as an exception; its body is the report itself.
-      if (!(error instanceof ServiceUnavailableException)) throw error;
-      reply.status(503);
-      return error.getResponse();
+      return isAdmin(await this.verifier.verify(req.headers.authorization));
+    } catch {
+      return false;
     }
   }
 }

@@ -1,13 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { HealthController } from './health.controller';
 import { AuditModule } from '../audit/audit.module';
-import { AuditHealthIndicator } from './audit-health.indicator';
-import { VendorHealthIndicator } from './vendor-health.indicator';
+import { HealthController } from './health.controller';
+import { ReadinessService } from './readiness.service';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), AuditModule],
   controllers: [HealthController],
-  providers: [VendorHealthIndicator, AuditHealthIndicator],
+  providers: [ReadinessService],
 })
 export class HealthModule {}
