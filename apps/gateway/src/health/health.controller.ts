@@ -1,6 +1,11 @@
 import { Controller, Get, OnModuleInit, Req, Res } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import { CallerVerifier, isAdmin, Public } from '@app/auth';
@@ -36,6 +41,13 @@ export class HealthController implements OnModuleInit {
   @ApiOperation({
     summary:
       "Both vendors accept Keygate's own credentials (checked in the background, never per probe) and the audit log can be written: up or down per component, 503 when one is down; details for keygate:admin",
+  })
+  @ApiOkResponse({
+    description:
+      '{"status":"ok","info":{...},"error":{},"details":{"qwiet":{"status":"up"},"octane":{"status":"up"},"audit":{"status":"up"}}}',
+  })
+  @ApiServiceUnavailableResponse({
+    description: 'A component is down: named in `error` (details only for keygate:admin)',
   })
   async ready(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const { ok, components } = await this.readiness.ready(await this.isAdmin(req));
