@@ -302,3 +302,79 @@ describe('gateway: the rules of the team that owns the org or space', () => {
     expect(Object.keys(denied.body.properties)).toEqual(['octane.max_expiration']);
   });
 });
+
+describe('gateway: Keygate’s own vendor credentials are protected', () => {
+  const stack = useStack();
+  const as = async (roles: string[] = []) => ({
+    Authorization: `Bearer ${await stack.g.token({ roles })}`,
+  });
+  const own = async () => {
+    const state = await stack.s.admin.state();
+    const [org] = stack.s.options.qwietOrgs;
+    const [space] = stack.s.options.octaneSpaces;
+    return {
+      org: org.id,
+      token: state.qwiet.tokens.find(
+        (t) => t.seeded && t.label === 'Keygate gateway' && t.org_id === org.id,
+      )!.id,
+      key: state.octane.api_accesses.find((k) => k.client_id === space.clientId)!.id,
+    };
+  };
+
+  it('nobody revokes or regenerates them through Keygate (403 PROTECTED_CREDENTIAL, audited)', async () => {
+    const { org, token, key } = await own();
+    const admin = await as(['keygate:admin']);
+    const revoke = await stack.g
+      .http()
+      .delete(`/qwiet/api/v4/orgs/${org}/tokens/${token}`)
+      .set(admin)
+      .expect(403);
+    expect(revoke.body.code).toBe('PROTECTED_CREDENTIAL');
+    for (const body of [{ is_valid: false }, { is_valid: true }]) {
+      const res = await stack.g
+        .http()
+        .put(`/octane/api/shared_spaces/1001/api_accesses/${key}`)
+        .set(admin)
+        .send(body)
+        .expect(403);
+      expect(res.body.error_code).toBe('PROTECTED_CREDENTIAL');
+      expect(JSON.stringify(res.body)).not.toMatch(/client_secret/);
+    }
+    const state = await stack.s.admin.state();
+    expect(state.qwiet.tokens.find((t) => t.id === token)?.revoked_at).toBeNull();
+    const mine = state.octane.api_accesses.find((k) => k.id === key);
+    expect(mine).toMatchObject({ is_valid: true, regenerated_at: [] });
+    const records = (
+      await stack.g
+        .http()
+        .get('/v1/audit?phase=denied')
+        .set(await as(['keygate:auditor']))
+    ).body.records;
+    expect(
+      records.filter((r: { decision: { violations: string[] } }) =>
+        r.decision.violations.includes('keygate.protected_credential'),
+      ),
+    ).toHaveLength(3);
+    // Keygate still works: its credentials were never touched.
+    await stack.g.http().get(`/qwiet/api/v4/orgs/${org}/roles`).set(admin).expect(200);
+  });
+
+  it('only admins see them in lists', async () => {
+    const { org, token, key } = await own();
+    const ids = (body: { response?: { id: string }[]; data?: { id: string }[] }) =>
+      (body.response ?? body.data ?? []).map((e) => e.id);
+    const member = await as();
+    const admin = await as(['keygate:admin']);
+    const qwiet = `/qwiet/api/v4/orgs/${org}/tokens`;
+    expect(ids((await stack.g.http().get(qwiet).set(member).expect(200)).body)).not.toContain(
+      token,
+    );
+    expect(ids((await stack.g.http().get(qwiet).set(admin).expect(200)).body)).toContain(token);
+    const keys = '/octane/api/shared_spaces/1001/api_accesses';
+    const listed = (await stack.g.http().get(keys).set(member).expect(200)).body;
+    expect(ids(listed)).not.toContain(key);
+    expect(listed.total_count).toBe(listed.data.length);
+    expect(ids((await stack.g.http().get(keys).set(admin).expect(200)).body)).toContain(key);
+    await stack.g.http().get(`${keys}/${key}`).set(member).expect(404);
+  });
+});

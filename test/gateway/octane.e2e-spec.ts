@@ -301,7 +301,7 @@ describe('gateway: Octane drop-in surface', () => {
     await s.admin.fault({ op: 'octane.api_accesses.update', kind: 'reset', times: 1 });
     const reset = await g
       .http()
-      .put(`${space}/api_accesses/1001`)
+      .put(`${space}/api_accesses/9999`)
       .set(bearer)
       .send({ is_valid: false })
       .expect(502);

@@ -8,6 +8,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter';
+import { OwnCredentials } from './common/own-credentials';
 import { createValidationPipe } from './common/validation';
 import { GATEWAY_CONFIG } from './config/config.tokens';
 import type { GatewayConfig } from './config/gateway.config';
@@ -69,6 +70,7 @@ export class AppModule {
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
+        OwnCredentials,
         {
           provide: QwietClient,
           inject: [MetricsService],
@@ -87,7 +89,7 @@ export class AppModule {
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: GatewayExceptionFilter },
       ],
-      exports: [GATEWAY_CONFIG, QwietClient, OctaneClient],
+      exports: [GATEWAY_CONFIG, QwietClient, OctaneClient, OwnCredentials],
     };
   }
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { octaneRandomId, octaneSecret, qwietTokenValue } from './ids';
 import { DEFAULT_OCTANE_SHARED_SPACE_IDS } from './octane/octane.fixtures';
 import { DEFAULT_QWIET_ORG_IDS } from './qwiet/qwiet.fixtures';
@@ -24,8 +24,9 @@ export function generatedCredentials(
   return {
     qwietOrgs: orgIds.map((id) => ({
       id,
-      adminToken: qwietTokenValue({ org: id, sub: `keygate-${randomBytes(4).toString('hex')}` }),
-      serviceToken: qwietTokenValue({ org: id, sub: `service-${randomBytes(4).toString('hex')}` }),
+      // Like every token the simulator issues, these carry their own token id as `jti`.
+      adminToken: qwietTokenValue({ jti: randomUUID(), org: id, sub: 'keygate' }),
+      serviceToken: qwietTokenValue({ jti: randomUUID(), org: id, sub: 'service' }),
     })),
     octaneSpaces: spaceIds.map((id) => ({
       id,

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { SECRET_ISSUING_EVENTS } from '@app/audit';
 import type { AuditDecision, AuditEntry, AuditEvent, AuditPhase, AuditTarget } from '@app/audit';
 import type { Caller } from '@app/auth';
-import { GatewayError } from '@app/common';
+import { ErrorCode, GatewayError } from '@app/common';
 import type { Decision, PolicyRequest } from '@app/policy';
 import { UpstreamError, VendorResponse } from '@app/upstream';
 import type { GatewayAnswer } from '../common/vendor-reply';
@@ -18,6 +18,8 @@ export interface AuditedRequest {
   event: AuditEvent;
   target: AuditTarget;
   policy: PolicyRequest;
+  /** The credential is Keygate's own vendor credential: refused, whoever asks (audited). */
+  protectedCredential?: boolean;
 }
 
 /** What a successful vendor answer tells the audit log. */
@@ -48,6 +50,9 @@ export interface AuditedSteps {
   /** Undoes a success the log cannot show (revokes what was issued). */
   compensate?: (settled: Settled) => Promise<unknown>;
 }
+
+/** The refusal's rule id in the audit record. */
+const PROTECTED = 'keygate.protected_credential';
 
 const once = (f: () => void): (() => void) => {
   let done = false;
@@ -135,6 +140,18 @@ export class AuditedCall {
       ...extra,
     });
 
+    if (req.protectedCredential) {
+      const refused = { ...base.decision, allowed: false, violations: [PROTECTED] };
+      await this.audit.write([
+        entry('attempt', { decision: refused }),
+        entry('denied', { decision: refused }),
+      ]);
+      throw new GatewayError(
+        403,
+        ErrorCode.PROTECTED_CREDENTIAL,
+        'this is Keygate’s own vendor credential: it cannot be revoked or regenerated through Keygate',
+      );
+    }
     if (!decision.allowed) {
       await this.audit.write([entry('attempt'), entry('denied')]);
       throw policyViolation(decision, this.retryAfter(counted));

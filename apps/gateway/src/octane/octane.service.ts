@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import type { Caller } from '@app/auth';
+import { Caller, isAdmin } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
 import { generateSecret, OctaneKeyRequest } from '@app/policy';
 import { OctaneClient, OctaneListQuery, VendorResponse } from '@app/upstream';
 import { AuditedCall } from '../audit/audited-call';
 import type { RequestMeta } from '../audit/request-meta';
+import { OwnCredentials } from '../common/own-credentials';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { CredentialOwners } from '../policy/credential-owners';
 import { PolicyEnforcer } from '../policy/policy.enforcer';
@@ -54,6 +55,7 @@ export class OctaneService {
     private readonly policy: PolicyEnforcer,
     private readonly audited: AuditedCall,
     private readonly owners: CredentialOwners,
+    private readonly own: OwnCredentials,
   ) {}
 
   async listRoles(caller: Caller, spaceId: string, query: OctaneListQuery): Promise<GatewayAnswer> {
@@ -75,9 +77,12 @@ export class OctaneService {
     spaceId: string,
     query: OctaneListQuery,
   ): Promise<GatewayAnswer> {
-    return {
-      answer: await this.client.listApiAccesses(this.readable(caller, spaceId), { ...query }),
-    };
+    const answer = await this.client.listApiAccesses(this.readable(caller, spaceId), {
+      ...query,
+    });
+    if (isAdmin(caller) || answer.status !== 200) return { answer };
+    const own = await this.own.octaneKeyId(spaceId);
+    return { answer: { ...answer, body: OwnCredentials.withoutOwn(answer.body, 'data', own) } };
   }
 
   async getApiAccess(
@@ -86,7 +91,15 @@ export class OctaneService {
     id: string,
     fields?: string,
   ): Promise<GatewayAnswer> {
-    return { answer: await this.client.getApiAccess(this.readable(caller, spaceId), id, fields) };
+    this.readable(caller, spaceId);
+    if (!isAdmin(caller) && id === (await this.own.octaneKeyId(spaceId))) {
+      throw new GatewayError(
+        404,
+        ErrorCode.NOT_FOUND,
+        `no api_access ${id} in shared space ${spaceId}`,
+      );
+    }
+    return { answer: await this.client.getApiAccess(spaceId, id, fields) };
   }
 
   async createApiAccess(
@@ -165,6 +178,7 @@ export class OctaneService {
   ): Promise<GatewayAnswer> {
     this.served(spaceId);
     const ownerTeam = this.owners.ownerOf('octane', spaceId, id);
+    const protectedCredential = id === (await this.own.octaneKeyId(spaceId));
     if (!body.is_valid) {
       return this.audited.run(
         {
@@ -173,11 +187,26 @@ export class OctaneService {
           event: 'octane.api_access.revoke',
           target: { vendor: 'octane', shared_space_id: spaceId, credential_id: id },
           policy: { action: 'octane.api_access.revoke', sharedSpaceId: spaceId, id, ownerTeam },
+          protectedCredential,
         },
         { send: () => this.client.updateApiAccess(spaceId, id, { is_valid: false }, fields) },
       );
     }
     this.readable(caller, spaceId);
+    if (protectedCredential) {
+      // Refused (and audited) before Keygate's own key is even read.
+      return this.audited.run(
+        {
+          caller,
+          meta,
+          event: 'octane.api_access.regenerate',
+          target: { vendor: 'octane', shared_space_id: spaceId, credential_id: id },
+          policy: { action: 'octane.api_access.revoke', sharedSpaceId: spaceId, id, ownerTeam },
+          protectedCredential,
+        },
+        { send: () => Promise.reject(new Error('unreachable: a protected credential')) },
+      );
+    }
     // A regeneration is judged like a create, on the key as it is now: its name (the secret must
     // not contain it), expiration and roles against today's rules, and whether it is revoked.
     const current: VendorResponse = await this.client.getApiAccess(

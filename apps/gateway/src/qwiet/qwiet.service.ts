@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import type { Caller } from '@app/auth';
+import { Caller, isAdmin } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
 import { QwietClient, VendorResponse } from '@app/upstream';
 import { AuditedCall } from '../audit/audited-call';
 import { issuanceMarker } from '../audit/credential-reconciler';
 import type { RequestMeta } from '../audit/request-meta';
+import { OwnCredentials } from '../common/own-credentials';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { CredentialOwners } from '../policy/credential-owners';
 import { PolicyEnforcer } from '../policy/policy.enforcer';
@@ -28,6 +29,7 @@ export class QwietService {
     private readonly policy: PolicyEnforcer,
     private readonly audited: AuditedCall,
     private readonly owners: CredentialOwners,
+    private readonly own: OwnCredentials,
   ) {}
 
   async listRoles(caller: Caller, orgId: string): Promise<GatewayAnswer> {
@@ -39,7 +41,11 @@ export class QwietService {
     orgId: string,
     query: ListTokensQueryDto,
   ): Promise<GatewayAnswer> {
-    return { answer: await this.client.listTokens(this.readable(caller, orgId), { ...query }) };
+    const org = this.readable(caller, orgId);
+    const answer = await this.client.listTokens(org, { ...query });
+    if (isAdmin(caller)) return { answer };
+    const own = this.own.qwietTokenId(org);
+    return { answer: { ...answer, body: OwnCredentials.withoutOwn(answer.body, 'response', own) } };
   }
 
   issueToken(
@@ -96,18 +102,15 @@ export class QwietService {
   ): Promise<GatewayAnswer> {
     const org = this.served(orgId);
     const id = tokenId.toLowerCase();
+    const ownerTeam = this.owners.ownerOf('qwiet', org, id);
     return this.audited.run(
       {
         caller,
         meta,
         event: 'qwiet.token.revoke',
         target: { vendor: 'qwiet', org_id: org, credential_id: id },
-        policy: {
-          action: 'qwiet.token.revoke',
-          orgId: org,
-          tokenId: id,
-          ownerTeam: this.owners.ownerOf('qwiet', org, id),
-        },
+        policy: { action: 'qwiet.token.revoke', orgId: org, tokenId: id, ownerTeam },
+        protectedCredential: this.own.qwietToken(org, id, ownerTeam !== undefined),
       },
       { send: () => this.client.deleteToken(org, id) },
     );

@@ -1,3 +1,4 @@
+import { isUuid } from './qwiet.validation';
 import type { SimClock } from '../clock';
 import { qwietTokenValue, uuid } from '../ids';
 import {
@@ -135,7 +136,7 @@ export class QwietStore {
 
   private seed(orgId: string, value: string, roleId: string, label: string): void {
     const token: QwietToken = {
-      id: uuid(),
+      id: jtiOf(value) ?? uuid(),
       orgId,
       label,
       roleId,
@@ -167,4 +168,14 @@ export function tokenView(token: QwietToken): Record<string, unknown> {
   if (token.validForSeconds !== undefined) view.valid_for_seconds = token.validForSeconds;
   if (token.expiresAt !== undefined) view.expires_at = new Date(token.expiresAt).toISOString();
   return view;
+}
+
+/** The token id a token value carries in its `jti` claim (the simulator's tokens do), if any. */
+function jtiOf(value: string): string | undefined {
+  try {
+    const claims = JSON.parse(Buffer.from(value.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    return typeof claims?.jti === 'string' && isUuid(claims.jti) ? claims.jti : undefined;
+  } catch {
+    return undefined;
+  }
 }
