@@ -19,7 +19,8 @@ function jtiOf(token: string): string | undefined {
 }
 
 /**
- * Keygate's own vendor credentials: the Qwiet token of each org (its id from the token's `jti`)
+ * Keygate's own vendor credentials: the Qwiet token of each org (its id as the operator names it
+ * in QWIET_ORG_TOKENS, else from the token's `jti`)
  * and the Octane key of each shared space (found by its client_id, once). Nobody revokes or
  * regenerates them through Keygate, and only admins see them in lists.
  */
@@ -33,7 +34,7 @@ export class OwnCredentials {
     private readonly octane: OctaneClient,
   ) {
     for (const [org, token] of Object.entries(config.qwiet.orgTokens))
-      this.qwietIds.set(org, jtiOf(token));
+      this.qwietIds.set(org, config.qwietOwnTokenIds[org] ?? jtiOf(token));
   }
 
   /**

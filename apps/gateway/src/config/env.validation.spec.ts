@@ -59,6 +59,22 @@ describe('loadGatewayConfig', () => {
     });
   });
 
+  it('takes an org token with the id it has at Qwiet (Keygate protects it)', () => {
+    const id = '8f1c2d3e-4b5a-4c6d-9e8f-0a1b2c3d4e5f';
+    const config = loadGatewayConfig({
+      ...valid,
+      QWIET_ORG_TOKENS: JSON.stringify({ [ORG]: { token: 'eyJ.token.value', token_id: id } }),
+    });
+    expect(config.qwiet.orgTokens).toEqual({ [ORG]: 'eyJ.token.value' });
+    expect(config.qwietOwnTokenIds).toEqual({ [ORG]: id });
+    expect(
+      problems({
+        ...valid,
+        QWIET_ORG_TOKENS: JSON.stringify({ [ORG]: { token: 't', token_id: 'nope' } }),
+      }),
+    ).toEqual([`QWIET_ORG_TOKENS: the token_id of org ${ORG} is not a token UUID`]);
+  });
+
   it('names every missing variable at once', () => {
     const found = problems({});
     for (const name of [

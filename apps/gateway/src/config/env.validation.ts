@@ -87,21 +87,36 @@ function parseJson(name: string, value: string, problems: string[]): unknown {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function orgTokens(raw: unknown, problems: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * QWIET_ORG_TOKENS: `{"<org>": "<token>"}`, or `{"<org>": {"token": "...", "token_id": "<uuid>"}}`
+ * to name the token's own id when the token does not carry it (`jti`): Keygate protects it.
+ */
+function orgTokens(
+  raw: unknown,
+  problems: string[],
+): { tokens: Record<string, string>; ids: Record<string, string> } {
+  const tokens: Record<string, string> = {};
+  const ids: Record<string, string> = {};
   if (!isRecord(raw)) {
     if (raw !== undefined)
       problems.push('QWIET_ORG_TOKENS must be {"<org uuid>": "<access token>", ...}');
-    return out;
+    return { tokens, ids };
   }
-  for (const [org, token] of Object.entries(raw)) {
+  for (const [org, value] of Object.entries(raw)) {
+    const token = isRecord(value) ? value.token : value;
+    const id = isRecord(value) ? value.token_id : undefined;
     if (!UUID.test(org))
       problems.push(`QWIET_ORG_TOKENS: key ${JSON.stringify(org)} is not an org UUID`);
     else if (typeof token !== 'string' || token === '')
       problems.push(`QWIET_ORG_TOKENS: the token of org ${org} is empty`);
-    else out[org.toLowerCase()] = token;
+    else if (id !== undefined && (typeof id !== 'string' || !UUID.test(id)))
+      problems.push(`QWIET_ORG_TOKENS: the token_id of org ${org} is not a token UUID`);
+    else {
+      tokens[org.toLowerCase()] = token;
+      if (typeof id === 'string') ids[org.toLowerCase()] = id.toLowerCase();
+    }
   }
-  return out;
+  return { tokens, ids };
 }
 
 function octaneCredentials(raw: unknown, problems: string[]): OctaneCredentialsBySpace {
@@ -238,7 +253,8 @@ export function loadGatewayConfig(
     auth: parsed.AUTH_JWKS_URL
       ? { mode: 'jwks', jwksUrl: parsed.AUTH_JWKS_URL, ...issuerAudience, ...claims }
       : { mode: 'hs256', secret: parsed.AUTH_JWT_SECRET as string, ...issuerAudience, ...claims },
-    qwiet: { baseUrl: parsed.QWIET_BASE_URL, orgTokens: qwietTokens },
+    qwiet: { baseUrl: parsed.QWIET_BASE_URL, orgTokens: qwietTokens.tokens },
+    qwietOwnTokenIds: qwietTokens.ids,
     octane: { baseUrl: parsed.OCTANE_BASE_URL, sharedSpaces: spaces },
     transport: {
       timeoutMs: parsed.UPSTREAM_TIMEOUT_MS ?? 10_000,

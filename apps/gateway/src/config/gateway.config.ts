@@ -12,6 +12,8 @@ export interface GatewayConfig {
   };
   auth: AuthConfig;
   qwiet: QwietUpstreamConfig;
+  /** Keygate's own Qwiet token id by org, where the operator named it (else read from its jti). */
+  qwietOwnTokenIds: Readonly<Record<string, string>>;
   octane: OctaneUpstreamConfig;
   transport: TransportOptions;
   /** The token policy file (YAML); teams, scopes and rules live there. */
