@@ -129,6 +129,22 @@ describe('gateway: the OpenAPI document lists what each vendor route can answer'
     );
   });
 
+  it('documents X-Keygate-Team on the routes that issue, and only there', () => {
+    const named = vendorOperations()
+      .filter(([, op]) =>
+        ((op as { parameters?: { name: string; in: string }[] }).parameters ?? []).some(
+          (p) => p.in === 'header' && p.name === 'X-Keygate-Team',
+        ),
+      )
+      .map(([route]) => route)
+      .sort();
+    expect(named).toEqual([
+      'post /octane/api/shared_spaces/{spaceId}/api_accesses',
+      'post /qwiet/api/v4/orgs/{orgId}/tokens',
+      'put /octane/api/shared_spaces/{spaceId}/api_accesses/{id}',
+    ]);
+  });
+
   it('says how to get a token', () => {
     expect(doc.info.description).toContain('`sub`');
     expect(doc.info.description).toContain('`team`');

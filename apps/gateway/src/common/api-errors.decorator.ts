@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiHeader, ApiResponse } from '@nestjs/swagger';
 import type { HeadersObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { OctaneBulkErrorDto, OctaneErrorDto } from '../octane/dto/octane.response.dto';
 import { QwietErrorDto } from '../qwiet/dto/qwiet.response.dto';
@@ -141,6 +141,14 @@ const headersFor = (status: number): HeadersObject => ({
   ...(status === 405 && { Allow: header('The methods this path serves', 'GET, HEAD, PUT') }),
 });
 
+/** The header by which an admin names the team an issuance is for (policy: scope.owner_team). */
+const FOR_TEAM = ApiHeader({
+  name: 'X-Keygate-Team',
+  required: false,
+  description:
+    'Admins only, where several teams use the org or shared space: the team the credential is for (one of them). Its rules apply and it owns what is issued.',
+});
+
 /**
  * Every error a vendor route of that kind can answer, in the vendor's envelope, with its headers:
  * one decorator instead of an @ApiResponse block per status and route.
@@ -148,6 +156,7 @@ const headersFor = (status: number): HeadersObject => ({
 export function ApiVendorErrors(vendor: Vendor, kind: VendorRouteKind): MethodDecorator {
   const envelope = vendor === 'qwiet' ? QwietErrorDto : OctaneErrorDto;
   return applyDecorators(
+    ...(has(kind, 'issue', 'update') ? [FOR_TEAM] : []),
     ...responses(vendor, kind).map(([status, description]) =>
       ApiResponse({
         status,
