@@ -1,5 +1,4 @@
 import { SignJWT } from 'jose';
-import request from 'supertest';
 import { scopeOnlyPolicy, TEST_JWT_SECRET, useStack, writePolicy } from '../support/gateway';
 
 const STRONG = '9011@83sd!f1042ds+f19fg86M';
@@ -282,20 +281,13 @@ describe('gateway: the rules of the team that owns the org or space', () => {
   });
 
   it('a regeneration is judged by today’s rules, like a create (the key’s expiration against the cap)', async () => {
-    const space = stack.s.options.octaneSpaces[0];
-    const signIn = await request(stack.s.sim.url)
-      .post('/authentication/sign_in')
-      .send({ client_id: space.clientId, client_secret: space.clientSecret })
-      .expect(200);
-    const made = await request(stack.s.sim.url)
-      .post(`/api/shared_spaces/${space.id}/api_accesses`)
-      .set('Cookie', signIn.headers['set-cookie'])
-      .set('ALM-OCTANE-TECH-PREVIEW', 'true')
-      .send({ data: [{ name: 'oldcap', client_secret: STRONG, expiration: days(80) }] })
-      .expect(201);
+    const made = await stack.s.admin.octaneKeyBehindKeygate({
+      name: 'oldcap',
+      expiration: days(80),
+    });
     const denied = await stack.g
       .http()
-      .put(`/octane/api/shared_spaces/1001/api_accesses/${made.body.data[0].id}`)
+      .put(`/octane/api/shared_spaces/1001/api_accesses/${made}`)
       .set(await admin())
       .send({ is_valid: true })
       .expect(403);

@@ -93,24 +93,8 @@ describe('gateway: lost answers are settled by proof, never by a guess', () => {
     expect(issued[0].revoked_at).toEqual(expect.any(String));
   });
 
-  /** An Octane key created at the vendor behind Keygate's back (Keygate has no record of it). */
-  async function octaneKeyBehindKeygate(name: string): Promise<string> {
-    const space = stack.s.options.octaneSpaces[0];
-    const signIn = await request(stack.s.sim.url)
-      .post('/authentication/sign_in')
-      .send({ client_id: space.clientId, client_secret: space.clientSecret })
-      .expect(200);
-    const created = await request(stack.s.sim.url)
-      .post(`/api/shared_spaces/${space.id}/api_accesses`)
-      .set('Cookie', signIn.headers['set-cookie'])
-      .set('ALM-OCTANE-TECH-PREVIEW', 'true')
-      .send({ data: [{ name, client_secret: 'Behind@the-back-01' }] })
-      .expect(201);
-    return created.body.data[0].id;
-  }
-
   it('does not revoke an Octane key someone else created with the same name when Octane answers 500', async () => {
-    const foreign = await octaneKeyBehindKeygate('twin');
+    const foreign = await stack.s.admin.octaneKeyBehindKeygate({ name: 'twin' });
     await stack.s.admin.fault({
       op: 'octane.api_accesses.create',
       kind: 'status',

@@ -44,6 +44,24 @@ export async function startSimulator(overrides: Partial<SimulatorOptions> = {}) 
     rotateOctaneSessions: async () =>
       request(sim.url).post('/__sim/octane/rotate-sessions').expect(200),
     reset: async () => request(sim.url).post('/__sim/reset').expect(200),
+    /**
+     * An Octane key created at the vendor behind Keygate's back, in the first shared space with
+     * Keygate's own key (Keygate has no record of it); returns its id.
+     */
+    octaneKeyBehindKeygate: async (key: { name: string; expiration?: string }) => {
+      const space = options.octaneSpaces[0];
+      const signIn = await request(sim.url)
+        .post('/authentication/sign_in')
+        .send({ client_id: space.clientId, client_secret: space.clientSecret })
+        .expect(200);
+      const created = await request(sim.url)
+        .post(`/api/shared_spaces/${space.id}/api_accesses`)
+        .set('Cookie', signIn.headers['set-cookie'])
+        .set('ALM-OCTANE-TECH-PREVIEW', 'true')
+        .send({ data: [{ client_secret: 'Behind@the-back-01', ...key }] })
+        .expect(201);
+      return String(created.body.data[0].id);
+    },
   };
   return { sim, options, admin, http: () => request(sim.url) };
 }

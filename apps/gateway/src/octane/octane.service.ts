@@ -179,12 +179,13 @@ export class OctaneService {
     this.served(spaceId);
     const ownerTeam = this.owners.ownerOf('octane', spaceId, id);
     const protectedCredential = id === (await this.own.octaneKeyId(spaceId));
-    if (!body.is_valid) {
+    if (!body.is_valid || protectedCredential) {
+      // A revocation; or a regeneration of Keygate's own key, refused (audited) before it is read.
       return this.audited.run(
         {
           caller,
           meta,
-          event: 'octane.api_access.revoke',
+          event: body.is_valid ? 'octane.api_access.regenerate' : 'octane.api_access.revoke',
           target: { vendor: 'octane', shared_space_id: spaceId, credential_id: id },
           policy: { action: 'octane.api_access.revoke', sharedSpaceId: spaceId, id, ownerTeam },
           protectedCredential,
@@ -193,20 +194,6 @@ export class OctaneService {
       );
     }
     this.readable(caller, spaceId);
-    if (protectedCredential) {
-      // Refused (and audited) before Keygate's own key is even read.
-      return this.audited.run(
-        {
-          caller,
-          meta,
-          event: 'octane.api_access.regenerate',
-          target: { vendor: 'octane', shared_space_id: spaceId, credential_id: id },
-          policy: { action: 'octane.api_access.revoke', sharedSpaceId: spaceId, id, ownerTeam },
-          protectedCredential,
-        },
-        { send: () => Promise.reject(new Error('unreachable: a protected credential')) },
-      );
-    }
     // A regeneration is judged like a create, on the key as it is now: its name (the secret must
     // not contain it), expiration and roles against today's rules, and whether it is revoked.
     const current: VendorResponse = await this.client.getApiAccess(

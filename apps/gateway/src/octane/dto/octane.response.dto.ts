@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { PolicyFindingDto } from '../../policy/dto/policy-finding.response.dto';
+import { KeygateErrorFieldsDto } from '../../policy/dto/policy-finding.response.dto';
 
 /** Documentation of Octane's answers, which Keygate passes through unchanged. */
 export class OctaneEntityDto {
@@ -15,7 +15,7 @@ export class OctaneListDto {
   @ApiProperty() exceeds_total_count!: boolean;
 }
 
-export class OctaneErrorDto {
+export class OctaneErrorDto extends KeygateErrorFieldsDto {
   @ApiProperty({
     example: 'VALIDATION_FAILED',
     description:
@@ -41,22 +41,6 @@ export class OctaneErrorDto {
       "Keygate's errors: each bad field, or each violated rule id, and its problem; Octane's: its own",
   })
   properties!: Record<string, string> | null;
-  @ApiPropertyOptional({
-    type: [PolicyFindingDto],
-    description: 'POLICY_VIOLATION and QUOTA_EXCEEDED: each rule broken',
-  })
-  violations?: PolicyFindingDto[];
-  @ApiPropertyOptional({
-    example: 'sha256:0c5e…',
-    description: 'POLICY_VIOLATION and QUOTA_EXCEEDED: the revision of the policy that decided',
-  })
-  policy_revision?: string;
-  @ApiPropertyOptional({
-    type: 'integer',
-    description:
-      'RATE_LIMITED, QUOTA_EXCEEDED, VENDOR_CIRCUIT_OPEN: seconds to wait (as Retry-After)',
-  })
-  retry_after_seconds?: number;
 }
 
 /** One failed item of a create, in Octane's bulk envelope. */

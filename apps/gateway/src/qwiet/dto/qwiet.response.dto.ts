@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { PolicyFindingDto } from '../../policy/dto/policy-finding.response.dto';
+import { KeygateErrorFieldsDto } from '../../policy/dto/policy-finding.response.dto';
 
 /** Documentation of Qwiet's answers, which Keygate passes through unchanged. */
 export class QwietRoleDto {
@@ -42,7 +42,7 @@ export class QwietOkDto {
   @ApiProperty({ example: true }) ok!: boolean;
 }
 
-export class QwietErrorDto {
+export class QwietErrorDto extends KeygateErrorFieldsDto {
   @ApiProperty({ example: false }) ok!: boolean;
   @ApiProperty({
     example: 'VALIDATION_FAILED',
@@ -60,20 +60,4 @@ export class QwietErrorDto {
     example: ['valid_for_seconds: valid_for_seconds must be an integer number'],
   })
   validation_errors?: string[];
-  @ApiPropertyOptional({
-    type: [PolicyFindingDto],
-    description: 'POLICY_VIOLATION and QUOTA_EXCEEDED: each rule broken',
-  })
-  violations?: PolicyFindingDto[];
-  @ApiPropertyOptional({
-    example: 'sha256:0c5e…',
-    description: 'POLICY_VIOLATION and QUOTA_EXCEEDED: the revision of the policy that decided',
-  })
-  policy_revision?: string;
-  @ApiPropertyOptional({
-    type: 'integer',
-    description:
-      'RATE_LIMITED, QUOTA_EXCEEDED, VENDOR_CIRCUIT_OPEN: seconds to wait (as Retry-After)',
-  })
-  retry_after_seconds?: number;
 }
