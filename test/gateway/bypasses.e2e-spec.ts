@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose';
+import { until } from '../support/until';
 import { scopeOnlyPolicy, TEST_JWT_SECRET, useStack, writePolicy } from '../support/gateway';
 
 const STRONG = '9011@83sd!f1042ds+f19fg86M';
@@ -263,6 +264,66 @@ describe('gateway: the rules of the team that owns the org or space', () => {
       .set('X-Keygate-Team', 'ops')
       .send(body)
       .expect(200);
+  });
+
+  it('an admin of no listing team still reads and revokes where several teams use an org', async () => {
+    const tokens = `/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[1].id}/tokens`;
+    const issued = await stack.g
+      .http()
+      .post(tokens)
+      .set(await as('ops'))
+      .send({ label: 'leaked', role_id: CI_ROLE, token_type: 'access' })
+      .expect(200);
+    await stack.g
+      .http()
+      .get(tokens)
+      .set(await admin())
+      .expect(200);
+    await stack.g
+      .http()
+      .delete(`${tokens}/${issued.body.response.id}`)
+      .set(await admin())
+      .expect(200);
+  });
+
+  it('a regeneration decided before a revocation cannot bring the key back after it', async () => {
+    const alice = await as('payments');
+    const key = await create('1001', alice, { name: 'raced', expiration: days(10) }, 201);
+    const id = key.body.data[0].id;
+    const path = `/octane/api/shared_spaces/1001/api_accesses/${id}`;
+    await stack.s.admin.fault({
+      op: 'octane.api_accesses.update',
+      kind: 'latency',
+      latency_ms: 300,
+      times: 1,
+    });
+    const regeneration = stack.g.http().put(path).set(alice).send({ is_valid: true });
+    const regenerated = regeneration.then((r) => r.status);
+    await until(async () =>
+      stack.s.sim.requestCount('octane.api_accesses.update') >= 1 ? true : undefined,
+    );
+    await stack.g
+      .http()
+      .put(path)
+      .set(await admin())
+      .send({ is_valid: false })
+      .expect(200);
+    expect(await regenerated).toBe(200);
+    const state = await stack.s.admin.state();
+    expect(state.octane.api_accesses.find((k) => k.id === id)?.is_valid).toBe(false);
+  });
+
+  it('an Octane id has one spelling: a leading zero is a 400', async () => {
+    const updates = () => stack.s.sim.requestCount('octane.api_accesses.update');
+    const before = await updates();
+    const res = await stack.g
+      .http()
+      .put('/octane/api/shared_spaces/1001/api_accesses/01001')
+      .set(await admin())
+      .send({ is_valid: false })
+      .expect(400);
+    expect(res.body.error_code).toBe('VALIDATION_FAILED');
+    expect(await updates()).toBe(before);
   });
 
   it('a revoked key comes back only through an admin (octane.reactivation)', async () => {

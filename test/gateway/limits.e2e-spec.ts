@@ -1,3 +1,4 @@
+import request from 'supertest';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import { scopeOnlyPolicy, useStack, StartedSimulator, writePolicy } from '../support/gateway';
 
@@ -172,9 +173,14 @@ describe('gateway: a circuit breaker per vendor', () => {
   it('opens after repeated failures (503 at once, Retry-After, nothing sent), probes half-open, and closes again', async () => {
     const bearer = { Authorization: `Bearer ${await stack.g.token()}` };
     const roles = `/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/roles`;
-    // The readiness check at start-up made one successful call in the window: 3 failures of 4 calls open it.
-    await stack.s.admin.fault({ op: 'qwiet.roles.list', kind: 'status', status: 503, times: 3 });
-    for (let i = 0; i < 3; i++) await stack.g.http().get(roles).set(bearer).expect(503);
+    // Start-up made successful calls in the window (readiness, Keygate's own token id): fail until
+    // the error share opens the circuit (bounded), then stop failing.
+    await stack.s.admin.fault({ op: 'qwiet.roles.list', kind: 'status', status: 503, times: 10 });
+    for (let i = 0; i < 10; i++) {
+      const failed = await stack.g.http().get(roles).set(bearer).expect(503);
+      if (failed.body.code === 'VENDOR_CIRCUIT_OPEN') break;
+    }
+    await request(stack.s.sim.url).delete('/__sim/faults').expect(200);
     const sent = (await stack.s.admin.state()).requests['qwiet.roles.list'];
 
     const open = await stack.g.http().get(roles).set(bearer).expect(503);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { compilePolicy } from './policy.compile';
-import { evaluate, QWIET_CI_ROLE_ID } from './evaluate';
+import { evaluate, owningTeam, QWIET_CI_ROLE_ID } from './evaluate';
 import type { PolicyCaller, PolicyRequest } from './policy.types';
 
 const ORG = '2c0b6f7e-1d5a-4c1f-9a36-8f0f5b1e7d42';
@@ -292,6 +292,56 @@ describe('policy engine: revocation', () => {
       'octane.expiration_required',
       'octane.secret_strength',
     ]);
+  });
+});
+
+describe('policy engine: the owning team', () => {
+  const shared = compilePolicy(
+    [
+      'version: 1',
+      'teams:',
+      `  payments: { qwiet_orgs: [${ORG}] }`,
+      `  platform: { qwiet_orgs: [${OTHER_ORG}] }`,
+      `  ops: { qwiet_orgs: [${OTHER_ORG}] }`,
+      `  solo: { qwiet_orgs: ['${JIRA}'] }`,
+    ].join('\n'),
+  );
+  const admin: PolicyCaller = { ...alice, roles: ['keygate:admin'] };
+  const token = { label: 'x', role_id: QWIET_CI_ROLE_ID };
+  const issueIn = (orgId: string, forTeam?: string): PolicyRequest => ({
+    action: 'qwiet.token.issue',
+    orgId,
+    token,
+    forTeam,
+  });
+
+  it.each<[string, PolicyCaller, PolicyRequest, string]>([
+    ['a member, always its own team', alice, issueIn(ORG, 'ops'), 'payments'],
+    ['an admin in its own team’s org', admin, issueIn(ORG), 'payments'],
+    ['an admin where one team lists the org', admin, issueIn(JIRA), 'solo'],
+    ['an admin naming one of the listing teams', admin, issueIn(OTHER_ORG, 'ops'), 'ops'],
+    [
+      'an admin reading a shared org',
+      admin,
+      { action: 'qwiet.read', orgId: OTHER_ORG },
+      'payments',
+    ],
+    [
+      'an admin revoking in a shared org',
+      admin,
+      { action: 'qwiet.token.revoke', orgId: OTHER_ORG, tokenId: 't', ownerTeam: 'ops' },
+      'payments',
+    ],
+  ])('%s', (_case, caller, request, team) => {
+    expect(owningTeam(shared, caller, request)).toBe(team);
+    expect(evaluate(shared, caller, request, NOW)).toMatchObject({ allowed: true, team });
+  });
+
+  it('refuses an admin issuing in a shared org without naming a team that lists it', () => {
+    for (const forTeam of [undefined, 'payments']) {
+      const d = evaluate(shared, admin, issueIn(OTHER_ORG, forTeam), NOW);
+      expect(d.violations.map((v) => v.rule)).toEqual(['scope.owner_team']);
+    }
   });
 });
 

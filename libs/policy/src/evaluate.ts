@@ -17,6 +17,13 @@ export const ADMIN_ROLE = 'keygate:admin';
 export const QWIET_CI_ROLE_ID = '66ad5168-41be-4b6c-9ac5-a30b02229c35';
 const DAY_MS = 24 * 3600 * 1000;
 
+/** The actions that issue a credential or a secret: what they issue is owned by a team. */
+const ISSUING_ACTIONS: ReadonlySet<PolicyRequest['action']> = new Set<PolicyRequest['action']>([
+  'qwiet.token.issue',
+  'octane.api_access.create',
+  'octane.api_access.regenerate',
+]);
+
 /** Compiled patterns, memoised: the policy's patterns are few and fixed between reloads. */
 const compiled = new Map<string, RegExp>();
 function regex(pattern: string): RegExp {
@@ -119,11 +126,16 @@ export function owningTeam(
   request: PolicyRequest,
   f = new Findings(),
 ): string {
+  // Reads and revocations issue nothing, and a member acts for its own team only.
+  if (!ISSUING_ACTIONS.has(request.action) || !caller.roles.includes(ADMIN_ROLE))
+    return caller.team;
+  // An admin's regeneration keeps the key's owner, where Keygate knows it.
+  if (request.action === 'octane.api_access.regenerate' && request.ownerTeam !== undefined)
+    return request.ownerTeam;
   const scope = scopeOf(request);
   const listing = [...policy.teams].filter(([, t]) => scope.listedBy(t)).map(([name]) => name);
   const named = 'forTeam' in request ? request.forTeam : undefined;
-  if (!caller.roles.includes(ADMIN_ROLE) || (named === undefined && listing.includes(caller.team)))
-    return caller.team;
+  if (named === undefined && listing.includes(caller.team)) return caller.team;
   if (named === undefined && listing.length <= 1) return listing[0] ?? caller.team;
   f.check('scope.owner_team', 'enforce', named !== undefined && listing.includes(named), {
     message:

@@ -1,5 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { OctaneClient, UpstreamError } from '@app/upstream';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { OctaneClient, QwietClient, UpstreamError } from '@app/upstream';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 
@@ -25,16 +25,44 @@ function jtiOf(token: string): string | undefined {
  * regenerates them through Keygate, and only admins see them in lists.
  */
 @Injectable()
-export class OwnCredentials {
+export class OwnCredentials implements OnApplicationBootstrap {
+  private readonly logger = new Logger('OwnCredentials');
   private readonly qwietIds = new Map<string, string | undefined>();
   private readonly octaneIds = new Map<string, string>();
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly octane: OctaneClient,
+    private readonly qwiet: QwietClient,
   ) {
     for (const [org, token] of Object.entries(config.qwiet.orgTokens))
       this.qwietIds.set(org, config.qwietOwnTokenIds[org] ?? jtiOf(token));
+  }
+
+  /**
+   * The id a token claims (its jti) is a guess until Qwiet lists it in the org: checked once at
+   * start; an id Qwiet does not list is dropped (then every unrecorded token counts as possibly
+   * Keygate's own). A vendor that does not answer leaves the id as it is.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    await Promise.all(
+      [...this.qwietIds].map(async ([org, id]) => {
+        if (id === undefined) return;
+        try {
+          const answer = await this.qwiet.listTokens(org, { show_expired: 'true' });
+          const listed = (answer.body as { response?: { id?: unknown }[] }).response;
+          if (answer.status !== 200 || !Array.isArray(listed)) return;
+          if (listed.some((t) => String(t.id).toLowerCase() === id)) return;
+          this.qwietIds.set(org, undefined);
+          this.logger.warn(
+            { org },
+            "Qwiet does not list the token id Keygate's own token names: set token_id in QWIET_ORG_TOKENS",
+          );
+        } catch {
+          // Unreachable now: the id stands (it protects; it grants nothing).
+        }
+      }),
+    );
   }
 
   /**

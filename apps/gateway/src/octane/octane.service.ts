@@ -36,6 +36,22 @@ function withGeneratedSecret(
   return { answer: { ...answer, body: withSecret }, decision };
 }
 
+/** Runs tasks of one key one after another (tasks of different keys run side by side). */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}
+
 /** The secret a create or regeneration sends: the one Keygate generated, else the caller's. */
 const secretSent = (
   callers: string | undefined,
@@ -57,6 +73,8 @@ export class OctaneService {
     private readonly owners: CredentialOwners,
     private readonly own: OwnCredentials,
   ) {}
+
+  private readonly keyLocks = new KeyedQueue();
 
   async listRoles(caller: Caller, spaceId: string, query: OctaneListQuery): Promise<GatewayAnswer> {
     return { answer: await this.client.listRoles(this.readable(caller, spaceId), { ...query }) };
@@ -167,8 +185,25 @@ export class OctaneService {
     return withGeneratedSecret(result, generated, true);
   }
 
-  /** Revoke (`is_valid: false`) or regenerate (a new secret: the caller's, or one Keygate generates). */
-  async updateApiAccess(
+  /**
+   * Revoke (`is_valid: false`) or regenerate (a new secret: the caller's, or one Keygate generates).
+   * Changes to one key run one at a time: a regeneration decided on a read of the key must not
+   * overtake a revocation made meanwhile (it would bring the key back without octane.reactivation).
+   */
+  updateApiAccess(
+    caller: Caller,
+    meta: RequestMeta,
+    spaceId: string,
+    id: string,
+    body: UpdateApiAccessRequestDto,
+    fields?: string,
+  ): Promise<GatewayAnswer> {
+    return this.keyLocks.run(`${spaceId}/${id}`, () =>
+      this.changeApiAccess(caller, meta, spaceId, id, body, fields),
+    );
+  }
+
+  private async changeApiAccess(
     caller: Caller,
     meta: RequestMeta,
     spaceId: string,

@@ -3,7 +3,8 @@ import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, Matches, ValidateNested } from 'class-validator';
 import { Optional } from '../../common/optional';
 
-export const OCTANE_ID = /^\d{1,18}$/;
+/** An Octane id in canonical form (no leading zero: `01001` would name key 1001 by another spelling). */
+export const OCTANE_ID = /^(?:0|[1-9]\d{0,17})$/;
 
 class WorkspaceRoleRefDto {
   @ApiPropertyOptional({ enum: ['workspace_role'] })
