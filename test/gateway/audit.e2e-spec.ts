@@ -20,6 +20,7 @@ import {
   TEST_AUDIT_KEY,
   writePolicy,
 } from '../support/gateway';
+import { until } from '../support/until';
 
 const POLICY_RULES = 'rules:\n  qwiet:\n    max_lifetime: { max_seconds: 3600 }';
 
@@ -132,7 +133,10 @@ describe('gateway: the audit log', () => {
       .set('X-Request-Id', 'req-failed-001')
       .send({ label: 'x', role_id: CI_ROLE_ID, valid_for_seconds: 60 })
       .expect(502);
-    const failed = await byRequest('req-failed-001');
+    const failed = await until(async () => {
+      const rs = await byRequest('req-failed-001');
+      return rs.length === 3 ? rs : undefined;
+    });
     // A broken connection may hide an issued token: Keygate checked Qwiet and says what it found.
     expect(failed.map((r: { phase: string }) => r.phase)).toEqual(['attempt', 'failed', 'failed']);
     expect(failed[1].vendor).toMatchObject({ error: 'unreachable' });
@@ -409,9 +413,13 @@ describe('gateway: a vendor that loses its answer after issuing', () => {
         .send(body);
       expect(res.status).toBe(500);
       const auditor = { Authorization: `Bearer ${await g.token({ roles: ['keygate:auditor'] })}` };
-      const records = (
-        await g.http().get(`/v1/audit?request_id=${requestId}`).set(auditor).expect(200)
-      ).body.records.reverse();
+      // The vendor is asked in the background once the caller has its answer.
+      const records = await until(async () => {
+        const rs = (
+          await g.http().get(`/v1/audit?request_id=${requestId}`).set(auditor).expect(200)
+        ).body.records.reverse();
+        return rs.length === 3 ? rs : undefined;
+      });
       expect(records.map((r: { phase: string }) => r.phase)).toEqual([
         'attempt',
         'failed',

@@ -1,6 +1,7 @@
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import request from 'supertest';
 import { useStack } from '../support/gateway';
+import { until } from '../support/until';
 
 interface Rec {
   request_id: string;
@@ -10,17 +11,6 @@ interface Rec {
   note?: string;
   fingerprint?: string;
   target: { credential_id?: string };
-}
-
-/** Polls a condition (the background checks of a lost answer) until it holds; bounded. */
-async function until<T>(probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('gateway: lost answers are settled by proof, never by a guess', () => {

@@ -3,6 +3,7 @@ import { AuditEntry, AuditRecord, readRecords, SECRET_ISSUING_EVENTS } from '@ap
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { AuditService } from './audit.service';
+import { CredentialOwners } from '../policy/credential-owners';
 import { LostAnswers } from './lost-answers';
 
 /**
@@ -19,6 +20,7 @@ export class AuditRecovery implements OnApplicationBootstrap {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly audit: AuditService,
     private readonly lost: LostAnswers,
+    private readonly owners: CredentialOwners,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -70,7 +72,13 @@ export class AuditRecovery implements OnApplicationBootstrap {
       const outcome = await this.lost.settle(attempt, undefined, {
         at: Date.parse(time),
         why: question.why,
-        isRecorded: (id) => known.has(id),
+        isRecorded: (id) =>
+          known.has(id) ||
+          this.owners.ownerOf(
+            attempt.target.vendor,
+            attempt.target.org_id ?? attempt.target.shared_space_id ?? '',
+            id,
+          ) !== undefined,
       });
       if (!outcome) continue;
       if (outcome.target.credential_id) known.add(outcome.target.credential_id);

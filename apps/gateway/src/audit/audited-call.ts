@@ -192,8 +192,14 @@ export class AuditedCall {
           : error instanceof GatewayError
             ? error.code
             : 'internal';
-      await this.audit.write([entry('failed', { vendor: { latency_ms: latency(), error: code } })]);
-      if (issuing && mayHaveActed(error)) await this.lost.settle(attempt, secret);
+      try {
+        await this.audit.write([
+          entry('failed', { vendor: { latency_ms: latency(), error: code } }),
+        ]);
+      } finally {
+        // Asked in the background: the caller's answer never waits on a struggling vendor.
+        if (issuing && mayHaveActed(error)) void this.lost.settle(attempt, secret);
+      }
       throw error;
     }
 
@@ -219,7 +225,7 @@ export class AuditedCall {
       if (ok && steps.compensate) await this.lost.compensate(outcome, settled, steps.compensate);
       throw error;
     }
-    if (issuing && answer.status >= 500) await this.lost.settle(attempt, secret);
+    if (issuing && answer.status >= 500) void this.lost.settle(attempt, secret);
     return { answer, decision };
   }
 }

@@ -103,7 +103,9 @@ export class CredentialReconciler {
         );
       }
       case 'qwiet.token.revoke':
-        return (await qwietTokens()).some((t) => t.id === target.credential_id)
+        return (await qwietTokens()).some(
+          (t) => String(t.id).toLowerCase() === target.credential_id?.toLowerCase(),
+        )
           ? outcome('failed', 'the token is still live at Qwiet')
           : outcome('succeeded', 'the token is gone at Qwiet');
       case 'octane.api_access.create':
