@@ -1,10 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Caller, CurrentCaller } from '@app/auth';
-import type { FastifyReply } from 'fastify';
 import { CurrentRequest, RequestMeta } from '../audit/request-meta';
 import { ApiVendorAnswer, ApiVendorErrors } from '../common/api-errors.decorator';
-import { relay } from '../common/vendor-reply';
+import { AnswerAsVendor, GatewayAnswer } from '../common/vendor-reply';
 import { CreateApiAccessRequestDto } from './dto/create-api-access.request.dto';
 import { OctaneFieldsQueryDto, OctaneListQueryDto } from './dto/octane-list.query.dto';
 import { ApiAccessParamsDto, SpaceParamsDto } from './dto/octane-params.dto';
@@ -15,6 +14,7 @@ import { OctaneService } from './octane.service';
 /** ALM Octane shared-space roles and API access keys, drop-in: the vendor's paths after the /octane prefix. */
 @ApiTags('Octane API access keys')
 @ApiBearerAuth()
+@AnswerAsVendor()
 @Controller('octane/api/shared_spaces/:spaceId')
 export class OctaneController {
   constructor(private readonly octane: OctaneService) {}
@@ -23,13 +23,12 @@ export class OctaneController {
   @ApiOperation({ summary: 'List roles of the shared space' })
   @ApiVendorAnswer({ status: 200, type: OctaneListDto })
   @ApiVendorErrors('octane', 'read')
-  async roles(
+  roles(
     @CurrentCaller() c: Caller,
     @Param() p: SpaceParamsDto,
     @Query() q: OctaneListQueryDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    return relay(reply, await this.octane.listRoles(c, p.spaceId, q));
+  ): Promise<GatewayAnswer> {
+    return this.octane.listRoles(c, p.spaceId, q);
   }
 
   @Get('workspace_roles')
@@ -38,30 +37,27 @@ export class OctaneController {
   })
   @ApiVendorAnswer({ status: 200, type: OctaneListDto })
   @ApiVendorErrors('octane', 'read')
-  async workspaceRoles(
+  workspaceRoles(
     @CurrentCaller() c: Caller,
     @Param() p: SpaceParamsDto,
     @Query() q: OctaneListQueryDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    return relay(reply, await this.octane.listWorkspaceRoles(c, p.spaceId, q));
+  ): Promise<GatewayAnswer> {
+    return this.octane.listWorkspaceRoles(c, p.spaceId, q);
   }
 
   @Get('api_accesses')
   @ApiOperation({ summary: 'List API access keys (never their secrets)' })
   @ApiVendorAnswer({ status: 200, type: OctaneListDto })
   @ApiVendorErrors('octane', 'read')
-  async list(
+  list(
     @CurrentCaller() c: Caller,
     @Param() p: SpaceParamsDto,
     @Query() q: OctaneListQueryDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    return relay(reply, await this.octane.listApiAccesses(c, p.spaceId, q));
+  ): Promise<GatewayAnswer> {
+    return this.octane.listApiAccesses(c, p.spaceId, q);
   }
 
   @Post('api_accesses')
-  @HttpCode(201)
   @ApiOperation({ summary: 'Create an API access key (one per request)' })
   @ApiVendorAnswer({
     status: 201,
@@ -72,28 +68,26 @@ export class OctaneController {
     secret: true,
   })
   @ApiVendorErrors('octane', 'issue')
-  async create(
+  create(
     @CurrentCaller() c: Caller,
     @CurrentRequest() meta: RequestMeta,
     @Param() p: SpaceParamsDto,
     @Query() q: OctaneFieldsQueryDto,
     @Body() body: CreateApiAccessRequestDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    return relay(reply, await this.octane.createApiAccess(c, meta, p.spaceId, body, q.fields));
+  ): Promise<GatewayAnswer> {
+    return this.octane.createApiAccess(c, meta, p.spaceId, body, q.fields);
   }
 
   @Get('api_accesses/:id')
   @ApiOperation({ summary: 'Read one API access key' })
   @ApiVendorAnswer({ status: 200, type: OctaneEntityDto })
   @ApiVendorErrors('octane', 'read')
-  async get(
+  get(
     @CurrentCaller() c: Caller,
     @Param() p: ApiAccessParamsDto,
     @Query() q: OctaneFieldsQueryDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    return relay(reply, await this.octane.getApiAccess(c, p.spaceId, p.id, q.fields));
+  ): Promise<GatewayAnswer> {
+    return this.octane.getApiAccess(c, p.spaceId, p.id, q.fields);
   }
 
   @Put('api_accesses/:id')
@@ -110,17 +104,13 @@ export class OctaneController {
     secret: true,
   })
   @ApiVendorErrors('octane', 'update')
-  async update(
+  update(
     @CurrentCaller() c: Caller,
     @CurrentRequest() meta: RequestMeta,
     @Param() p: ApiAccessParamsDto,
     @Query() q: OctaneFieldsQueryDto,
     @Body() body: UpdateApiAccessRequestDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    return relay(
-      reply,
-      await this.octane.updateApiAccess(c, meta, p.spaceId, p.id, body, q.fields),
-    );
+  ): Promise<GatewayAnswer> {
+    return this.octane.updateApiAccess(c, meta, p.spaceId, p.id, body, q.fields);
   }
 }

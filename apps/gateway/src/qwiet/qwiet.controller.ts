@@ -1,11 +1,10 @@
-import { Body, Controller, Delete, Get, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Caller, CurrentCaller } from '@app/auth';
-import type { FastifyReply } from 'fastify';
 import { CurrentRequest, RequestMeta } from '../audit/request-meta';
 import { ApiVendorAnswer, ApiVendorErrors } from '../common/api-errors.decorator';
 import { methodNotAllowedController } from '../common/method-not-allowed';
-import { relay } from '../common/vendor-reply';
+import { AnswerAsVendor, GatewayAnswer } from '../common/vendor-reply';
 import { CreateTokenRequestDto } from './dto/create-token.request.dto';
 import { ListTokensQueryDto } from './dto/list-tokens.query.dto';
 import { OrgParamsDto, TokenParamsDto } from './dto/qwiet-params.dto';
@@ -20,6 +19,7 @@ import { QwietService } from './qwiet.service';
 /** Qwiet API v4 roles and tokens, drop-in: the vendor's paths after the /qwiet prefix. */
 @ApiTags('Qwiet tokens')
 @ApiBearerAuth()
+@AnswerAsVendor()
 @Controller('qwiet/api/v4/orgs/:orgId')
 export class QwietController {
   constructor(private readonly qwiet: QwietService) {}
@@ -28,25 +28,20 @@ export class QwietController {
   @ApiOperation({ summary: 'List the managed token roles of the org' })
   @ApiVendorAnswer({ status: 200, type: QwietRolesAnswerDto })
   @ApiVendorErrors('qwiet', 'read')
-  async listRoles(
-    @CurrentCaller() caller: Caller,
-    @Param() p: OrgParamsDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    return relay(reply, await this.qwiet.listRoles(caller, p.orgId));
+  listRoles(@CurrentCaller() caller: Caller, @Param() p: OrgParamsDto): Promise<GatewayAnswer> {
+    return this.qwiet.listRoles(caller, p.orgId);
   }
 
   @Get('tokens')
   @ApiOperation({ summary: 'List the tokens of the org (never their values)' })
   @ApiVendorAnswer({ status: 200, type: QwietTokensAnswerDto })
   @ApiVendorErrors('qwiet', 'read')
-  async listTokens(
+  listTokens(
     @CurrentCaller() caller: Caller,
     @Param() p: OrgParamsDto,
     @Query() query: ListTokensQueryDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    return relay(reply, await this.qwiet.listTokens(caller, p.orgId, query));
+  ): Promise<GatewayAnswer> {
+    return this.qwiet.listTokens(caller, p.orgId, query);
   }
 
   @Post('tokens')
@@ -59,27 +54,25 @@ export class QwietController {
     secret: true,
   })
   @ApiVendorErrors('qwiet', 'issue')
-  async createToken(
+  createToken(
     @CurrentCaller() caller: Caller,
     @CurrentRequest() meta: RequestMeta,
     @Param() p: OrgParamsDto,
     @Body() body: CreateTokenRequestDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    return relay(reply, await this.qwiet.issueToken(caller, meta, p.orgId, body));
+  ): Promise<GatewayAnswer> {
+    return this.qwiet.issueToken(caller, meta, p.orgId, body);
   }
 
   @Delete('tokens/:tokenId')
   @ApiOperation({ summary: 'Revoke (delete) a token' })
   @ApiVendorAnswer({ status: 200, type: QwietOkDto, description: 'Revoked', decided: true })
   @ApiVendorErrors('qwiet', 'revoke')
-  async deleteToken(
+  deleteToken(
     @CurrentCaller() caller: Caller,
     @CurrentRequest() meta: RequestMeta,
     @Param() p: TokenParamsDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
-    return relay(reply, await this.qwiet.revokeToken(caller, meta, p.orgId, p.tokenId));
+  ): Promise<GatewayAnswer> {
+    return this.qwiet.revokeToken(caller, meta, p.orgId, p.tokenId);
   }
 }
 
