@@ -1,12 +1,7 @@
-export type AuditEvent =
-  | 'qwiet.token.issue'
-  | 'qwiet.token.revoke'
-  | 'octane.api_access.create'
-  | 'octane.api_access.revoke'
-  | 'octane.api_access.regenerate'
-  | 'audit.tail_repaired'
-  | 'policy.loaded'
-  | 'policy.rejected';
+import type { AuditEventName, AuditPhaseName } from '@app/common';
+
+/** The events of the log (@app/common AUDIT_EVENTS: the policy's changes and the gateway's own). */
+export type AuditEvent = AuditEventName;
 
 /** Events that create a new credential: an id the log has not seen before. */
 export const CREATING_EVENTS: ReadonlySet<AuditEvent> = new Set<AuditEvent>([
@@ -25,7 +20,7 @@ export const SECRET_ISSUING_EVENTS: ReadonlySet<AuditEvent> = new Set<AuditEvent
  * denied: refused by policy (nothing sent); succeeded / failed: the vendor's outcome;
  * compensated: Keygate revoked a credential it could not record, or one a crash left unrecorded.
  */
-export type AuditPhase = 'attempt' | 'denied' | 'succeeded' | 'failed' | 'compensated';
+export type AuditPhase = AuditPhaseName;
 
 export interface AuditActor {
   subject: string;

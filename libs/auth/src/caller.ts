@@ -1,12 +1,7 @@
-export const GatewayRole = {
-  ADMIN: 'keygate:admin',
-  AUDITOR: 'keygate:auditor',
-  /** The security team that owns the policy: sees every team's section of it. */
-  SECURITY: 'keygate:security',
-  /** A Prometheus scraper: /metrics and nothing else. */
-  METRICS: 'keygate:metrics',
-} as const;
-export type GatewayRole = (typeof GatewayRole)[keyof typeof GatewayRole];
+import { GatewayRole } from '@app/common';
+
+/** The role names live in @app/common, which the policy engine may import without Nest. */
+export { GatewayRole };
 
 /** Who is calling, from their verified company JWT. */
 export interface Caller {

@@ -1,1 +1,17 @@
 export { ErrorCode, GatewayError } from './gateway-error';
+export {
+  AUDIT_EVENTS,
+  AUDIT_PHASES,
+  CREDENTIAL_ACTIONS,
+  GatewayRole,
+  OCTANE_ID,
+  POLICY_ACTIONS,
+  QWIET_CI_ROLE_ID,
+  UUID,
+} from './vocabulary';
+export type {
+  AuditEventName,
+  AuditPhaseName,
+  CredentialAction,
+  PolicyActionName,
+} from './vocabulary';

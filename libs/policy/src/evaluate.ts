@@ -1,3 +1,4 @@
+import { GatewayRole, QWIET_CI_ROLE_ID } from '@app/common';
 import { characterClasses, isCommonPassword } from './secrets';
 import type {
   CompiledPolicy,
@@ -12,9 +13,9 @@ import type {
   Usage,
 } from './policy.types';
 
-export const ADMIN_ROLE = 'keygate:admin';
-/** Qwiet's CI Token role: the only one a service-account token may create. */
-export const QWIET_CI_ROLE_ID = '66ad5168-41be-4b6c-9ac5-a30b02229c35';
+const ADMIN_ROLE = GatewayRole.ADMIN;
+/** Qwiet's CI Token role (@app/common): the only one a service-account token may create. */
+export { QWIET_CI_ROLE_ID };
 const DAY_MS = 24 * 3600 * 1000;
 
 /** The actions that issue a credential or a secret: what they issue is owned by a team. */

@@ -1,3 +1,5 @@
+import type { PolicyActionName } from '@app/common';
+
 export type Mode = 'enforce' | 'dry_run';
 export type OnExceed = 'deny' | 'clamp';
 
@@ -142,6 +144,10 @@ export type PolicyRequest =
   | { action: 'octane.api_access.revoke'; sharedSpaceId: string; id: string; ownerTeam?: string };
 
 export type PolicyAction = PolicyRequest['action'];
+
+/** The request union names exactly the actions of @app/common's POLICY_ACTIONS (checked here). */
+type SameSet<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const POLICY_ACTIONS_MATCH: SameSet<PolicyAction, PolicyActionName> = true;
 
 export interface Finding {
   /** Stable rule id, e.g. `qwiet.max_lifetime`. */

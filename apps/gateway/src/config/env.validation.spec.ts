@@ -144,6 +144,11 @@ describe('loadGatewayConfig', () => {
     ],
     ['an org key that is not a UUID', { QWIET_ORG_TOKENS: '{"acme":"t"}' }, 'not an org UUID'],
     [
+      'a shared space id in another spelling (a leading zero)',
+      { OCTANE_CREDENTIALS: '{"01001":{"client_id":"k","client_secret":"s"}}' },
+      'OCTANE_CREDENTIALS: key "01001" is not a shared space id',
+    ],
+    [
       'credentials without a secret',
       { OCTANE_CREDENTIALS: '{"1001":{"client_id":"k"}}' },
       'needs a client_id and a client_secret',

@@ -14,10 +14,10 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { OCTANE_ID, UUID } from '@app/common';
 import type { GatewayConfig } from './gateway.config';
 import { parseTrustProxy } from './trust-proxy';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
 
 /** The environment variables the gateway reads (README "Configuration"). */
@@ -130,8 +130,10 @@ function octaneCredentials(raw: unknown, problems: string[]): OctaneCredentialsB
   }
   for (const [space, value] of Object.entries(raw)) {
     const v = isRecord(value) ? value : {};
-    if (!/^\d+$/.test(space))
-      problems.push(`OCTANE_CREDENTIALS: key ${JSON.stringify(space)} is not a shared space id`);
+    if (!OCTANE_ID.test(space))
+      problems.push(
+        `OCTANE_CREDENTIALS: key ${JSON.stringify(space)} is not a shared space id (digits, no leading zero)`,
+      );
     else if (
       typeof v.client_id !== 'string' ||
       typeof v.client_secret !== 'string' ||

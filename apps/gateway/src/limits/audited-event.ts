@@ -1,8 +1,7 @@
 import type { AuditEvent, AuditTarget } from '@app/audit';
 import type { FastifyRequest } from 'fastify';
-import { OCTANE_ID } from '../octane/dto/octane-refs.dto';
+import { OCTANE_ID, UUID } from '@app/common';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A path segment as the audit records it: only when it is a well-formed id, never raw caller text. */
 const id = (segment: string | undefined, shape: RegExp): string | undefined =>
   segment !== undefined && shape.test(segment) ? segment.toLowerCase() : undefined;

@@ -13,18 +13,7 @@ import {
   ValidateBy,
   ValidationOptions,
 } from 'class-validator';
-
-export const AUDIT_EVENTS = [
-  'qwiet.token.issue',
-  'qwiet.token.revoke',
-  'octane.api_access.create',
-  'octane.api_access.revoke',
-  'octane.api_access.regenerate',
-  'audit.tail_repaired',
-  'policy.loaded',
-  'policy.rejected',
-] as const;
-export const AUDIT_PHASES = ['attempt', 'denied', 'succeeded', 'failed', 'compensated'] as const;
+import { AUDIT_EVENTS, AUDIT_PHASES } from '@app/common';
 
 /**
  * A time the query can compare with: ISO-8601 week dates (`2026-W10`) and ordinal dates

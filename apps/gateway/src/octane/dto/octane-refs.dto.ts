@@ -3,8 +3,10 @@ import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, Matches, ValidateNested } from 'class-validator';
 import { Optional } from '../../common/optional';
 
-/** An Octane id in canonical form (no leading zero: `01001` would name key 1001 by another spelling). */
-export const OCTANE_ID = /^(?:0|[1-9]\d{0,17})$/;
+import { OCTANE_ID } from '@app/common';
+
+/** An Octane id in canonical form (@app/common). */
+export { OCTANE_ID };
 
 class WorkspaceRoleRefDto {
   @ApiPropertyOptional({ enum: ['workspace_role'] })

@@ -1,17 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsObject, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
-import { OCTANE_ID } from '../../octane/dto/octane-refs.dto';
+import { OCTANE_ID, POLICY_ACTIONS } from '@app/common';
 import { Optional } from '../../common/optional';
 
-export const EXPLAIN_ACTIONS = [
-  'qwiet.read',
-  'qwiet.token.issue',
-  'qwiet.token.revoke',
-  'octane.read',
-  'octane.api_access.create',
-  'octane.api_access.regenerate',
-  'octane.api_access.revoke',
-] as const;
+/** Every action the policy decides (@app/common POLICY_ACTIONS). */
+export const EXPLAIN_ACTIONS = POLICY_ACTIONS;
 export type ExplainAction = (typeof EXPLAIN_ACTIONS)[number];
 
 /** A request to decide without sending it: the same body the real route takes. */

@@ -1,0 +1,54 @@
+/*
+ * The names Keygate's parts share, defined once. Plain constants only: libs/policy imports them,
+ * and libs/common pulls in no Nest, axios or file system (eslint.config.mjs checks it).
+ */
+
+/** The gateway roles a company JWT may carry. */
+export const GatewayRole = {
+  ADMIN: 'keygate:admin',
+  AUDITOR: 'keygate:auditor',
+  /** The security team that owns the policy: sees every team's section of it. */
+  SECURITY: 'keygate:security',
+  /** A Prometheus scraper: /metrics and nothing else. */
+  METRICS: 'keygate:metrics',
+} as const;
+export type GatewayRole = (typeof GatewayRole)[keyof typeof GatewayRole];
+
+/**
+ * Qwiet's managed "CI Token" role, the one role a service-account token may create. (The
+ * simulator keeps its own copy on purpose: it shares no code with the gateway.)
+ */
+export const QWIET_CI_ROLE_ID = '66ad5168-41be-4b6c-9ac5-a30b02229c35';
+
+/** The changes Keygate decides and audits: each is a policy action and an audit event. */
+export const CREDENTIAL_ACTIONS = [
+  'qwiet.token.issue',
+  'qwiet.token.revoke',
+  'octane.api_access.create',
+  'octane.api_access.revoke',
+  'octane.api_access.regenerate',
+] as const;
+export type CredentialAction = (typeof CREDENTIAL_ACTIONS)[number];
+
+/** Every action the policy decides: the reads of each vendor and the changes. */
+export const POLICY_ACTIONS = ['qwiet.read', 'octane.read', ...CREDENTIAL_ACTIONS] as const;
+export type PolicyActionName = (typeof POLICY_ACTIONS)[number];
+
+/** Every event of the audit log: the changes and the gateway's own. */
+export const AUDIT_EVENTS = [
+  ...CREDENTIAL_ACTIONS,
+  'audit.tail_repaired',
+  'policy.loaded',
+  'policy.rejected',
+] as const;
+export type AuditEventName = (typeof AUDIT_EVENTS)[number];
+
+/** The phases of an audit record: the attempt, then one outcome. */
+export const AUDIT_PHASES = ['attempt', 'denied', 'succeeded', 'failed', 'compensated'] as const;
+export type AuditPhaseName = (typeof AUDIT_PHASES)[number];
+
+/** A UUID in any version or case (Qwiet's org, role and token ids). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An Octane id in canonical form (no leading zero: `01001` would name key 1001 by another spelling). */
+export const OCTANE_ID = /^(?:0|[1-9]\d{0,17})$/;
