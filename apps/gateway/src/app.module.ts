@@ -10,6 +10,7 @@ import { AuditModule } from './audit/audit.module';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter';
 import { OwnCredentials } from './common/own-credentials';
 import { createValidationPipe } from './common/validation';
+import { DatabaseModule } from './database/database.module';
 import { GATEWAY_CONFIG } from './config/config.tokens';
 import type { GatewayConfig } from './config/gateway.config';
 import { HealthModule } from './health/health.module';
@@ -61,6 +62,7 @@ export class AppModule {
           throttlers: [{ name: 'default', ttl: 60_000, limit: config.rateLimitPerMinute }],
           storage: new FixedWindowThrottlerStorage(),
         }),
+        DatabaseModule,
         MetricsModule,
         AuditModule,
         HealthModule,

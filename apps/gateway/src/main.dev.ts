@@ -2,6 +2,7 @@ import { mintDevToken } from '@app/auth';
 import { loadGatewayConfig } from './config/env.validation';
 import { startEmbeddedDefault, wantsEmbeddedDefault } from './dev/embedded-default';
 import { exitOnStartupFailure, serve } from './serve';
+import type { EmbeddedPostgres } from './dev/embedded-postgres';
 
 /*
  * The development entry point (`npm start`, under ts-node; never built, never in the image).
@@ -13,6 +14,7 @@ async function main(): Promise<void> {
   let env = process.env;
   const embedded = wantsEmbeddedDefault(env) ? await startEmbeddedDefault(env) : undefined;
   if (embedded) env = embedded.env;
+  if (embedded?.postgres) stopAfterGateway(embedded.postgres);
   const config = loadGatewayConfig(env, { auditDirMustExist: true });
   const { url } = await serve(config);
 
@@ -33,4 +35,35 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch(exitOnStartupFailure);
+/**
+ * Stops the embedded PostgreSQL once the gateway has: on SIGINT/SIGTERM the gateway's shutdown
+ * hooks run first (they end its connections) and then raise the signal again; that second signal
+ * (or a second Ctrl-C while the gateway is still closing) stops the server and ends the process.
+ * A failed start stops it too.
+ */
+function stopAfterGateway(postgres: EmbeddedPostgres): void {
+  let seen = 0;
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= postgres.stop().catch(() => undefined));
+  const onSignal = (signal: NodeJS.Signals) => {
+    seen += 1;
+    if (seen === 1 && gatewayStarted) return;
+    void stop().then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  stopEmbedded = stop;
+}
+
+let gatewayStarted = false;
+let stopEmbedded: (() => Promise<void>) | undefined;
+
+main().then(
+  () => {
+    gatewayStarted = true;
+  },
+  async (error: unknown) => {
+    await stopEmbedded?.();
+    exitOnStartupFailure(error);
+  },
+);

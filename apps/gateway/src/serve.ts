@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DatabaseUnreachableError, MigrationError } from '@app/ledger';
 import { PolicyError } from '@app/policy';
 import { createGateway } from './bootstrap';
 import { ConfigError } from './config/env.validation';
@@ -21,11 +22,15 @@ export async function serve(
 }
 
 /**
- * A failed start: configuration and policy problems by their message (each problem named, no
- * stack, no value of a secret), anything else with its stack; then exit status 1.
+ * A failed start: configuration, policy and database problems by their message (each problem
+ * named, no stack, no value of a secret), anything else with its stack; then exit status 1.
  */
 export function exitOnStartupFailure(error: unknown): never {
-  const known = error instanceof ConfigError || error instanceof PolicyError;
+  const known =
+    error instanceof ConfigError ||
+    error instanceof PolicyError ||
+    error instanceof DatabaseUnreachableError ||
+    error instanceof MigrationError;
   process.stderr.write(
     `${known ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );

@@ -14,6 +14,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { databaseUrlProblem } from '@app/ledger';
 import { OCTANE_ID, UUID } from '@app/common';
 import type { GatewayConfig } from './gateway.config';
 import { parseTrustProxy } from './trust-proxy';
@@ -44,6 +45,8 @@ class GatewayEnvironment {
   @IsOptional() @IsInt() @Min(4096) AUDIT_SEGMENT_BYTES?: number;
   @IsOptional() @IsIn(['on', 'off']) AUDIT_FSYNC?: string;
   @IsOptional() @IsIn(['on', 'off']) AUDIT_STDOUT?: string;
+  /** Checked by databaseUrlProblem, which never echoes it (it carries a password). */
+  @IsOptional() @IsString() DATABASE_URL?: string;
 
   @IsOptional() @IsInt() @Min(1) @Max(1_000_000) RATE_LIMIT_PER_MINUTE?: number;
   @IsOptional() @IsInt() @Min(0) @Max(86_400_000) LOST_ANSWER_WINDOW_MS?: number;
@@ -235,6 +238,8 @@ export function loadGatewayConfig(
     problems.push('AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE');
   }
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
+  const databaseProblem = env.DATABASE_URL && databaseUrlProblem(env.DATABASE_URL);
+  if (databaseProblem) problems.push(databaseProblem);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const claims = {
@@ -278,6 +283,7 @@ export function loadGatewayConfig(
       fsync: parsed.AUDIT_FSYNC !== 'off',
       stdout: parsed.AUDIT_STDOUT === 'on',
     },
+    database: parsed.DATABASE_URL ? { url: parsed.DATABASE_URL } : undefined,
     log: { level: parsed.LOG_LEVEL ?? 'info' },
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 600,
     health: { vendorCheckMs: parsed.HEALTH_VENDOR_CHECK_MS ?? 30_000 },

@@ -28,6 +28,11 @@ export interface GatewayConfig {
     /** Also send each record to stdout (best effort; the file stays the record). */
     stdout: boolean;
   };
+  /**
+   * DATABASE_URL: the PostgreSQL store (connected and migrated at start-up). Optional for now;
+   * never logged (it carries the password: show redactDatabaseUrl's form).
+   */
+  database?: { url: string };
   log: { level: string };
   /** Requests per minute for each authenticated caller, all routes together. */
   rateLimitPerMinute: number;

