@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
@@ -137,7 +137,12 @@ describe('production start (apps/gateway/src/main.ts)', () => {
 
 describe('development start (apps/gateway/src/main.dev.ts, npm start)', () => {
   it('without vendor URLs runs the embedded default and prints a ready-to-paste token', async () => {
-    const run = await runToExit(tsNodeArgs(DEVELOPMENT), withoutVendors(), '(team payments');
+    // Its embedded PostgreSQL in a directory of its own, not the checkout's .keygate/pg (traversable:
+    // as root the server runs as the postgres user).
+    const pgHome = freshDir();
+    chmodSync(pgHome, 0o755);
+    const env = { ...withoutVendors(), KEYGATE_PG_DIR: join(pgHome, 'pg') };
+    const run = await runToExit(tsNodeArgs(DEVELOPMENT), env, '(team payments');
     expect(run.stopped).toBe(true);
     expect(run.output).toContain('with the vendor simulator in-process');
     expect(run.output).toMatch(new RegExp(`token: +export KEYGATE_TOKEN=${JWT.source}`));
