@@ -18,6 +18,7 @@ import {
   StartedGateway,
   StartedSimulator,
   TEST_AUDIT_KEY,
+  useStack,
   writePolicy,
 } from '../support/gateway';
 import { until } from '../support/until';
@@ -36,22 +37,17 @@ describe('gateway: the audit log', () => {
   const audit = (query = '') => g.http().get(`/v1/audit${query}`).set(auditor).expect(200);
   const byRequest = async (id: string) => (await audit(`?request_id=${id}`)).body.records.reverse();
 
-  beforeAll(async () => {
-    s = await startSimulator();
+  const stack = useStack((sim) => {
     auditDir = mkdtempSync(join(tmpdir(), 'keygate-audit-e2e-'));
-    g = await startGateway(s, {
-      AUDIT_DIR: auditDir,
-      POLICY_FILE: writePolicy(scopeOnlyPolicy(s, POLICY_RULES)),
-    });
+    return { AUDIT_DIR: auditDir, POLICY_FILE: writePolicy(scopeOnlyPolicy(sim, POLICY_RULES)) };
+  });
+  beforeAll(async () => {
+    ({ s, g } = stack);
     orgId = s.options.qwietOrgs[0].id;
     alice = { Authorization: `Bearer ${await g.token({ team: 'payments', sub: 'alice' })}` };
     auditor = {
       Authorization: `Bearer ${await g.token({ team: 'security', sub: 'eve', roles: ['keygate:auditor'] })}`,
     };
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
   });
 
   it('records an issuance as attempt then succeeded, linked by request id, with a fingerprint and never the value', async () => {
@@ -377,14 +373,10 @@ describe('gateway: a vendor that loses its answer after issuing', () => {
   let s: StartedSimulator;
   let g: StartedGateway;
   let bearer: { Authorization: string };
+  const stack = useStack();
   beforeAll(async () => {
-    s = await startSimulator();
-    g = await startGateway(s);
+    ({ s, g } = stack);
     bearer = { Authorization: `Bearer ${await g.token()}` };
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
   });
 
   it.each([

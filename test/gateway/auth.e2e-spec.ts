@@ -2,11 +2,11 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import {
-  startGateway,
-  startSimulator,
   StartedGateway,
   StartedSimulator,
+  startGateway,
   TEST_JWT_SECRET,
+  useStack,
 } from '../support/gateway';
 
 const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -24,14 +24,10 @@ describe('gateway: caller identity', () => {
   const vendorCalls = async () =>
     Object.keys((await s.admin.state()).requests).filter((op) => !op.startsWith('sim.'));
 
+  const stack = useStack();
   beforeAll(async () => {
-    s = await startSimulator();
-    g = await startGateway(s);
+    ({ s, g } = stack);
     rolesPath = `/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`;
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
   });
   beforeEach(() => s.admin.reset());
 

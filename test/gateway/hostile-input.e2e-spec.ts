@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { verifyAuditLog } from '@app/audit';
 import { CI_ROLE_ID } from '@app/upstream-sim';
-import {
-  startGateway,
-  startSimulator,
-  StartedGateway,
-  StartedSimulator,
-  TEST_AUDIT_KEY,
-} from '../support/gateway';
+import { StartedGateway, StartedSimulator, TEST_AUDIT_KEY, useStack } from '../support/gateway';
 
 const MUTATIONS = [
   'qwiet.tokens.create',
@@ -133,15 +127,11 @@ describe('gateway: hostile input', () => {
     return MUTATIONS.reduce((n, op) => n + (requests[op] ?? 0), 0);
   };
 
+  const stack = useStack({ RATE_LIMIT_PER_MINUTE: '100000' });
   beforeAll(async () => {
-    s = await startSimulator();
-    g = await startGateway(s, { RATE_LIMIT_PER_MINUTE: '100000' });
+    ({ s, g } = stack);
     bearer = { Authorization: `Bearer ${await g.token()}` };
     org = s.options.qwietOrgs[0].id;
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
   });
 
   const routes: {

@@ -1,4 +1,4 @@
-import { startGateway, startSimulator, StartedGateway, StartedSimulator } from '../support/gateway';
+import { StartedGateway, StartedSimulator, startGateway, useStack } from '../support/gateway';
 
 const STRONG = '9011@83sd!f1042ds+f19fg86M';
 
@@ -15,14 +15,10 @@ describe('gateway: Octane drop-in surface', () => {
       .send({ data: [entity] });
   const signIns = async () => (await s.admin.state()).octane.sign_ins;
 
+  const stack = useStack({}, { requireTechPreview: true });
   beforeAll(async () => {
-    s = await startSimulator({ requireTechPreview: true });
-    g = await startGateway(s);
+    ({ s, g } = stack);
     bearer = { Authorization: `Bearer ${await g.token()}` };
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
   });
   beforeEach(() => s.admin.reset());
 

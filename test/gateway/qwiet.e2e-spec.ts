@@ -1,5 +1,5 @@
 import { CI_ROLE_ID, JIRA_ROLE_ID } from '@app/upstream-sim';
-import { startGateway, startSimulator, StartedGateway, StartedSimulator } from '../support/gateway';
+import { StartedGateway, StartedSimulator, startGateway, useStack } from '../support/gateway';
 
 describe('gateway: Qwiet drop-in surface', () => {
   let s: StartedSimulator;
@@ -10,15 +10,11 @@ describe('gateway: Qwiet drop-in surface', () => {
   const tokens = () => `/qwiet/api/v4/orgs/${orgId}/tokens`;
   const created = async () => (await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded);
 
+  const stack = useStack();
   beforeAll(async () => {
-    s = await startSimulator();
-    g = await startGateway(s);
+    ({ s, g } = stack);
     [{ id: orgId }, { id: otherOrg }] = s.options.qwietOrgs;
     bearer = { Authorization: `Bearer ${await g.token()}` };
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
   });
   beforeEach(() => s.admin.reset());
 

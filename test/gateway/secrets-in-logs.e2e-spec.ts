@@ -1,18 +1,14 @@
 import { CI_ROLE_ID } from '@app/upstream-sim';
-import { startGateway, startSimulator, StartedGateway, StartedSimulator } from '../support/gateway';
+import { StartedGateway, StartedSimulator, useStack } from '../support/gateway';
 
 /** Every secret that passed through the gateway, then every byte it logged: none may appear. */
 describe('gateway: no secret in any log line', () => {
   let s: StartedSimulator;
   let g: StartedGateway;
 
+  const stack = useStack({ LOG_LEVEL: 'trace' }, { requireTechPreview: true });
   beforeAll(async () => {
-    s = await startSimulator({ requireTechPreview: true });
-    g = await startGateway(s, { LOG_LEVEL: 'trace' });
-  });
-  afterAll(async () => {
-    await g.close();
-    await s.sim.close();
+    ({ s, g } = stack);
   });
 
   it('issues and regenerates credentials, meets failures, and logs none of the secrets', async () => {
