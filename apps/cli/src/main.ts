@@ -1,4 +1,5 @@
 import { AUDIT_VERIFY_USAGE, auditVerifyCommand } from './audit-verify.command';
+import { DB_MIGRATE_USAGE, dbMigrateCommand } from './db-migrate.command';
 import { POLICY_CHECK_USAGE, policyCheckCommand } from './policy-check.command';
 import { TOKEN_USAGE, tokenCommand } from './token.command';
 
@@ -8,7 +9,8 @@ const USAGE = `usage: keygate <command> [options]
 commands:
 ${indent(TOKEN_USAGE)}
 ${indent(POLICY_CHECK_USAGE)}
-${indent(AUDIT_VERIFY_USAGE)}`;
+${indent(AUDIT_VERIFY_USAGE)}
+${indent(DB_MIGRATE_USAGE)}`;
 
 function report({ output, status }: { output: string; status: number }): number {
   (status === 0 ? process.stdout : process.stderr).write(`${output.trimEnd()}\n`);
@@ -27,6 +29,9 @@ async function main(argv: string[]): Promise<number> {
     case 'audit':
       if (rest[0] !== 'verify') break;
       return report(auditVerifyCommand(rest.slice(1), process.env));
+    case 'db':
+      if (rest[0] !== 'migrate') break;
+      return report(await dbMigrateCommand(rest.slice(1), process.env));
     case undefined:
     case '--help':
     case 'help':
