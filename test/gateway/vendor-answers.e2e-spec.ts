@@ -1,6 +1,5 @@
+import { QWIET_CI_ROLE_ID } from '@app/common';
 import { useStack } from '../support/gateway';
-
-const CI_ROLE = '66ad5168-41be-4b6c-9ac5-a30b02229c35';
 
 /**
  * The vendor routes answer through one interceptor (common/vendor-reply.ts): the vendor's status
@@ -45,7 +44,7 @@ describe('gateway: vendor answers, as the vendor gave them', () => {
       .http()
       .post(`/qwiet/api/v4/orgs/${org()}/tokens`)
       .set(await bearer())
-      .send({ label: 'answer', role_id: CI_ROLE, valid_for_seconds: 600 })
+      .send({ label: 'answer', role_id: QWIET_CI_ROLE_ID, valid_for_seconds: 600 })
       .expect(200);
     expect(res.body).toMatchObject({ ok: true, response: { value: expect.any(String) } });
     expect(res.headers['x-keygate-policy-revision']).toBe(await revision());
