@@ -47,8 +47,11 @@ describe('docker-compose.yml', () => {
     expect(gateway.image).toBe(sim.image);
   });
 
-  it('starts the gateway once the simulator is healthy', () => {
-    expect(gateway.depends_on).toEqual({ 'upstream-sim': { condition: 'service_healthy' } });
+  it('starts the gateway once the simulator and PostgreSQL are healthy', () => {
+    expect(gateway.depends_on).toEqual({
+      'upstream-sim': { condition: 'service_healthy' },
+      postgres: { condition: 'service_healthy' },
+    });
   });
 
   it("mounts the policy's directory, not the file, and points POLICY_FILE inside it", () => {
