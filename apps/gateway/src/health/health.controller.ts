@@ -40,7 +40,7 @@ export class HealthController implements OnModuleInit {
   @Get('ready')
   @ApiOperation({
     summary:
-      "Both vendors accept Keygate's own credentials (checked in the background, never per probe) and the audit log can be written: up or down per component, 503 when one is down; details for keygate:admin",
+      "Both vendors accept Keygate's own credentials (checked in the background, never per probe) and the audit log can be written (and, with DATABASE_URL, the store answers): up or down per component, 503 when one is down; details for keygate:admin",
   })
   @ApiOkResponse({
     description:
