@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { AuditModule } from '../audit/audit.module';
+import { IssuanceModule } from '../issuance/issuance.module';
 import { PolicyModule } from '../policy/policy.module';
 import {
   OctaneApiAccessDeleteController,
@@ -10,7 +10,7 @@ import { OctaneController } from './octane.controller';
 import { OctaneService } from './octane.service';
 
 @Module({
-  imports: [PolicyModule, AuditModule],
+  imports: [PolicyModule, IssuanceModule],
   controllers: [
     OctaneController,
     OctaneSignInController,

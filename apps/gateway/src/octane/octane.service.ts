@@ -1,40 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { Caller, isAdmin } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
-import { generateSecret, OctaneKeyRequest } from '@app/policy';
-import { OctaneClient, OctaneListQuery, VendorResponse } from '@app/upstream';
-import { AuditedCall } from '../audit/audited-call';
+import { OctaneClient, OctaneListQuery } from '@app/upstream';
 import type { RequestMeta } from '../audit/request-meta';
 import { OwnCredentials } from '../common/own-credentials';
 import type { GatewayAnswer } from '../common/vendor-reply';
-import { CredentialOwners } from '../policy/credential-owners';
+import { IssuancePipeline } from '../issuance/issuance.pipeline';
 import { PolicyEnforcer } from '../policy/policy.enforcer';
-import { CreateApiAccessRequestDto, policyKey } from './dto/create-api-access.request.dto';
+import type { CreateApiAccessRequestDto } from './dto/create-api-access.request.dto';
 import type { UpdateApiAccessRequestDto } from './dto/update-api-access.request.dto';
-
-type Entity = Record<string, unknown>;
-/** The ids of an Octane reference list (`{"data": [{"type": ..., "id": ...}]}`). */
-const refIds = (refs: unknown): string[] =>
-  ((refs as { data?: Entity[] } | null)?.data ?? []).map((r) => String(r.id));
-const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-
-/** Adds the secret Keygate generated to the vendor's answer: the caller's only chance to see it. */
-function withGeneratedSecret(
-  { answer, decision }: GatewayAnswer,
-  secret: string | undefined,
-  inList: boolean,
-): GatewayAnswer {
-  const ok = answer.status >= 200 && answer.status < 300;
-  if (secret === undefined || !ok) return { answer, decision };
-  const body = answer.body as Entity & { data?: Entity[] };
-  const withSecret = inList
-    ? {
-        ...body,
-        data: (body.data ?? []).map((e, i) => (i === 0 ? { ...e, client_secret: secret } : e)),
-      }
-    : { ...body, client_secret: secret };
-  return { answer: { ...answer, body: withSecret }, decision };
-}
+import { OctaneApiAccessOperations } from './octane-api-access.operations';
 
 /** Runs tasks of one key one after another (tasks of different keys run side by side). */
 class KeyedQueue {
@@ -52,25 +27,14 @@ class KeyedQueue {
   }
 }
 
-/** The secret a create or regeneration sends: the one Keygate generated, else the caller's. */
-const secretSent = (
-  callers: string | undefined,
-  generated: string | undefined,
-): { value: string; generated: boolean } | undefined =>
-  generated !== undefined
-    ? { value: generated, generated: true }
-    : callers !== undefined
-      ? { value: callers, generated: false }
-      : undefined;
-
-/** The Octane side of Keygate: policy first, every change audited, then the vendor call. */
+/** The Octane side of Keygate: reads checked for scope; every change through the issuance pipeline. */
 @Injectable()
 export class OctaneService {
   constructor(
     private readonly client: OctaneClient,
     private readonly policy: PolicyEnforcer,
-    private readonly audited: AuditedCall,
-    private readonly owners: CredentialOwners,
+    private readonly pipeline: IssuancePipeline,
+    private readonly ops: OctaneApiAccessOperations,
     private readonly own: OwnCredentials,
   ) {}
 
@@ -127,62 +91,8 @@ export class OctaneService {
     body: CreateApiAccessRequestDto,
     fields?: string,
   ): Promise<GatewayAnswer> {
-    this.served(spaceId);
-    const input = body.data[0];
-    const key = policyKey(input);
-    let generated: string | undefined;
-    const result = await this.audited.run(
-      {
-        caller,
-        meta,
-        event: 'octane.api_access.create',
-        target: {
-          vendor: 'octane',
-          shared_space_id: spaceId,
-          name: input.name,
-          role_ids: [
-            ...key.workspace_role_ids,
-            ...key.roles_in_all_workspaces.map((id) => `all:${id}`),
-          ],
-          lifetime_requested: input.expiration ?? null,
-        },
-        policy: {
-          action: 'octane.api_access.create',
-          sharedSpaceId: spaceId,
-          key,
-          forTeam: meta.forTeam,
-        },
-      },
-      {
-        secret: (decision) => {
-          if (decision.effective.generate_secret) generated = generateSecret();
-          return secretSent(input.client_secret, generated);
-        },
-        send: ({ decision, secret }) => {
-          const expiration = decision.effective.expiration ?? input.expiration;
-          const sent = {
-            ...input,
-            client_secret: secret,
-            ...(expiration !== undefined && { expiration }),
-          };
-          return this.client.createApiAccess(spaceId, { data: [sent] }, fields);
-        },
-        settle: (answer) => {
-          const created = (answer.body as { data?: Entity[] }).data?.[0] ?? {};
-          return {
-            credentialId: text(created.id),
-            secret: generated ?? input.client_secret,
-            target: {
-              client_id: text(created.client_id),
-              expires_at: text(created.expiration) ?? null,
-            },
-          };
-        },
-        compensate: (settled) =>
-          this.client.updateApiAccess(spaceId, settled.credentialId as string, { is_valid: false }),
-      },
-    );
-    return withGeneratedSecret(result, generated, true);
+    const input = { space: this.served(spaceId), key: body.data[0], fields };
+    return this.pipeline.run(this.ops.create, input, caller, meta);
   }
 
   /**
@@ -198,101 +108,16 @@ export class OctaneService {
     body: UpdateApiAccessRequestDto,
     fields?: string,
   ): Promise<GatewayAnswer> {
-    return this.keyLocks.run(`${spaceId}/${id}`, () =>
-      this.changeApiAccess(caller, meta, spaceId, id, body, fields),
-    );
-  }
-
-  private async changeApiAccess(
-    caller: Caller,
-    meta: RequestMeta,
-    spaceId: string,
-    id: string,
-    body: UpdateApiAccessRequestDto,
-    fields?: string,
-  ): Promise<GatewayAnswer> {
-    this.served(spaceId);
-    const ownerTeam = this.owners.ownerOf('octane', spaceId, id);
-    const protectedCredential = id === (await this.own.octaneKeyId(spaceId));
-    if (!body.is_valid || protectedCredential) {
-      // A revocation; or a regeneration of Keygate's own key, refused (audited) before it is read.
-      return this.audited.run(
-        {
-          caller,
-          meta,
-          event: body.is_valid ? 'octane.api_access.regenerate' : 'octane.api_access.revoke',
-          target: { vendor: 'octane', shared_space_id: spaceId, credential_id: id },
-          policy: { action: 'octane.api_access.revoke', sharedSpaceId: spaceId, id, ownerTeam },
-          protectedCredential,
-        },
-        { send: () => this.client.updateApiAccess(spaceId, id, { is_valid: false }, fields) },
-      );
-    }
-    this.readable(caller, spaceId);
-    // A regeneration is judged like a create, on the key as it is now: its name (the secret must
-    // not contain it), expiration and roles against today's rules, and whether it is revoked.
-    const current: VendorResponse = await this.client.getApiAccess(
-      spaceId,
-      id,
-      'name,client_id,is_valid,expiration,workspace_roles,roles_in_all_workspaces',
-    );
-    if (current.status !== 200) return { answer: current };
-    const entity = current.body as Entity;
-    const name = text(entity.name);
-    const key: OctaneKeyRequest = {
-      name: name ?? '',
-      client_secret: body.client_secret,
-      expiration: text(entity.expiration),
-      workspace_role_ids: refIds(entity.workspace_roles),
-      roles_in_all_workspaces: refIds(entity.roles_in_all_workspaces),
-    };
-    let generated: string | undefined;
-    const result = await this.audited.run(
-      {
-        caller,
-        meta,
-        event: 'octane.api_access.regenerate',
-        target: {
-          vendor: 'octane',
-          shared_space_id: spaceId,
-          credential_id: id,
-          name,
-          client_id: text((current.body as Entity).client_id),
-        },
-        policy: {
-          action: 'octane.api_access.regenerate',
-          sharedSpaceId: spaceId,
-          id,
-          key,
-          reactivates: entity.is_valid === false,
-          ownerTeam,
-          forTeam: meta.forTeam,
-        },
-      },
-      {
-        secret: (decision) => {
-          if (decision.effective.generate_secret) generated = generateSecret();
-          return secretSent(body.client_secret, generated);
-        },
-        send: ({ decision, secret }) =>
-          this.client.updateApiAccess(
-            spaceId,
-            id,
-            {
-              is_valid: true,
-              client_secret: secret,
-              // A clamp of today's expiration cap applies to the regenerated key too.
-              ...(decision.effective.expiration !== undefined && {
-                expiration: decision.effective.expiration,
-              }),
-            },
-            fields,
-          ),
-        settle: () => ({ credentialId: id, secret: generated ?? body.client_secret }),
-        compensate: () => this.client.updateApiAccess(spaceId, id, { is_valid: false }),
-      },
-    );
-    return withGeneratedSecret(result, generated, false);
+    return this.keyLocks.run(`${spaceId}/${id}`, async () => {
+      const space = this.served(spaceId);
+      const isOwnKey = id === (await this.own.octaneKeyId(space));
+      if (!body.is_valid) {
+        return this.pipeline.run(this.ops.revoke, { space, id, fields, isOwnKey }, caller, meta);
+      }
+      this.readable(caller, space);
+      const input = { space, id, fields, isOwnKey, body };
+      return this.pipeline.run(this.ops.regenerate, input, caller, meta);
+    });
   }
 
   private readable(caller: Caller, spaceId: string): string {

@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { AuditModule } from '../audit/audit.module';
+import { IssuanceModule } from '../issuance/issuance.module';
 import { PolicyModule } from '../policy/policy.module';
 import { QwietController, QwietMethodNotAllowed } from './qwiet.controller';
 import { QwietService } from './qwiet.service';
 
 @Module({
-  imports: [PolicyModule, AuditModule],
+  imports: [PolicyModule, IssuanceModule],
   controllers: [QwietController, QwietMethodNotAllowed],
   providers: [QwietService],
 })

@@ -1,34 +1,24 @@
 import { Injectable } from '@nestjs/common';
 import { Caller, isAdmin } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
-import { QwietClient, VendorResponse } from '@app/upstream';
-import { AuditedCall } from '../audit/audited-call';
-import { issuanceMarker } from '../audit/credential-reconciler';
+import { QwietClient } from '@app/upstream';
 import type { RequestMeta } from '../audit/request-meta';
 import { OwnCredentials } from '../common/own-credentials';
 import type { GatewayAnswer } from '../common/vendor-reply';
-import { CredentialOwners } from '../policy/credential-owners';
+import { IssuancePipeline } from '../issuance/issuance.pipeline';
 import { PolicyEnforcer } from '../policy/policy.enforcer';
 import type { CreateTokenRequestDto } from './dto/create-token.request.dto';
 import type { ListTokensQueryDto } from './dto/list-tokens.query.dto';
+import { QwietTokenOperations } from './qwiet-token.operations';
 
-interface CreatedToken {
-  id?: string;
-  value?: string;
-  expires_at?: string;
-}
-
-const created = (answer: VendorResponse): CreatedToken =>
-  (answer.body as { response?: CreatedToken }).response ?? {};
-
-/** The Qwiet side of Keygate: policy first, every change audited, then the vendor call. */
+/** The Qwiet side of Keygate: reads checked for scope; every change through the issuance pipeline. */
 @Injectable()
 export class QwietService {
   constructor(
     private readonly client: QwietClient,
     private readonly policy: PolicyEnforcer,
-    private readonly audited: AuditedCall,
-    private readonly owners: CredentialOwners,
+    private readonly pipeline: IssuancePipeline,
+    private readonly ops: QwietTokenOperations,
     private readonly own: OwnCredentials,
   ) {}
 
@@ -54,44 +44,7 @@ export class QwietService {
     orgId: string,
     body: CreateTokenRequestDto,
   ): Promise<GatewayAnswer> {
-    const org = this.served(orgId);
-    return this.audited.run(
-      {
-        caller,
-        meta,
-        event: 'qwiet.token.issue',
-        target: {
-          vendor: 'qwiet',
-          org_id: org,
-          label: body.label,
-          role_ids: [body.role_id.toLowerCase()],
-          token_type: body.token_type ?? 'integration',
-          lifetime_requested: body.valid_for_seconds ?? null,
-        },
-        policy: { action: 'qwiet.token.issue', orgId: org, token: body, forTeam: meta.forTeam },
-      },
-      {
-        send: ({ decision, requestId }) => {
-          const lifetime = decision.effective.valid_for_seconds ?? body.valid_for_seconds;
-          // The marker proves, should the answer be lost, which token this request created.
-          const marker = issuanceMarker(requestId);
-          return this.client.createToken(org, {
-            ...body,
-            description: body.description ? `${body.description} ${marker}` : marker,
-            ...(lifetime !== undefined && { valid_for_seconds: lifetime }),
-          });
-        },
-        settle: (answer) => {
-          const token = created(answer);
-          return {
-            credentialId: token.id,
-            secret: token.value,
-            target: { expires_at: token.expires_at ?? null },
-          };
-        },
-        compensate: (settled) => this.client.deleteToken(org, settled.credentialId as string),
-      },
-    );
+    return this.pipeline.run(this.ops.issue, { org: this.served(orgId), body }, caller, meta);
   }
 
   revokeToken(
@@ -100,20 +53,8 @@ export class QwietService {
     orgId: string,
     tokenId: string,
   ): Promise<GatewayAnswer> {
-    const org = this.served(orgId);
-    const id = tokenId.toLowerCase();
-    const ownerTeam = this.owners.ownerOf('qwiet', org, id);
-    return this.audited.run(
-      {
-        caller,
-        meta,
-        event: 'qwiet.token.revoke',
-        target: { vendor: 'qwiet', org_id: org, credential_id: id },
-        policy: { action: 'qwiet.token.revoke', orgId: org, tokenId: id, ownerTeam },
-        protectedCredential: this.own.qwietToken(org, id, ownerTeam !== undefined),
-      },
-      { send: () => this.client.deleteToken(org, id) },
-    );
+    const input = { org: this.served(orgId), id: tokenId.toLowerCase() };
+    return this.pipeline.run(this.ops.revoke, input, caller, meta);
   }
 
   /** Scope check for reads, then the org Keygate must hold a token for. */

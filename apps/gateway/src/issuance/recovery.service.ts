@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { AuditEntry, AuditRecord, readRecords, SECRET_ISSUING_EVENTS } from '@app/audit';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
-import { AuditService } from './audit.service';
+import { AuditService } from '../audit/audit.service';
 import { CredentialOwners } from '../policy/credential-owners';
 import { LostAnswers } from './lost-answers';
 
@@ -13,8 +13,8 @@ import { LostAnswers } from './lost-answers';
  * the result recorded.
  */
 @Injectable()
-export class AuditRecovery implements OnApplicationBootstrap {
-  private readonly logger = new Logger('AuditRecovery');
+export class IssuanceRecovery implements OnApplicationBootstrap {
+  private readonly logger = new Logger('IssuanceRecovery');
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { AuditEntry } from '@app/audit';
+import { AuditService } from '../audit/audit.service';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { CredentialOwners } from '../policy/credential-owners';
-import { AuditService } from './audit.service';
-import { CredentialReconciler, PENDING, ReconcileContext } from './credential-reconciler';
-import type { Settled } from './audited-call';
+import type { LostAnswerContext, SentSecret } from './operation';
+import { OperationsRegistry } from './operations.registry';
 
 /** Checks that fail (vendor down) are asked again this many times once the window has passed. */
 const TRIES_AFTER_WINDOW = 6;
@@ -15,7 +15,7 @@ const TRIES_AFTER_WINDOW = 6;
  * timed out may have acted all the same, now or later (a slow vendor finishes after Keygate gave
  * up). The vendor is asked at once and again with backoff until `LOST_ANSWER_WINDOW_MS` after the
  * attempt has surely passed; only then is "nothing found" recorded as "nothing issued". A restart
- * asks again about everything not settled (AuditRecovery).
+ * asks again about everything not settled (IssuanceRecovery).
  */
 @Injectable()
 export class LostAnswers implements OnApplicationShutdown {
@@ -26,7 +26,7 @@ export class LostAnswers implements OnApplicationShutdown {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly audit: AuditService,
-    private readonly reconciler: CredentialReconciler,
+    private readonly operations: OperationsRegistry,
     private readonly owners: CredentialOwners,
   ) {}
 
@@ -36,7 +36,7 @@ export class LostAnswers implements OnApplicationShutdown {
    */
   settle(
     attempt: AuditEntry,
-    secret?: { value: string; generated: boolean },
+    secret?: SentSecret,
     options: { at?: number; why?: string; isRecorded?: (id: string) => boolean } = {},
   ): Promise<AuditEntry | undefined> {
     const from = options.at ?? Date.now();
@@ -47,26 +47,36 @@ export class LostAnswers implements OnApplicationShutdown {
         ((id: string) => this.owners.ownerOf(attempt.target.vendor, scope, id) !== undefined),
       secret,
       window: { from, to: from + this.config.lostAnswerWindowMs },
-      why: options.why ?? 'lost answer',
     };
-    return this.check(attempt, ctx, 1, 0);
+    return this.check(attempt, ctx, options.why ?? 'lost answer', 1, 0);
   }
 
   private async check(
     attempt: AuditEntry,
-    ctx: Omit<ReconcileContext, 'final'>,
+    ctx: Omit<LostAnswerContext, 'final'>,
+    why: string,
     tries: number,
     failedAfterWindow: number,
   ): Promise<AuditEntry | undefined> {
     if (this.closed) return undefined;
     const final = Date.now() >= ctx.window.to;
-    let result: AuditEntry | typeof PENDING;
     let failed = failedAfterWindow;
     try {
-      result = await this.reconciler.reconcile(attempt, { ...ctx, final });
-      if (result !== PENDING) {
-        await this.audit.write([result]);
-        return result;
+      const op = this.operations.of(attempt.event);
+      if (!op) return undefined;
+      const found = await op.findLost(attempt, { ...ctx, final });
+      if (found.kind === 'settled') {
+        const record: AuditEntry = {
+          ...attempt,
+          phase: found.phase,
+          vendor: undefined,
+          fingerprint: undefined,
+          ...found.extra,
+          target: { ...attempt.target, ...found.extra?.target },
+          note: `${why}: ${found.note}`,
+        };
+        await this.audit.write([record]);
+        return record;
       }
     } catch (error) {
       if (final) failed++;
@@ -84,7 +94,7 @@ export class LostAnswers implements OnApplicationShutdown {
       );
       if (!again) return undefined;
     }
-    this.later(() => void this.check(attempt, ctx, tries + 1, failed), ctx, tries);
+    this.later(() => void this.check(attempt, ctx, why, tries + 1, failed), ctx, tries);
     return undefined;
   }
 
@@ -103,13 +113,9 @@ export class LostAnswers implements OnApplicationShutdown {
   }
 
   /** Undoes a success the log cannot show (the outcome could not be written): revokes it. */
-  async compensate(
-    outcome: AuditEntry,
-    settled: Settled,
-    undo: (s: Settled) => Promise<unknown>,
-  ): Promise<void> {
+  async compensate(outcome: AuditEntry, undo: () => Promise<unknown>): Promise<void> {
     try {
-      await undo(settled);
+      await undo();
       await this.audit.write([
         {
           ...outcome,
@@ -122,7 +128,7 @@ export class LostAnswers implements OnApplicationShutdown {
         {
           request_id: outcome.request_id,
           event: outcome.event,
-          credential_id: settled.credentialId,
+          credential_id: outcome.target.credential_id,
         },
         'compensation incomplete: check the vendor for this credential',
       );

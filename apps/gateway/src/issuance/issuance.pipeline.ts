@@ -1,0 +1,240 @@
+import { Injectable } from '@nestjs/common';
+import { SECRET_ISSUING_EVENTS } from '@app/audit';
+import type { AuditDecision, AuditEntry, AuditPhase } from '@app/audit';
+import type { Caller } from '@app/auth';
+import { ErrorCode, GatewayError } from '@app/common';
+import type { Decision, PolicyRequest } from '@app/policy';
+import { UpstreamError, VendorResponse } from '@app/upstream';
+import { AuditService } from '../audit/audit.service';
+import type { RequestMeta } from '../audit/request-meta';
+import type { GatewayAnswer } from '../common/vendor-reply';
+import { IssuanceCounter } from '../limits/issuance-counter';
+import { PolicyEnforcer, policyViolation } from '../policy/policy.enforcer';
+import { LostAnswers } from './lost-answers';
+import { IssuanceOperation, Issued, VendorAnswered } from './operation';
+
+/** The refusal's rule id in the ledger when a request targets Keygate's own vendor credential. */
+const PROTECTED = 'keygate.protected_credential';
+
+const auditDecision = (d: Decision): AuditDecision => ({
+  allowed: d.allowed,
+  violations: d.violations.map((v) => v.rule),
+  warnings: d.warnings.map((w) => w.rule),
+  policy_revision: d.revision,
+});
+
+const correlationId = (body: unknown): string | undefined => {
+  const id = (body as { correlation_id?: unknown } | null)?.correlation_id;
+  return typeof id === 'string' ? id.slice(0, 64) : undefined;
+};
+
+/** A failure after which the vendor may have acted all the same (the answer was lost). */
+const mayHaveActed = (error: unknown): boolean =>
+  error instanceof UpstreamError &&
+  !['credentials_rejected', 'circuit_open'].includes(error.failure);
+
+const failureCode = (error: unknown): string =>
+  error instanceof UpstreamError
+    ? error.failure
+    : error instanceof GatewayError
+      ? error.code
+      : 'internal';
+
+/**
+ * THE request path of every issuance, regeneration and revocation, whatever the vendor:
+ *
+ *   prepare (reads the action needs) -> decide (policy, quotas, Keygate's own credentials) ->
+ *   record the attempt (durable before the vendor is called) -> call the vendor -> record the
+ *   outcome (durable before the caller is answered) -> answer.
+ *
+ * A success whose outcome cannot be recorded is undone at the vendor (compensation) and answered
+ * 503; an answer lost on the way back is looked for at the vendor (LostAnswers). What differs
+ * between vendor actions lives in one operation object each (IssuanceOperation).
+ */
+@Injectable()
+export class IssuancePipeline {
+  constructor(
+    private readonly policy: PolicyEnforcer,
+    private readonly audit: AuditService,
+    private readonly counter: IssuanceCounter,
+    private readonly lost: LostAnswers,
+  ) {}
+
+  async run<I>(
+    op: IssuanceOperation<I>,
+    given: I,
+    caller: Caller,
+    meta: RequestMeta,
+  ): Promise<GatewayAnswer> {
+    const record =
+      (input: I) =>
+      (phase: AuditPhase, extra: Partial<AuditEntry> = {}) =>
+        this.entry(op, input, caller, meta, phase, extra);
+
+    // 1. Prepare: a read the decision needs. Its failure is recorded like any other.
+    let input = given;
+    if (op.prepare) {
+      try {
+        input = await op.prepare(given);
+      } catch (error) {
+        const entry = record(given);
+        const answered = error instanceof VendorAnswered ? error.answer : undefined;
+        await this.audit.write([
+          entry('attempt'),
+          entry('failed', {
+            vendor: answered ? { status: answered.status } : { error: failureCode(error) },
+            note: 'the look-up before the decision failed: nothing was changed',
+          }),
+        ]);
+        if (answered) return { answer: answered };
+        throw error;
+      }
+    }
+
+    // 2. Decide: the owning team's quotas, the policy, Keygate's own credentials.
+    const issuing = SECRET_ISSUING_EVENTS.has(op.event);
+    const request = op.policy(input, meta);
+    const counted = {
+      ...caller,
+      team: issuing ? this.policy.owningTeam(caller, request) : caller.team,
+    };
+    const usage = issuing ? this.counter.usage(counted) : undefined;
+    const decision = this.policy.decide(
+      caller,
+      (usage ? { ...request, usage } : request) as PolicyRequest,
+    );
+    const effective = decision.effective.valid_for_seconds ?? decision.effective.expiration;
+    const base = record(input);
+    const entry = (phase: AuditPhase, extra: Partial<AuditEntry> = {}): AuditEntry => {
+      const e = base(phase, { decision: auditDecision(decision), ...extra });
+      return {
+        ...e,
+        target: {
+          ...e.target,
+          ...(decision.team !== caller.team && { owner_team: decision.team }),
+          ...(effective !== undefined && { lifetime_effective: effective }),
+          ...extra.target,
+        },
+      };
+    };
+    if (op.isProtected?.(input)) {
+      const refused = { ...auditDecision(decision), allowed: false, violations: [PROTECTED] };
+      await this.audit.write([
+        entry('attempt', { decision: refused }),
+        entry('denied', { decision: refused }),
+      ]);
+      throw new GatewayError(
+        403,
+        ErrorCode.PROTECTED_CREDENTIAL,
+        'this is Keygate’s own vendor credential: it cannot be revoked or regenerated through Keygate',
+      );
+    }
+    if (!decision.allowed) {
+      await this.audit.write([entry('attempt'), entry('denied')]);
+      throw policyViolation(decision, this.retryAfter(counted));
+    }
+
+    // 3. Record the attempt: on disk before anything reaches the vendor.
+    const release = issuing ? once(this.counter.reserve(counted)) : () => undefined;
+    try {
+      const secret = op.secret?.(input, decision);
+      const attempt = entry('attempt', {
+        ...(secret && { fingerprint: this.audit.fingerprint(secret.value) }),
+      });
+      await this.audit.write([attempt]);
+
+      // 4. Call the vendor.
+      const started = process.hrtime.bigint();
+      const latency = () => Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
+      let answer: VendorResponse;
+      try {
+        answer = await op.send(input, { decision, requestId: attempt.request_id, secret });
+      } catch (error) {
+        try {
+          await this.audit.write([
+            entry('failed', { vendor: { latency_ms: latency(), error: failureCode(error) } }),
+          ]);
+        } finally {
+          // Asked in the background: the caller's error never waits on a struggling vendor.
+          if (issuing && mayHaveActed(error)) void this.lost.settle(attempt, secret);
+        }
+        throw error;
+      }
+
+      // 5. Record the outcome: on disk before the caller is answered, or undone at the vendor.
+      const ok = answer.status >= 200 && answer.status < 300;
+      if (!ok) release();
+      const issued: Issued = ok && op.issued ? op.issued(input, answer, secret) : {};
+      const outcome = entry(ok ? 'succeeded' : 'failed', {
+        target: {
+          ...attempt.target,
+          ...issued.target,
+          ...(issued.credentialId && { credential_id: issued.credentialId }),
+        },
+        vendor: {
+          status: answer.status,
+          latency_ms: latency(),
+          correlation_id: correlationId(answer.body),
+        },
+        ...(issued.secret !== undefined && { fingerprint: this.audit.fingerprint(issued.secret) }),
+      });
+      try {
+        await this.audit.write([outcome]);
+      } catch (error) {
+        if (ok && op.undo) await this.lost.compensate(outcome, () => op.undo!(input, issued));
+        throw error;
+      }
+      if (issuing && answer.status >= 500) void this.lost.settle(attempt, secret);
+
+      // 6. Answer.
+      const result: GatewayAnswer = { answer, decision };
+      return ok && op.answer ? op.answer(result, secret) : result;
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** A ledger entry of this request: who, what, when decided; the phase and what it adds. */
+  private entry<I>(
+    op: IssuanceOperation<I>,
+    input: I,
+    caller: Caller,
+    meta: RequestMeta,
+    phase: AuditPhase,
+    extra: Partial<AuditEntry>,
+  ): AuditEntry {
+    return {
+      request_id: meta.requestId,
+      ...(meta.callerRequestId !== undefined && { caller_request_id: meta.callerRequestId }),
+      event: op.event,
+      actor: {
+        subject: caller.subject,
+        team: caller.team,
+        ip: meta.ip,
+        user_agent: meta.userAgent,
+      },
+      target: op.target(input),
+      phase,
+      ...extra,
+    };
+  }
+
+  /** How long until the quotas in force for this caller have room again. */
+  private retryAfter(caller: Caller): number {
+    const quota = this.policy.rulesFor(caller).quota;
+    return this.counter.retryAfterSeconds(
+      caller,
+      quota.team_per_hour?.max,
+      quota.subject_per_hour?.max,
+    );
+  }
+}
+
+const once = (f: () => void): (() => void) => {
+  let done = false;
+  return () => {
+    if (!done) f();
+    done = true;
+  };
+};
