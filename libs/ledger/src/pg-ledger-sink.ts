@@ -1,0 +1,420 @@
+import { createHmac, hkdfSync } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import {
+  AuditEntry,
+  AuditRecord,
+  AuditUnavailableError,
+  chainLine,
+  CREATING_EVENTS,
+  GENESIS_HASH,
+} from '@app/audit';
+import type { SinkHealth } from '@app/audit';
+import type { Database } from './database';
+
+export interface PgLedgerSinkOptions {
+  database: Database;
+  /** AUDIT_HMAC_KEY: the head's MAC is made under a key derived from it for that purpose alone. */
+  hmacKey: string;
+  /** Told of every batch committed: its records, and the seconds the transaction took. */
+  observe?: (batch: { records: number; writeSeconds: number; syncSeconds: number }) => void;
+}
+
+export interface PgSinkHealth extends SinkHealth {
+  /** The store, named by DATABASE_URL without its password. */
+  store: string;
+}
+
+const headKeys = new Map<string, Buffer>();
+
+/**
+ * The MAC of the ledger's head (seq, hash) under the head's own key: HKDF-SHA256 of AUDIT_HMAC_KEY
+ * with info "keygate ledger head v1" (the same key and text as the file log's head, libs/audit
+ * keys.ts headMac, so an exported head verifies offline).
+ */
+export function ledgerHeadMac(deploymentKey: string, seq: number, hash: string): string {
+  let key = headKeys.get(deploymentKey);
+  if (!key) {
+    key = Buffer.from(
+      hkdfSync(
+        'sha256',
+        Buffer.from(deploymentKey, 'utf8'),
+        Buffer.alloc(0),
+        'keygate ledger head v1',
+        32,
+      ),
+    );
+    if (headKeys.size > 16) headKeys.clear();
+    headKeys.set(deploymentKey, key);
+  }
+  return createHmac('sha256', key)
+    .update(`keygate-audit-head:${seq}:${hash}`, 'utf8')
+    .digest('hex');
+}
+
+interface Pending {
+  entries: AuditEntry[];
+  resolve: (records: AuditRecord[]) => void;
+  reject: (error: AuditUnavailableError) => void;
+}
+
+interface Head {
+  seq: number;
+  hash: string;
+}
+
+/** One change to the inventory made by a batch (the last one wins per credential). */
+interface InventoryChange {
+  op: 'issue' | 'regenerate' | 'revoke' | 'compensate';
+  vendor: string;
+  scope: string;
+  credential_id: string;
+  client_id: string | null;
+  name: string | null;
+  role_ids: string[];
+  token_type: string | null;
+  owner_team: string;
+  subject: string;
+  at: string;
+  expires_at: string | null;
+  fingerprint: string | null;
+  seq: number;
+}
+
+const REVOKING_EVENTS = new Set(['qwiet.token.revoke', 'octane.api_access.revoke']);
+
+/** The inventory change a record makes, if any. */
+function inventoryChange(r: AuditRecord): InventoryChange | undefined {
+  const t = r.target;
+  if (!t?.vendor || !t.credential_id) return undefined;
+  let op: InventoryChange['op'] | undefined;
+  if (r.phase === 'compensated') op = 'compensate';
+  else if (r.phase === 'succeeded') {
+    if (CREATING_EVENTS.has(r.event)) op = 'issue';
+    else if (r.event === 'octane.api_access.regenerate') op = 'regenerate';
+    else if (REVOKING_EVENTS.has(r.event)) op = 'revoke';
+  }
+  if (!op) return undefined;
+  return {
+    op,
+    vendor: t.vendor,
+    scope: t.org_id ?? t.shared_space_id ?? '',
+    credential_id: t.credential_id.toLowerCase(),
+    client_id: t.client_id ?? null,
+    name: t.label ?? t.name ?? null,
+    role_ids: t.role_ids ?? [],
+    token_type: t.token_type ?? null,
+    owner_team: t.owner_team ?? r.actor.team,
+    subject: r.actor.subject,
+    at: r.time,
+    expires_at: typeof t.expires_at === 'string' ? t.expires_at : null,
+    fingerprint: r.fingerprint ?? null,
+    seq: r.seq,
+  };
+}
+
+/**
+ * One statement, so one round trip and one commit: moves the head from $1 (compare-and-swap; or
+ * creates it when the ledger is empty), and only if it moved inserts the records and applies the
+ * inventory changes. The foreign keys are checked at the statement's end, over all of it.
+ */
+function batchStatement(first: boolean): string {
+  const head = first
+    ? `INSERT INTO ledger_head (id, seq, hash, mac) SELECT true, $2::bigint, $3::text, $4::text
+         WHERE $1::bigint = 0 AND NOT EXISTS (SELECT 1 FROM ledger_head) ON CONFLICT (id) DO NOTHING RETURNING seq`
+    : `UPDATE ledger_head SET seq = $2::bigint, hash = $3::text, mac = $4::text,
+         updated_at = now() WHERE id AND seq = $1::bigint RETURNING seq`;
+  return `WITH head AS (${head}),
+  recs AS (
+    INSERT INTO ledger_records (seq, prev_hash, hash, time, request_id, caller_request_id, event,
+                                phase, actor, target, decision, vendor, fingerprint, note, line)
+    SELECT r.* FROM unnest($5::bigint[], $6::text[], $7::text[], $8::timestamptz[], $9::text[],
+                           $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[],
+                           $15::jsonb[], $16::jsonb[], $17::text[], $18::text[], $19::text[]) AS r
+    WHERE EXISTS (SELECT 1 FROM head)
+    RETURNING seq
+  ),
+  changes AS (
+    SELECT * FROM jsonb_to_recordset($20::jsonb) AS c(
+      op text, vendor text, scope text, credential_id text, client_id text, name text,
+      role_ids text[], token_type text, owner_team text, subject text, at timestamptz,
+      expires_at timestamptz, fingerprint text, seq bigint)
+    WHERE EXISTS (SELECT 1 FROM head)
+  ),
+  created AS (
+    INSERT INTO credentials (vendor, scope, credential_id, client_id, name, role_ids, token_type,
+                             owner_team, subject, created_at, expires_at, status, fingerprint,
+                             issued_seq, updated_seq)
+    SELECT vendor, scope, credential_id, client_id, name, role_ids, token_type, owner_team,
+           subject, at, expires_at, CASE op WHEN 'compensate' THEN 'compensated' ELSE 'active' END,
+           fingerprint, seq, seq
+    FROM changes WHERE op IN ('issue', 'compensate')
+    ON CONFLICT (vendor, scope, credential_id) DO UPDATE SET
+      status = CASE WHEN EXCLUDED.status = 'compensated' THEN 'compensated'
+                    ELSE credentials.status END,
+      updated_seq = EXCLUDED.updated_seq
+    RETURNING 1
+  ),
+  changed AS (
+    UPDATE credentials SET
+      fingerprint = CASE WHEN c.op = 'regenerate' THEN coalesce(c.fingerprint, credentials.fingerprint)
+                         ELSE credentials.fingerprint END,
+      status = CASE WHEN c.op = 'revoke' THEN 'revoked'
+                    WHEN c.op = 'regenerate' THEN 'active' ELSE credentials.status END,
+      revoked_at = CASE WHEN c.op = 'revoke' THEN c.at
+                        WHEN c.op = 'regenerate' THEN NULL ELSE credentials.revoked_at END,
+      revoked_by = CASE WHEN c.op = 'revoke' THEN c.subject
+                        WHEN c.op = 'regenerate' THEN NULL ELSE credentials.revoked_by END,
+      updated_seq = c.seq
+    FROM changes c
+    WHERE c.op IN ('regenerate', 'revoke') AND credentials.vendor = c.vendor
+      AND credentials.scope = c.scope AND credentials.credential_id = c.credential_id
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM head)::int AS moved, (SELECT count(*) FROM recs)::int AS inserted,
+         (SELECT count(*) FROM created)::int + (SELECT count(*) FROM changed)::int AS inventory`;
+}
+
+const describe = (error: unknown): string => {
+  const e = error as { code?: string; message?: string; errors?: unknown[] };
+  const message = e.message || (e.errors?.[0] as Error | undefined)?.message || String(error);
+  return e.code && !message.includes(e.code) ? `${message} (${e.code})` : message;
+};
+
+/** How often a batch recomputes its records after another instance moved the head, before it locks. */
+const OPTIMISTIC_TRIES = 3;
+/** Bounded: a batch that cannot find a head to build on after this many rounds fails (closed). */
+const LOCKED_TRIES = 5;
+
+/**
+ * The audit ledger on PostgreSQL, with AuditFileSink's contract: append(entries) resolves with the
+ * chained records once they are committed (synchronous_commit on); appends of one event-loop turn,
+ * and those arriving while a batch is in flight, share one transaction (group commit); any database
+ * error rejects the batch with AuditUnavailableError and turns health() red naming the store, and
+ * the next append tries again.
+ *
+ * One chain across instances: a batch is one statement that moves ledger_head by compare-and-swap
+ * from the head it built on and inserts its records only if the head moved; when another instance
+ * moved it first, the batch is built again on the new head (after a few tries, under the head's row
+ * lock). Each record's `line` is chainLine(seq, prev_hash, time, entry), the bytes its hash covers.
+ */
+export class PgLedgerSink {
+  private client?: PoolClient;
+  private head?: Head;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private failure?: { error: string; since: string };
+  /** Transactions that committed records: fewer than appends when group commit works. */
+  batches = 0;
+  /** Batches built again because another instance had moved the head. */
+  conflicts = 0;
+
+  private constructor(private readonly options: PgLedgerSinkOptions) {}
+
+  /** Connects and reads the head; a database that does not answer leaves the sink failed, not thrown. */
+  static async open(options: PgLedgerSinkOptions): Promise<PgLedgerSink> {
+    const sink = new PgLedgerSink(options);
+    try {
+      await sink.connect();
+    } catch (error) {
+      sink.fail(error);
+    }
+    return sink;
+  }
+
+  get store(): string {
+    return `PostgreSQL ${this.options.database.safeUrl}`;
+  }
+
+  health(): PgSinkHealth {
+    return {
+      ok: this.failure === undefined,
+      store: this.store,
+      file: this.store,
+      seq: this.head?.seq ?? 0,
+      error: this.failure?.error,
+      since: this.failure?.since,
+    };
+  }
+
+  /** The last seq this instance knows of (another instance may have written since). */
+  get lastSeq(): number {
+    return this.head?.seq ?? 0;
+  }
+
+  append(entries: AuditEntry[]): Promise<AuditRecord[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ entries, resolve, reject });
+      if (this.queue.length === 1 && !this.flushing) setImmediate(() => void this.drain());
+    });
+  }
+
+  async close(): Promise<void> {
+    while (this.flushing || this.queue.length > 0)
+      await new Promise((resolve) => setImmediate(resolve));
+    this.client?.release();
+    this.client = undefined;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0);
+      try {
+        const records = await this.write(batch.flatMap((p) => p.entries));
+        let at = 0;
+        for (const p of batch) {
+          p.resolve(records.slice(at, at + p.entries.length));
+          at += p.entries.length;
+        }
+      } catch (error) {
+        this.fail(error);
+        const unavailable = new AuditUnavailableError(
+          `audit ledger ${this.store} cannot be written (${describe(error)})`,
+        );
+        for (const p of batch) p.reject(unavailable);
+      }
+    }
+    this.flushing = false;
+  }
+
+  /** A session of its own, synchronous_commit on, and the head it will build on. */
+  private async connect(): Promise<PoolClient> {
+    if (this.client && this.head) return this.client;
+    if (!this.client) {
+      const client = await this.options.database.pool.connect();
+      try {
+        await client.query("SET synchronous_commit = 'on'");
+      } catch (error) {
+        client.release(error as Error);
+        throw error;
+      }
+      // A broken connection reports here too: it is dropped at the next failure.
+      client.on('error', () => undefined);
+      this.client = client;
+    }
+    this.head = await this.readHead(this.client);
+    return this.client;
+  }
+
+  /** The head as stored, its MAC checked: a head that is not ours is an incident, not a start. */
+  private async readHead(client: PoolClient, lock = false): Promise<Head | undefined> {
+    const { rows } = await client.query<{ seq: string; hash: string; mac: string }>(
+      `SELECT seq, hash, mac FROM ledger_head${lock ? ' FOR UPDATE' : ''}`,
+    );
+    if (rows.length === 0) return undefined;
+    const head = { seq: Number(rows[0].seq), hash: rows[0].hash };
+    if (ledgerHeadMac(this.options.hmacKey, head.seq, head.hash) !== rows[0].mac)
+      throw new Error(
+        `the ledger head (seq ${head.seq}) does not carry this deployment's MAC: it was not written by Keygate with AUDIT_HMAC_KEY`,
+      );
+    return head;
+  }
+
+  private async write(entries: AuditEntry[]): Promise<AuditRecord[]> {
+    const started = process.hrtime.bigint();
+    const client = await this.connect();
+    let records: AuditRecord[] | undefined;
+    for (let i = 0; i < OPTIMISTIC_TRIES && !records; i++) {
+      records = await this.tryBatch(client, this.head, entries);
+      if (!records) {
+        this.conflicts++;
+        this.head = await this.readHead(client);
+      }
+    }
+    for (let i = 0; i < LOCKED_TRIES && !records; i++) {
+      // Busy: build under the head's row lock, where the compare-and-swap cannot lose.
+      await client.query('BEGIN');
+      try {
+        this.head = await this.readHead(client, true);
+        records = await this.tryBatch(client, this.head, entries);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    }
+    if (!records)
+      throw new Error('the ledger head kept moving: the batch could not be chained on it');
+    this.batches++;
+    this.failure = undefined;
+    this.options.observe?.({
+      records: records.length,
+      writeSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+      syncSeconds: 0,
+    });
+    return records;
+  }
+
+  /** One statement; undefined when the head was not where the batch was built (nothing written). */
+  private async tryBatch(
+    client: PoolClient,
+    head: Head | undefined,
+    entries: AuditEntry[],
+  ): Promise<AuditRecord[] | undefined> {
+    let seq = head?.seq ?? 0;
+    let prev = head?.hash ?? GENESIS_HASH;
+    const records: AuditRecord[] = [];
+    const lines: string[] = [];
+    for (const entry of entries) {
+      const time = new Date().toISOString();
+      const { line, hash } = chainLine(++seq, prev, time, entry);
+      records.push({ seq, prev_hash: prev, time, ...entry, hash });
+      lines.push(line.endsWith('\n') ? line.slice(0, -1) : line);
+      prev = hash;
+    }
+    const changes = new Map<string, InventoryChange>();
+    for (const r of records) {
+      const change = inventoryChange(r);
+      if (!change) continue;
+      const key = `${change.vendor}/${change.scope}/${change.credential_id}`;
+      const before = changes.get(key);
+      // An issuance and its compensation in one batch: the row is created compensated.
+      changes.set(
+        key,
+        before?.op === 'issue' && change.op !== 'issue'
+          ? { ...before, op: change.op === 'compensate' ? 'compensate' : 'issue', seq: change.seq }
+          : change,
+      );
+    }
+    const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+    const { rows } = await client.query<{ moved: number; inserted: number }>(
+      batchStatement(head === undefined),
+      [
+        head?.seq ?? 0,
+        seq,
+        prev,
+        ledgerHeadMac(this.options.hmacKey, seq, prev),
+        records.map((r) => r.seq),
+        records.map((r) => r.prev_hash),
+        records.map((r) => r.hash),
+        records.map((r) => r.time),
+        records.map((r) => r.request_id ?? null),
+        records.map((r) => r.caller_request_id ?? null),
+        records.map((r) => r.event),
+        records.map((r) => r.phase),
+        records.map((r) => json(r.actor)),
+        records.map((r) => json(r.target)),
+        records.map((r) => json(r.decision)),
+        records.map((r) => json(r.vendor)),
+        records.map((r) => r.fingerprint ?? null),
+        records.map((r) => r.note ?? null),
+        lines,
+        JSON.stringify([...changes.values()]),
+      ],
+    );
+    if (rows[0].moved !== 1) return undefined;
+    this.head = { seq, hash: prev };
+    return records;
+  }
+
+  private fail(error: unknown): void {
+    const message = describe(error);
+    if (this.failure?.error !== message)
+      this.failure = { error: message, since: new Date().toISOString() };
+    // The session may be broken: the next append starts on a new one and reads the head again.
+    this.client?.release(error instanceof Error ? error : new Error(message));
+    this.client = undefined;
+    this.head = undefined;
+  }
+}
