@@ -241,6 +241,17 @@ export class PgLedgerSink {
     return this.head?.seq ?? 0;
   }
 
+  /** The chain's end as this instance last wrote or read it (seq 0 before the first record). */
+  position(): { seq: number; hash: string } {
+    return { seq: this.head?.seq ?? 0, hash: this.head?.hash ?? GENESIS_HASH };
+  }
+
+  /** The head moves in each batch's own statement: nothing to wait for beyond the batches queued. */
+  async flushHead(): Promise<void> {
+    for (let i = 0; i < 100_000 && (this.flushing || this.queue.length > 0); i++)
+      await new Promise((resolve) => setImmediate(resolve));
+  }
+
   append(entries: AuditEntry[]): Promise<AuditRecord[]> {
     return new Promise((resolve, reject) => {
       this.queue.push({ entries, resolve, reject });
