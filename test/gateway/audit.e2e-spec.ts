@@ -256,10 +256,56 @@ describe('gateway: the audit log', () => {
     const live = (await g.http().get('/v1/audit/verify').set(auditor).expect(200)).body;
     expect(live).toMatchObject({ ok: true, head: 'matches', segments: 1 });
     expect(live.last.seq).toBe(live.live_seq);
+    // One more offline: the audit.read record of the verification itself.
     expect(verifyAuditLog(auditDir, TEST_AUDIT_KEY)).toMatchObject({
       ok: true,
-      records: live.records,
+      records: live.records + 1,
     });
+    const [read] = (await audit('?event=audit.read&limit=1')).body.records;
+    expect(read).toMatchObject({
+      phase: 'succeeded',
+      actor: { subject: 'eve', team: 'security' },
+      read: { kind: 'verify', records: live.records },
+    });
+  });
+
+  it('records auditors’ own reads: the filters of a query, the fingerprint (never the secret) of a look-up', async () => {
+    await audit('?team=payments&event=qwiet.token.issue&limit=3');
+    const [query] = (await audit('?event=audit.read&limit=1')).body.records;
+    expect(query.read).toEqual({
+      kind: 'query',
+      filters: { team: 'payments', event: 'qwiet.token.issue', limit: 3 },
+      records: 3,
+    });
+    const secret = 'a-leaked-secret-0123456789';
+    const found = (
+      await g.http().post('/v1/audit/fingerprint').set(auditor).send({ secret }).expect(200)
+    ).body;
+    const [lookup] = (await audit('?event=audit.read&limit=2')).body.records.filter(
+      (r: { read: { kind: string } }) => r.read.kind === 'fingerprint',
+    );
+    expect(lookup.read).toEqual({
+      kind: 'fingerprint',
+      fingerprint: found.fingerprint,
+      records: 0,
+    });
+    const raw = readdirSync(auditDir)
+      .map((f) => readFileSync(join(auditDir, f), 'utf8'))
+      .join('');
+    expect(raw).not.toContain(secret);
+  });
+
+  it('filters by client_id', async () => {
+    const created = await g
+      .http()
+      .post(keys)
+      .set(alice)
+      .send({ data: [{ name: 'by-client-id' }] })
+      .expect(201);
+    const clientId = created.body.data[0].client_id;
+    const records = (await audit(`?client_id=${clientId}`)).body.records;
+    expect(records.map((r: { phase: string }) => r.phase)).toEqual(['succeeded']);
+    expect((await audit('?client_id=nobody')).body.records).toEqual([]);
   });
 });
 

@@ -75,6 +75,28 @@ export interface AuditPolicyChange {
   problems?: string[];
 }
 
+/** audit.loss_accepted: the gap an operator accepted (`keygate audit accept-loss`), and why. */
+export interface AuditLoss {
+  /** What the start-up found wrong. */
+  problem: string;
+  /** What the head recorded, when it could be read. */
+  head?: { seq: number; hash: string };
+  /** The last intact record, which this record chains on from. */
+  end: { seq: number; hash: string };
+  reason: string;
+  /** Bytes after the last record that were not records, moved to this file beside the segment. */
+  set_aside?: { file: string; bytes: number; sha256: string };
+}
+
+/** audit.read: what an auditor asked (filters; for a look-up the fingerprint, never the secret). */
+export interface AuditRead {
+  kind: 'query' | 'fingerprint' | 'verify';
+  filters?: Record<string, string | number>;
+  fingerprint?: string;
+  /** Records answered. */
+  records?: number;
+}
+
 /** What a caller of the audit log provides; seq, time and the chain are added when it is written. */
 export interface AuditEntry {
   /** Keygate's own id of the request, unique: it links an attempt to its outcome. */
@@ -88,6 +110,8 @@ export interface AuditEntry {
   decision?: AuditDecision;
   vendor?: AuditVendorOutcome;
   policy?: AuditPolicyChange;
+  loss?: AuditLoss;
+  read?: AuditRead;
   /** HMAC-SHA256 of the issued secret with the deployment key: never the secret. */
   fingerprint?: string;
   note?: string;

@@ -1,10 +1,40 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { GENESIS_HASH, parseChainBytes, ParsedLine } from './chain';
-import { headMac } from './fingerprint';
+import { checkpointMac, headMac, legacyHeadMac, sameMac } from './keys';
 import { headFileFor, listSegments } from './segments';
 
-export type ProblemKind = 'altered' | 'missing' | 'reordered' | 'truncated' | 'malformed';
+/**
+ * altered, missing, reordered, truncated, malformed: records; unanchored: the chain does not start
+ * at seq 1 (or at the anchor given); empty: no record at all; head: no head file, or no key to
+ * check it; rollback: the log no longer holds a checkpoint's point; checkpoint: a forged checkpoint.
+ */
+export type ProblemKind =
+  | 'altered'
+  | 'missing'
+  | 'reordered'
+  | 'truncated'
+  | 'malformed'
+  | 'unanchored'
+  | 'empty'
+  | 'head'
+  | 'rollback'
+  | 'checkpoint';
+
+/** A point of the chain: a record's seq and hash. */
+export interface ChainPoint {
+  seq: number;
+  hash: string;
+}
+
+export interface VerifyOptions {
+  /** Verify the chain alone, on purpose: a missing or unverifiable head is then no failure. */
+  noHead?: boolean;
+  /** The record just before the first one present (its seq and hash), for a log verified in part on purpose. */
+  anchor?: ChainPoint;
+  /** A point witnessed outside the log (a signed checkpoint): the log must still contain it exactly. */
+  checkpoint?: ChainPoint & { mac?: string };
+}
 
 export interface VerifyProblem {
   kind: ProblemKind;
@@ -21,20 +51,32 @@ export interface VerifyResult {
   segments: number;
   first?: { seq: number; time: string };
   last?: { seq: number; time: string; hash: string };
-  /** What the head file (last seq and hash, MAC'd with the audit key) says about the end of the log. */
-  head: 'matches' | 'not written yet' | 'unverified (no key)' | 'no head file' | 'mismatch';
+  /**
+   * What the head file (last seq and hash, MAC'd with the head key) says about the end of the log;
+   * 'legacy head': MAC'd with the raw key by an earlier release, matching exactly.
+   */
+  head:
+    | 'matches'
+    | 'legacy head'
+    | 'unverified (no key)'
+    | 'no head file'
+    | 'mismatch'
+    | 'not checked (--no-head)';
+  /** The checkpoint given: the log holds it. */
+  checkpoint?: 'contained';
   problem?: VerifyProblem;
   /** In words: what a passing run proves, and what it does not. */
   proves: string;
 }
 
-interface Head {
+export interface Head {
   seq: number;
   hash: string;
   mac?: string;
 }
 
-function readHead(dir: string): Head | undefined {
+/** The head file of an audit directory; seq -1 when it cannot be read. */
+export function readHead(dir: string): Head | undefined {
   const file = headFileFor(dir);
   if (!existsSync(file)) return undefined;
   try {
@@ -60,7 +102,12 @@ function lineStarts(bytes: Buffer): number[] {
  * Walks the hash chain of an audit directory (every segment, in order) or of one segment file, and
  * names the first record that is altered, missing, reordered, malformed or truncated.
  */
-export function verifyAuditLog(path: string, key?: string): VerifyResult {
+export function verifyAuditLog(
+  path: string,
+  key?: string,
+  options: VerifyOptions = {},
+): VerifyResult {
+  const { noHead = false, anchor, checkpoint } = options;
   const isDir = statSync(path).isDirectory();
   // The head first: a live log only grows, so a head read before the records can never be ahead of them.
   const head = isDir ? readHead(path) : undefined;
@@ -69,6 +116,7 @@ export function verifyAuditLog(path: string, key?: string): VerifyResult {
   let prev: ParsedLine | undefined;
   let first: VerifyResult['first'];
   let headSeen: ParsedLine | undefined;
+  let checkpointSeen: ParsedLine | undefined;
 
   const fail = (problem: VerifyProblem, head: VerifyResult['head'] = 'mismatch'): VerifyResult => ({
     ok: false,
@@ -136,29 +184,45 @@ export function verifyAuditLog(path: string, key?: string): VerifyResult {
           });
         }
       } else {
-        if (parsed.seq === 1 && parsed.prevHash !== GENESIS_HASH) {
+        // The chain starts at seq 1 from the genesis hash, or right after the anchor given.
+        const start = anchor ?? { seq: 0, hash: GENESIS_HASH };
+        if (parsed.seq !== start.seq + 1) {
+          return fail({
+            kind: 'unanchored',
+            ...at,
+            seq: parsed.seq,
+            message: anchor
+              ? `the log starts at seq ${parsed.seq}, not right after the anchor seq ${anchor.seq}`
+              : `the log starts at seq ${parsed.seq}, not at seq 1: earlier records are missing (--anchor SEQ:HASH of the record before it verifies a part on purpose)`,
+          });
+        }
+        if (parsed.prevHash !== start.hash) {
           return fail({
             kind: 'altered',
             ...at,
-            seq: 1,
-            message: 'record seq 1 does not start the chain',
+            seq: parsed.seq,
+            message: anchor
+              ? `record seq ${parsed.seq} does not chain to the anchor's hash`
+              : 'record seq 1 does not start the chain',
           });
         }
         first = { seq: parsed.seq, time: parsed.time };
       }
       if (head && parsed.seq === head.seq) headSeen = parsed;
+      if (checkpoint && parsed.seq === checkpoint.seq) checkpointSeen = parsed;
       prev = parsed;
       records++;
     }
   }
 
-  let headState: VerifyResult['head'] = isDir ? 'no head file' : 'unverified (no key)';
-  if (head) {
+  const lastName = segments.length > 0 ? basename(segments[segments.length - 1]) : '(none)';
+  let headState: VerifyResult['head'] = noHead ? 'not checked (--no-head)' : 'no head file';
+  if (head && !noHead) {
     const lastSeq = prev?.seq ?? 0;
     if (head.seq > lastSeq) {
       return fail({
         kind: 'truncated',
-        segment: segments.length > 0 ? basename(segments[segments.length - 1]) : '(none)',
+        segment: lastName,
         line: 0,
         seq: lastSeq,
         message: `the log ends at seq ${lastSeq} but its head records seq ${head.seq}: records were cut from the end`,
@@ -173,8 +237,22 @@ export function verifyAuditLog(path: string, key?: string): VerifyResult {
         message: `record seq ${head.seq} is not the one the head recorded`,
       });
     }
-    if (key === undefined) headState = 'unverified (no key)';
-    else if (head.mac !== headMac(key, head.seq, head.hash)) {
+    if (key === undefined) {
+      return fail(
+        {
+          kind: 'head',
+          segment: '(head)',
+          line: 0,
+          seq: head.seq,
+          message:
+            'head unverified: no key (AUDIT_HMAC_KEY) to check its MAC, so records cut from the end would not show (--no-head to verify the chain alone)',
+        },
+        'unverified (no key)',
+      );
+    }
+    if (sameMac(head.mac, headMac(key, head.seq, head.hash))) headState = 'matches';
+    else if (sameMac(head.mac, legacyHeadMac(key, head.seq, head.hash))) headState = 'legacy head';
+    else {
       return fail({
         kind: 'altered',
         segment: '(head)',
@@ -182,7 +260,53 @@ export function verifyAuditLog(path: string, key?: string): VerifyResult {
         seq: head.seq,
         message: 'the head file was altered (its MAC does not match the audit key)',
       });
-    } else headState = 'matches';
+    }
+  } else if (!noHead) {
+    return fail(
+      {
+        kind: 'head',
+        segment: isDir ? '(head)' : basename(path),
+        line: 0,
+        message: isDir
+          ? 'no head file: records cut from the end together with it would not show (--no-head to verify the chain alone)'
+          : 'a single segment has no head: records cut from its end would not show (--no-head to verify its chain alone)',
+      },
+      'no head file',
+    );
+  }
+  if (records === 0) {
+    return fail({
+      kind: 'empty',
+      segment: lastName,
+      line: 0,
+      message: 'the log holds no record: nothing shows it was not emptied',
+    });
+  }
+  if (checkpoint) {
+    if (
+      checkpoint.mac !== undefined &&
+      key !== undefined &&
+      !sameMac(checkpoint.mac, checkpointMac(key, checkpoint.seq, checkpoint.hash))
+    ) {
+      return fail({
+        kind: 'checkpoint',
+        segment: '(checkpoint)',
+        line: 0,
+        seq: checkpoint.seq,
+        message: 'the checkpoint given was not signed with this audit key',
+      });
+    }
+    if (!checkpointSeen || checkpointSeen.hash !== checkpoint.hash) {
+      return fail({
+        kind: 'rollback',
+        segment: checkpointSeen ? '(checkpoint)' : lastName,
+        line: 0,
+        seq: checkpoint.seq,
+        message: checkpointSeen
+          ? `record seq ${checkpoint.seq} is not the checkpoint's: the log was rewritten after it`
+          : `the log does not contain the checkpoint's seq ${checkpoint.seq} (it ends at seq ${prev?.seq ?? 0}): it was rolled back or cut`,
+      });
+    }
   }
   return {
     ok: true,
@@ -191,14 +315,14 @@ export function verifyAuditLog(path: string, key?: string): VerifyResult {
     first,
     last: prev && { seq: prev.seq, time: prev.time, hash: prev.hash },
     head: headState,
+    ...(checkpoint && { checkpoint: 'contained' as const }),
     proves:
       `${records} records in ${segments.length} segment(s) form one unbroken hash chain` +
-      (first && first.seq > 1
-        ? ` starting after seq ${first.seq - 1} (earlier segments absent)`
-        : '') +
-      (headState === 'matches'
-        ? ', and the log is not shorter than its last MAC-signed head'
-        : '') +
+      (anchor ? ` starting right after the anchor seq ${anchor.seq}` : ' starting at seq 1') +
+      (headState === 'matches' || headState === 'legacy head'
+        ? `, and the log is not shorter than its last MAC-signed head${headState === 'legacy head' ? ' (MAC of an earlier release, raw key)' : ''}`
+        : ', the head not checked (--no-head): records cut from the end would not show') +
+      (checkpoint ? `, and it still contains the checkpoint seq ${checkpoint.seq}` : '') +
       '. It does not prove that a writer holding the files did not rewrite the whole chain.',
   };
 }

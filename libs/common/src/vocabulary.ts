@@ -38,6 +38,8 @@ export type PolicyActionName = (typeof POLICY_ACTIONS)[number];
 export const AUDIT_EVENTS = [
   ...CREDENTIAL_ACTIONS,
   'audit.tail_repaired',
+  'audit.loss_accepted',
+  'audit.read',
   'policy.loaded',
   'policy.rejected',
 ] as const;

@@ -26,6 +26,7 @@ function matches(r: AuditRecord, q: AuditQueryDto): boolean {
     (q.request_id === undefined ||
       r.request_id === q.request_id ||
       r.caller_request_id === q.request_id) &&
+    (q.client_id === undefined || r.target.client_id === q.client_id) &&
     (q.fingerprint === undefined || r.fingerprint === q.fingerprint)
   );
 }

@@ -1,21 +1,47 @@
-import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Logger, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { GatewayRole, RequireAnyRole } from '@app/auth';
+import { AuditRead, AuditRecord, legacyFingerprint } from '@app/audit';
+import { Caller, CurrentCaller, GatewayRole, RequireAnyRole } from '@app/auth';
+import { GATEWAY_CONFIG } from '../config/config.tokens';
+import type { GatewayConfig } from '../config/gateway.config';
 import { AuditQueryService } from './audit-query.service';
+import { AuditService } from './audit.service';
 import { AuditQueryDto, FingerprintRequestDto } from './dto/audit-query.dto';
+import { CurrentRequest, RequestMeta } from './request-meta';
+
+const LOOKUP_LIMIT = 500;
 
 @ApiTags('Audit')
 @ApiBearerAuth()
 @RequireAnyRole(GatewayRole.AUDITOR, GatewayRole.ADMIN)
 @Controller('v1/audit')
 export class AuditController {
-  constructor(private readonly audit: AuditQueryService) {}
+  private readonly logger = new Logger('Audit');
+
+  constructor(
+    private readonly audit: AuditQueryService,
+    private readonly ledger: AuditService,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'Audit records, newest first, filtered and paged (auditor or admin)' })
   @ApiOkResponse({ description: '{ records: AuditRecord[], next_before_seq? }' })
-  query(@Query() query: AuditQueryDto) {
-    return this.audit.query(query);
+  async query(
+    @Query() query: AuditQueryDto,
+    @CurrentCaller() caller: Caller,
+    @CurrentRequest() meta: RequestMeta,
+  ) {
+    const page = this.audit.query(query);
+    const filters = Object.fromEntries(
+      Object.entries(query).filter(([, v]) => v !== undefined),
+    ) as Record<string, string | number>;
+    await this.recordRead(caller, meta, {
+      kind: 'query',
+      filters,
+      records: page.records.length,
+    });
+    return page;
   }
 
   @Post('fingerprint')
@@ -24,8 +50,24 @@ export class AuditController {
     summary: 'The fingerprint of a leaked secret, and every record of it (auditor or admin)',
   })
   @ApiOkResponse({ description: '{ fingerprint, records }' })
-  fingerprint(@Body() body: FingerprintRequestDto) {
-    return this.audit.byFingerprintOf(body.secret);
+  async fingerprint(
+    @Body() body: FingerprintRequestDto,
+    @CurrentCaller() caller: Caller,
+    @CurrentRequest() meta: RequestMeta,
+  ) {
+    const found = this.audit.byFingerprintOf(body.secret);
+    // Records an earlier release wrote carry the raw-key fingerprint: looked for too, never answered.
+    const legacy = legacyFingerprint(this.config.audit.hmacKey, body.secret);
+    const old = this.audit.query({ fingerprint: legacy, limit: LOOKUP_LIMIT }).records;
+    const records: AuditRecord[] = [...found.records, ...old]
+      .sort((a, b) => b.seq - a.seq)
+      .slice(0, LOOKUP_LIMIT);
+    await this.recordRead(caller, meta, {
+      kind: 'fingerprint',
+      fingerprint: found.fingerprint,
+      records: records.length,
+    });
+    return { fingerprint: found.fingerprint, records };
   }
 
   @Get('verify')
@@ -33,7 +75,40 @@ export class AuditController {
   @ApiOkResponse({
     description: '{ ok, records, segments, first, last, head, problem?, proves, live_seq }',
   })
-  verify() {
-    return this.audit.verify();
+  async verify(@CurrentCaller() caller: Caller, @CurrentRequest() meta: RequestMeta) {
+    const result = this.audit.verify();
+    await this.recordRead(caller, meta, { kind: 'verify', records: result.records });
+    return result;
+  }
+
+  /**
+   * An auditor's read, in the log (audit.read: who, what was asked; never a secret). When the log
+   * cannot be written the read still answers (an incident is when auditors need it most), and
+   * the failure is logged.
+   */
+  private async recordRead(caller: Caller, meta: RequestMeta, read: AuditRead): Promise<void> {
+    await this.ledger
+      .write([
+        {
+          request_id: meta.requestId,
+          ...(meta.callerRequestId !== undefined && { caller_request_id: meta.callerRequestId }),
+          event: 'audit.read',
+          phase: 'succeeded',
+          actor: {
+            subject: caller.subject,
+            team: caller.team,
+            ip: meta.ip,
+            user_agent: meta.userAgent,
+          },
+          target: {},
+          read,
+        },
+      ])
+      .catch((error: unknown) =>
+        this.logger.warn(
+          { error: (error as Error).message },
+          'an auditor’s read could not be recorded in the audit log',
+        ),
+      );
   }
 }

@@ -148,6 +148,8 @@ export class ReadinessService implements OnApplicationBootstrap, OnApplicationSh
           message: `audit log cannot be written: ${sink.error}`,
           sink: sink.file,
           since: sink.since,
+          // The log's end and its head apart (start-up): head seq/hash vs the log's last record.
+          ...(sink.gap && { gap: { head: sink.gap.head ?? null, end: sink.gap.end } }),
         };
   }
 }

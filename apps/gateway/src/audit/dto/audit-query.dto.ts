@@ -56,6 +56,11 @@ export class AuditQueryDto {
   vendor?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(128) credential_id?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(128) request_id?: string;
+  @ApiPropertyOptional({ description: 'Octane client id of the key (target.client_id)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  client_id?: string;
 
   @ApiPropertyOptional({ example: 'hmac-sha256:…' })
   @IsOptional()
