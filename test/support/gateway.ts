@@ -8,6 +8,7 @@ import request from 'supertest';
 import { createGateway } from '../../apps/gateway/src/bootstrap';
 import { loadGatewayConfig } from '../../apps/gateway/src/config/env.validation';
 import type { GatewayConfig } from '../../apps/gateway/src/config/gateway.config';
+import { createTestDatabase, TestDatabase } from './db';
 import { startSimulator, StartedSimulator } from './simulator';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -89,7 +90,13 @@ export async function startGateway(
   s: StartedSimulator,
   overrides: NodeJS.ProcessEnv = {},
 ): Promise<StartedGateway> {
-  const config = loadGatewayConfig(gatewayEnv(s, overrides));
+  // KEYGATE_TEST_LEDGER=pg: every gateway without a DATABASE_URL of its own gets a database.
+  let database: TestDatabase | undefined;
+  if (process.env.KEYGATE_TEST_LEDGER === 'pg' && overrides.DATABASE_URL === undefined)
+    database = await createTestDatabase();
+  const config = loadGatewayConfig(
+    gatewayEnv(s, { ...(database && { DATABASE_URL: database.url }), ...overrides }),
+  );
   const logs = new LogCapture();
   const app = await createGateway(config, { logStream: logs });
   await app.listen(0, '127.0.0.1');
@@ -106,7 +113,10 @@ export async function startGateway(
         team: claims.team ?? 'payments',
         roles: claims.roles,
       }),
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      await database?.drop();
+    },
   };
 }
 

@@ -200,6 +200,7 @@ const LOCKED_TRIES = 5;
 export class PgLedgerSink {
   private client?: PoolClient;
   private head?: Head;
+  private broken = false;
   private queue: Pending[] = [];
   private flushing = false;
   private failure?: { error: string; since: string };
@@ -291,8 +292,16 @@ export class PgLedgerSink {
 
   /** A session of its own, synchronous_commit on, and the head it will build on. */
   private async connect(): Promise<PoolClient> {
+    if (this.client && this.broken) {
+      // The session broke while idle (the server restarted, an administrator ended it): nothing
+      // was sent on it, so a new one is taken without failing the batch.
+      this.client.release(new Error('the ledger session broke while idle'));
+      this.client = undefined;
+      this.head = undefined;
+    }
     if (this.client && this.head) return this.client;
     if (!this.client) {
+      this.broken = false;
       const client = await this.options.database.pool.connect();
       try {
         await client.query("SET synchronous_commit = 'on'");
@@ -300,8 +309,10 @@ export class PgLedgerSink {
         client.release(error as Error);
         throw error;
       }
-      // A broken connection reports here too: it is dropped at the next failure.
-      client.on('error', () => undefined);
+      // A connection that breaks while idle reports here: replaced before the next batch.
+      client.on('error', () => {
+        if (this.client === client) this.broken = true;
+      });
       this.client = client;
     }
     this.head = await this.readHead(this.client);

@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditRecord, readRecordsNewestFirst, verifyAuditLog, VerifyResult } from '@app/audit';
+import type { LedgerVerifyResult } from '@app/ledger';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { AuditService } from './audit.service';
+import { queryLedger, verifyLedgerLive } from './pg-audit-query';
 import type { AuditQueryDto } from './dto/audit-query.dto';
 
 export interface AuditPage {
@@ -39,7 +41,14 @@ export class AuditQueryService {
     private readonly audit: AuditService,
   ) {}
 
-  query(q: AuditQueryDto): AuditPage {
+  /** On PostgreSQL: SQL over the ledger's indexes; on the file log: the files, newest first. */
+  async query(q: AuditQueryDto): Promise<AuditPage> {
+    const ledger = this.audit.ledger;
+    if (ledger) return queryLedger(ledger, q);
+    return this.queryFiles(q);
+  }
+
+  private queryFiles(q: AuditQueryDto): AuditPage {
     const limit = q.limit ?? 100;
     const records: AuditRecord[] = [];
     for (const record of readRecordsNewestFirst(this.config.audit.dir)) {
@@ -51,13 +60,19 @@ export class AuditQueryService {
     return { records };
   }
 
-  byFingerprintOf(secret: string): { fingerprint: string; records: AuditRecord[] } {
+  async byFingerprintOf(secret: string): Promise<{ fingerprint: string; records: AuditRecord[] }> {
     const fingerprint = this.audit.fingerprint(secret);
-    return { fingerprint, records: this.query({ fingerprint, limit: 500 }).records };
+    return { fingerprint, records: (await this.query({ fingerprint, limit: 500 })).records };
   }
 
   /** The verifier over the live log, plus whether the log still ends where the writer last wrote. */
-  verify(): VerifyResult & { live_seq: number } {
+  async verify(): Promise<(VerifyResult | LedgerVerifyResult) & { live_seq: number }> {
+    const ledger = this.audit.ledger;
+    if (ledger) {
+      // The chain up to the head as read first, in pages that give the event loop back.
+      const live = this.audit.lastSeq;
+      return { ...(await verifyLedgerLive(ledger, this.config.audit.hmacKey)), live_seq: live };
+    }
     // Where the writer was before reading: records written meanwhile only make the files longer.
     const live = this.audit.lastSeq;
     const result = verifyAuditLog(this.config.audit.dir, this.config.audit.hmacKey);

@@ -32,7 +32,7 @@ export class AuditController {
     @CurrentCaller() caller: Caller,
     @CurrentRequest() meta: RequestMeta,
   ) {
-    const page = this.audit.query(query);
+    const page = await this.audit.query(query);
     const filters = Object.fromEntries(
       Object.entries(query).filter(([, v]) => v !== undefined),
     ) as Record<string, string | number>;
@@ -55,10 +55,10 @@ export class AuditController {
     @CurrentCaller() caller: Caller,
     @CurrentRequest() meta: RequestMeta,
   ) {
-    const found = this.audit.byFingerprintOf(body.secret);
+    const found = await this.audit.byFingerprintOf(body.secret);
     // Records an earlier release wrote carry the raw-key fingerprint: looked for too, never answered.
     const legacy = legacyFingerprint(this.config.audit.hmacKey, body.secret);
-    const old = this.audit.query({ fingerprint: legacy, limit: LOOKUP_LIMIT }).records;
+    const old = (await this.audit.query({ fingerprint: legacy, limit: LOOKUP_LIMIT })).records;
     const records: AuditRecord[] = [...found.records, ...old]
       .sort((a, b) => b.seq - a.seq)
       .slice(0, LOOKUP_LIMIT);
@@ -76,7 +76,7 @@ export class AuditController {
     description: '{ ok, records, segments, first, last, head, problem?, proves, live_seq }',
   })
   async verify(@CurrentCaller() caller: Caller, @CurrentRequest() meta: RequestMeta) {
-    const result = this.audit.verify();
+    const result = await this.audit.verify();
     await this.recordRead(caller, meta, { kind: 'verify', records: result.records });
     return result;
   }

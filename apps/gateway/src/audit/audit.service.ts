@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationShutdown,
+  OnModuleInit,
+  Optional,
+} from '@nestjs/common';
 import {
   AuditEntry,
   AuditFileSink,
@@ -11,18 +18,37 @@ import {
   SinkHealth,
 } from '@app/audit';
 import { ErrorCode, GatewayError } from '@app/common';
+import { Database, PgLedgerSink } from '@app/ledger';
 import pino, { Logger as PinoLogger } from 'pino';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
+import { DATABASE } from '../database/database.tokens';
 import { IssuanceCounter } from '../limits/issuance-counter';
 import { MetricsService } from '../metrics/metrics.service';
 import { CredentialOwners } from '../policy/credential-owners';
 
-/** The audit log as the gateway uses it: durable writes that fail closed, fingerprints, health. */
+/** Attempts still without an answer (crash recovery, lost answers): each with its request's records. */
+const DANGLING_SQL = `
+  SELECT r.line FROM ledger_records r
+  WHERE r.request_id IN (
+    SELECT a.request_id FROM ledger_records a
+    WHERE a.phase = 'attempt'
+      AND NOT EXISTS (
+        SELECT 1 FROM ledger_records o
+        WHERE o.request_id = a.request_id
+          AND (o.phase IN ('succeeded', 'denied', 'compensated')
+               OR o.note ~ '^(lost answer|crash recovery):')))
+  ORDER BY r.seq`;
+
+/**
+ * The audit log as the gateway uses it: durable writes that fail closed, fingerprints, health.
+ * On PostgreSQL (DATABASE_URL set) the ledger is PgLedgerSink and nothing is read whole at
+ * start-up: ownership, quotas and dangling attempts are indexed queries. Otherwise the file log.
+ */
 @Injectable()
 export class AuditService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Audit');
-  private sink!: AuditFileSink;
+  private sink!: AuditFileSink | PgLedgerSink;
   private stdout?: PinoLogger;
 
   constructor(
@@ -30,17 +56,27 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     private readonly owners: CredentialOwners,
     private readonly counter: IssuanceCounter,
     private readonly metrics: MetricsService,
+    @Optional() @Inject(DATABASE) private readonly database: Database | null = null,
   ) {}
+
+  /** The PostgreSQL ledger's database, or undefined on the file log. */
+  get ledger(): Database | undefined {
+    return this.database ?? undefined;
+  }
+
+  /** Where the records go: the store (PostgreSQL, its URL without password) or the directory. */
+  get where(): string {
+    return this.sink instanceof PgLedgerSink ? this.sink.store : this.config.audit.dir;
+  }
 
   async onModuleInit(): Promise<void> {
     const { dir, hmacKey, segmentBytes, fsync, stdout } = this.config.audit;
-    this.sink = await AuditFileSink.open({
-      dir,
-      hmacKey,
-      segmentBytes,
-      fsync,
-      observe: (batch) => this.metrics.observeAuditBatch(batch),
-    });
+    const observe = (batch: { records: number; writeSeconds: number; syncSeconds: number }) =>
+      this.metrics.observeAuditBatch(batch);
+    const sink = this.database
+      ? await PgLedgerSink.open({ database: this.database, hmacKey, observe })
+      : await AuditFileSink.open({ dir, hmacKey, segmentBytes, fsync, observe });
+    this.sink = sink;
     if (stdout)
       this.stdout = pino(
         { base: undefined, messageKey: 'audit' },
@@ -49,10 +85,12 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     const health = this.sink.health();
     if (!health.ok)
       this.logger.error(
-        { sink: dir, error: health.error },
+        { sink: this.where, error: health.error },
         'audit log cannot be written: issuance and revocation are refused',
       );
-    if (this.sink.repairedBytes > 0) {
+    // On PostgreSQL nothing is read whole: ownership, quotas and recovery ask the database.
+    if (sink instanceof PgLedgerSink) return;
+    if (sink.repairedBytes > 0) {
       await this.write([
         {
           request_id: 'startup',
@@ -60,7 +98,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
           phase: 'succeeded',
           actor: { subject: 'keygate', team: 'keygate' },
           target: { vendor: 'qwiet' },
-          note: `cut ${this.sink.repairedBytes} bytes of a half-written last line (a crash mid-write; never acknowledged)`,
+          note: `cut ${sink.repairedBytes} bytes of a half-written last line (a crash mid-write; never acknowledged)`,
         },
       ]).catch(() => undefined);
     }
@@ -69,6 +107,16 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
       this.rememberOwners(records);
       this.countIssuances(records);
     }
+  }
+
+  /**
+   * The records crash recovery and lost answers look at: every record of each request whose
+   * attempt has no outcome that settles it. On PostgreSQL an indexed query; on the file log, all.
+   */
+  async recoveryRecords(): Promise<AuditRecord[]> {
+    if (!this.database) return readRecords(this.config.audit.dir);
+    const { rows } = await this.database.query<{ line: string }>(DANGLING_SQL);
+    return rows.map((r) => JSON.parse(r.line) as AuditRecord);
   }
 
   /** After the server has stopped and finished its requests (Nest runs destroy hooks before that). */
@@ -84,10 +132,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
       records = await this.sink.append(entries);
     } catch (error) {
       if (!(error instanceof AuditUnavailableError)) throw error;
-      this.logger.error(
-        { sink: this.config.audit.dir, error: error.message },
-        'audit write failed',
-      );
+      this.logger.error({ sink: this.where, error: error.message }, 'audit write failed');
       throw new GatewayError(
         503,
         ErrorCode.AUDIT_UNAVAILABLE,
@@ -103,7 +148,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     return fingerprint(this.config.audit.hmacKey, secret);
   }
 
-  health(): SinkHealth {
+  health(): SinkHealth & { store?: string } {
     return this.sink.health();
   }
 

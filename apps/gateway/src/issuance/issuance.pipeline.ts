@@ -9,6 +9,7 @@ import { AuditService } from '../audit/audit.service';
 import type { RequestMeta } from '../audit/request-meta';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { IssuanceCounter } from '../limits/issuance-counter';
+import { CredentialOwners } from '../policy/credential-owners';
 import { PolicyEnforcer, policyViolation } from '../policy/policy.enforcer';
 import { LostAnswers } from './lost-answers';
 import { IssuanceOperation, Issued, VendorAnswered } from './operation';
@@ -58,6 +59,7 @@ export class IssuancePipeline {
     private readonly audit: AuditService,
     private readonly counter: IssuanceCounter,
     private readonly lost: LostAnswers,
+    private readonly owners: CredentialOwners = new CredentialOwners(),
   ) {}
 
   async run<I>(
@@ -93,16 +95,24 @@ export class IssuancePipeline {
 
     // 2. Decide: the owning team's quotas, the policy, Keygate's own credentials.
     const issuing = SECRET_ISSUING_EVENTS.has(op.event);
+    await this.owners.resolve(op.target(input));
     const request = op.policy(input, meta);
     const counted = {
       ...caller,
       team: issuing ? this.policy.owningTeam(caller, request) : caller.team,
     };
-    const usage = issuing ? this.counter.usage(counted) : undefined;
-    const decision = this.policy.decide(
-      caller,
-      (usage ? { ...request, usage } : request) as PolicyRequest,
-    );
+    // The quota's place is counted and held (on PostgreSQL: locked) until allowed or refused.
+    const hold = issuing ? await this.counter.hold(counted, meta.requestId) : undefined;
+    let decision: Decision;
+    try {
+      decision = this.policy.decide(
+        caller,
+        (hold ? { ...request, usage: hold.usage } : request) as PolicyRequest,
+      );
+    } catch (error) {
+      hold?.cancel();
+      throw error;
+    }
     const effective = decision.effective.valid_for_seconds ?? decision.effective.expiration;
     const base = record(input);
     const entry = (phase: AuditPhase, extra: Partial<AuditEntry> = {}): AuditEntry => {
@@ -117,6 +127,7 @@ export class IssuancePipeline {
         },
       };
     };
+    if (op.isProtected?.(input) || !decision.allowed) hold?.cancel();
     if (op.isProtected?.(input)) {
       const refused = { ...auditDecision(decision), allowed: false, violations: [PROTECTED] };
       await this.audit.write([
@@ -135,7 +146,7 @@ export class IssuancePipeline {
     }
 
     // 3. Record the attempt: on disk before anything reaches the vendor.
-    const release = issuing ? once(this.counter.reserve(counted)) : () => undefined;
+    const release = hold ? once(await hold.reserve()) : () => undefined;
     try {
       const secret = op.secret?.(input, decision);
       const attempt = entry('attempt', {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { AuditEntry, AuditRecord, readRecords, SECRET_ISSUING_EVENTS } from '@app/audit';
+import { AuditEntry, AuditRecord, SECRET_ISSUING_EVENTS } from '@app/audit';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { AuditService } from '../audit/audit.service';
@@ -54,7 +54,8 @@ export class IssuanceRecovery implements OnApplicationBootstrap {
    * passed) goes on being asked in the background.
    */
   async reconcile(): Promise<AuditEntry[]> {
-    const records = readRecords(this.config.audit.dir);
+    // The file log: every record; PostgreSQL: only the requests an indexed query finds dangling.
+    const records = await this.audit.recoveryRecords();
     const byRequest = new Map<string, AuditRecord[]>();
     for (const r of records) {
       const group = byRequest.get(r.request_id);

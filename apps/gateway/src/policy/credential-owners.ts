@@ -1,16 +1,24 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { AuditTarget } from '@app/audit';
+import type { Database } from '@app/ledger';
+import { DATABASE } from '../database/database.tokens';
 
 /** A record's vendor: absent on the gateway's own records, which own no credential. */
 type Vendor = AuditTarget['vendor'];
 
 /**
  * Which team issued each credential Keygate issued, for the revocation.other_team rule.
- * Filled from the audit log at start-up and from every issuance recorded since (AuditService).
+ *
+ * On the file log: filled from the log at start-up and from every issuance recorded since
+ * (AuditService). On PostgreSQL: the credentials inventory is the source (whichever instance
+ * issued), asked by resolve() before a request about a credential is decided; what it finds is kept
+ * (a credential's owner never changes), what it does not find is asked again next time.
  */
 @Injectable()
 export class CredentialOwners {
   private readonly owners = new Map<string, string>();
+
+  constructor(@Optional() @Inject(DATABASE) private readonly database: Database | null = null) {}
 
   record(vendor: Vendor, scope: string, id: string, team: string): void {
     if (vendor === undefined) return;
@@ -20,5 +28,18 @@ export class CredentialOwners {
   ownerOf(vendor: Vendor, scope: string, id: string): string | undefined {
     if (vendor === undefined) return undefined;
     return this.owners.get(`${vendor}/${scope}/${id}`.toLowerCase());
+  }
+
+  /** On PostgreSQL: reads the owner of the target's credential from the inventory, if not known yet. */
+  async resolve(target: AuditTarget): Promise<void> {
+    const { vendor, credential_id: id } = target;
+    const scope = target.org_id ?? target.shared_space_id ?? '';
+    if (!this.database || vendor === undefined || id === undefined) return;
+    if (this.ownerOf(vendor, scope, id) !== undefined) return;
+    const { rows } = await this.database.query<{ owner_team: string }>(
+      'SELECT owner_team FROM credentials WHERE vendor = $1 AND scope = $2 AND credential_id = $3',
+      [vendor, scope, id.toLowerCase()],
+    );
+    if (rows[0]) this.record(vendor, scope, id, rows[0].owner_team);
   }
 }

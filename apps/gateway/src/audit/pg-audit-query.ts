@@ -1,0 +1,69 @@
+import type { AuditRecord } from '@app/audit';
+import { verifyLedger } from '@app/ledger';
+import type { Database, LedgerVerifyResult } from '@app/ledger';
+import type { AuditQueryDto } from './dto/audit-query.dto';
+
+export interface PgAuditQuery extends Omit<AuditQueryDto, 'fingerprint'> {
+  /** One fingerprint, or several (the current one and the one an earlier release wrote). */
+  fingerprint?: string | string[];
+}
+
+/**
+ * GET /v1/audit on PostgreSQL: the filters as SQL over the ledger's indexes, newest first, in
+ * keyset pages (before_seq). Records are answered as their stored lines.
+ */
+export async function queryLedger(
+  database: Database,
+  q: PgAuditQuery,
+): Promise<{ records: AuditRecord[]; next_before_seq?: number }> {
+  const limit = q.limit ?? 100;
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const add = (sql: (p: string) => string, value: unknown) => {
+    values.push(value);
+    where.push(sql(`$${values.length}`));
+  };
+  if (q.before_seq !== undefined) add((p) => `seq < ${p}`, q.before_seq);
+  if (q.from !== undefined) add((p) => `time >= ${p}`, new Date(q.from).toISOString());
+  if (q.to !== undefined) add((p) => `time < ${p}`, new Date(q.to).toISOString());
+  if (q.team !== undefined) add((p) => `actor ->> 'team' = ${p}`, q.team);
+  if (q.subject !== undefined) add((p) => `actor ->> 'subject' = ${p}`, q.subject);
+  if (q.event !== undefined) add((p) => `event = ${p}`, q.event);
+  if (q.phase !== undefined) add((p) => `phase = ${p}`, q.phase);
+  if (q.vendor !== undefined) add((p) => `target ->> 'vendor' = ${p}`, q.vendor);
+  if (q.credential_id !== undefined)
+    add(
+      // The index holds ids as recorded: the spellings a caller may give (ids compare in any case).
+      (p) =>
+        `target ? 'credential_id' AND target ->> 'credential_id' IN (${p}, lower(${p}), upper(${p}))`,
+      q.credential_id,
+    );
+  if (q.client_id !== undefined)
+    add((p) => `target ? 'client_id' AND target ->> 'client_id' = ${p}`, q.client_id);
+  if (q.request_id !== undefined)
+    add((p) => `(request_id = ${p} OR caller_request_id = ${p})`, q.request_id);
+  if (q.fingerprint !== undefined)
+    add(
+      (p) => `fingerprint IS NOT NULL AND fingerprint = ANY(${p}::text[])`,
+      Array.isArray(q.fingerprint) ? q.fingerprint : [q.fingerprint],
+    );
+  values.push(limit + 1);
+  const { rows } = await database.query<{ line: string }>(
+    `SELECT line FROM ledger_records ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY seq DESC LIMIT $${values.length}`,
+    values,
+  );
+  const records = rows.slice(0, limit).map((r) => JSON.parse(r.line) as AuditRecord);
+  return rows.length > limit
+    ? { records, next_before_seq: records[records.length - 1].seq }
+    : { records };
+}
+
+/** GET /v1/audit/verify on PostgreSQL: the chain in pages, the event loop given back between them. */
+export function verifyLedgerLive(database: Database, key: string): Promise<LedgerVerifyResult> {
+  return verifyLedger(database, {
+    key,
+    pageSize: 5000,
+    betweenPages: () => new Promise<void>((resolve) => setImmediate(resolve)),
+  });
+}
