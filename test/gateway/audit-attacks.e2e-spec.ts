@@ -19,6 +19,8 @@ import {
   verifyAuditLog,
 } from '@app/audit';
 import { CI_ROLE_ID } from '@app/upstream-sim';
+import { auditAcceptLossCommand } from '../../apps/cli/src/audit-accept-loss.command';
+import { auditVerifyCommand } from '../../apps/cli/src/audit-verify.command';
 import {
   startGateway,
   startSimulator,
@@ -247,5 +249,82 @@ describe('audit attacks: a restart does not adopt a cut log', () => {
     }
     expect(readRecords(dir).some((r) => r.event === 'audit.tail_repaired')).toBe(true);
     expect(verifyAuditLog(dir, TEST_AUDIT_KEY)).toMatchObject({ ok: true, head: 'matches' });
+  });
+});
+
+describe('audit attacks: an operator accepts a loss, on the record', () => {
+  let s: StartedSimulator;
+  const env = { AUDIT_HMAC_KEY: TEST_AUDIT_KEY };
+  beforeAll(async () => {
+    s = await startSimulator();
+  });
+  afterAll(() => s.sim.close());
+
+  async function run(dir: string, work: (g: StartedGateway) => Promise<unknown>) {
+    const g = await startGateway(s, { AUDIT_DIR: dir });
+    try {
+      await work(g);
+    } finally {
+      await g.close();
+    }
+    return g;
+  }
+
+  it('keygate audit accept-loss records who accepted which gap and why; then the log verifies and issuance goes on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-accept-'));
+    await run(dir, (g) => issue(g, s, 200));
+    const segment = join(dir, segmentName(1));
+    const all = lines(segment);
+    writeLines(segment, all.slice(0, -1));
+    appendFileSync(segment, 'not a record\n');
+    expect((await auditAcceptLossCommand(['--by', 'carol', dir], env)).status).toBe(2);
+    const accepted = await auditAcceptLossCommand(
+      ['--by', 'carol', '--reason', 'disk restored from backup', dir],
+      env,
+    );
+    expect(accepted.status).toBe(0);
+    const loss = readRecords(dir).find((r) => r.event === 'audit.loss_accepted');
+    expect(loss).toMatchObject({
+      seq: all.length,
+      actor: { subject: 'carol' },
+      loss: {
+        head: { seq: all.length },
+        end: { seq: all.length - 1 },
+        reason: 'disk restored from backup',
+        set_aside: { bytes: 'not a record\n'.length },
+      },
+    });
+    expect(readFileSync(join(dir, loss!.loss!.set_aside!.file), 'utf8')).toBe('not a record\n');
+    expect(
+      (await auditAcceptLossCommand(['--by', 'c', '--reason', 'again', dir], env)).status,
+    ).toBe(1);
+    await run(dir, (g) => issue(g, s, 200));
+    expect(verifyAuditLog(dir, TEST_AUDIT_KEY)).toMatchObject({ ok: true, head: 'matches' });
+  });
+
+  it('signed checkpoints in the stdout log catch a rollback to an old head', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-checkpoint-'));
+    const checkpointOf = (g: StartedGateway) => {
+      const line = g.logs.lines
+        .flatMap((l) => l.split('\n'))
+        .filter((l) => l.includes('"msg":"audit checkpoint"'))
+        .pop();
+      expect(line).toBeDefined();
+      return line!;
+    };
+    const first = checkpointOf(await run(dir, (g) => issue(g, s, 200)));
+    const snapshot = copyDir(dir);
+    const second = checkpointOf(await run(dir, (g) => issue(g, s, 200)));
+    expect(auditVerifyCommand([dir, '--checkpoint', second], env).status).toBe(0);
+    expect(auditVerifyCommand([dir, '--checkpoint', first], env).status).toBe(0);
+    // Rolled back: the old records and the old head (its MAC valid): only the checkpoint shows it.
+    expect(verifyAuditLog(snapshot, TEST_AUDIT_KEY).ok).toBe(true);
+    const rolledBack = auditVerifyCommand([snapshot, '--checkpoint', second, '--json'], env);
+    expect(rolledBack.status).toBe(1);
+    expect(JSON.parse(rolledBack.output).problem).toMatchObject({ kind: 'rollback' });
+    // A checkpoint not signed with the key is refused.
+    const cp = JSON.parse(second).checkpoint as string;
+    const forged = `${cp.slice(0, cp.lastIndexOf(':'))}:${'0'.repeat(64)}`;
+    expect(auditVerifyCommand([dir, '--checkpoint', forged], env).status).toBe(1);
   });
 });

@@ -1,12 +1,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { verifyAuditLog } from '@app/audit';
+import { parseCheckpoint, verifyAuditLog } from '@app/audit';
 import { DEV_AUDIT_KEY_FILE } from '@app/auth';
 
-export const AUDIT_VERIFY_USAGE = `keygate audit verify [DIR|FILE] [--json]
+export const AUDIT_VERIFY_USAGE = `keygate audit verify [DIR|FILE] [--json] [--no-head] [--anchor SEQ:HASH] [--checkpoint SEQ:HASH[:MAC]]
   Walks the hash chain of an audit directory (default: AUDIT_DIR, else .keygate/audit) or of one
-  segment file; checks the head file's MAC with AUDIT_HMAC_KEY (or the embedded default's key). Names the first record that
-  is altered, missing, reordered, malformed or truncated. Exit status 1 when the chain is broken.`;
+  segment file; it must start at seq 1 (or right after --anchor, the seq and hash of the record
+  before the first one given). Checks the head file's MAC with AUDIT_HMAC_KEY (or the embedded
+  default's key): a missing head, or none to check it with, fails unless --no-head. --checkpoint
+  (from the gateway's "audit checkpoint" log line, or that whole line) must still be in the log.
+  Names the first record that is altered, missing, reordered, malformed or truncated. Exit status
+  1 when the chain is broken or unproven.`;
+
+/** `SEQ:HASH` of --anchor. */
+const parsePoint = (text: string) => {
+  const match = /^(\d{1,15}):([0-9a-f]{64})$/.exec(text);
+  return match ? { seq: Number(match[1]), hash: match[2] } : undefined;
+};
 
 /** The embedded default's audit key, when this checkout has one (never created here). */
 const devAuditKey = (): string | undefined =>
@@ -19,15 +29,37 @@ export function auditVerifyCommand(
 ): { output: string; status: number } {
   const { values, positionals } = parseArgs({
     args,
-    options: { json: { type: 'boolean' } },
+    options: {
+      json: { type: 'boolean' },
+      'no-head': { type: 'boolean' },
+      anchor: { type: 'string' },
+      checkpoint: { type: 'string' },
+    },
     allowPositionals: true,
     strict: true,
   });
   if (positionals.length > 1) return { output: `usage: ${AUDIT_VERIFY_USAGE}`, status: 2 };
   const path = positionals[0] ?? env.AUDIT_DIR ?? '.keygate/audit';
   if (!existsSync(path)) return { output: `${path}: no such file or directory`, status: 1 };
+  const anchor = values.anchor === undefined ? undefined : parsePoint(values.anchor);
+  if (values.anchor !== undefined && !anchor)
+    return {
+      output: '--anchor must be SEQ:HASH (the record before the first one given)',
+      status: 2,
+    };
+  const checkpoint =
+    values.checkpoint === undefined ? undefined : parseCheckpoint(values.checkpoint);
+  if (values.checkpoint !== undefined && !checkpoint)
+    return {
+      output: '--checkpoint must be SEQ:HASH[:MAC] or an "audit checkpoint" log line',
+      status: 2,
+    };
   const started = process.hrtime.bigint();
-  const result = verifyAuditLog(path, env.AUDIT_HMAC_KEY || devAuditKey());
+  const result = verifyAuditLog(path, env.AUDIT_HMAC_KEY || devAuditKey(), {
+    noHead: values['no-head'] === true,
+    anchor,
+    checkpoint,
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (values.json)
     return {
@@ -40,6 +72,7 @@ export function auditVerifyCommand(
     ...(result.first ? [`  first:    seq ${result.first.seq} at ${result.first.time}`] : []),
     ...(result.last ? [`  last:     seq ${result.last.seq} at ${result.last.time}`] : []),
     `  head:     ${result.head}`,
+    ...(result.checkpoint ? [`  checkpoint: ${result.checkpoint}`] : []),
     ...(result.problem
       ? [
           `  problem:  ${result.problem.kind} at ${result.problem.segment} line ${result.problem.line}: ${result.problem.message}`,

@@ -1,3 +1,4 @@
+import { AUDIT_ACCEPT_LOSS_USAGE, auditAcceptLossCommand } from './audit-accept-loss.command';
 import { AUDIT_VERIFY_USAGE, auditVerifyCommand } from './audit-verify.command';
 import { DB_MIGRATE_USAGE, dbMigrateCommand } from './db-migrate.command';
 import { POLICY_CHECK_USAGE, policyCheckCommand } from './policy-check.command';
@@ -10,6 +11,7 @@ commands:
 ${indent(TOKEN_USAGE)}
 ${indent(POLICY_CHECK_USAGE)}
 ${indent(AUDIT_VERIFY_USAGE)}
+${indent(AUDIT_ACCEPT_LOSS_USAGE)}
 ${indent(DB_MIGRATE_USAGE)}`;
 
 function report({ output, status }: { output: string; status: number }): number {
@@ -27,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] !== 'check') break;
       return report(policyCheckCommand(rest.slice(1)));
     case 'audit':
+      if (rest[0] === 'accept-loss')
+        return report(await auditAcceptLossCommand(rest.slice(1), process.env));
       if (rest[0] !== 'verify') break;
       return report(auditVerifyCommand(rest.slice(1), process.env));
     case 'db':

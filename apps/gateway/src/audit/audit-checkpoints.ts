@@ -1,10 +1,6 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-  OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import type { Logger } from 'pino';
 import { CheckpointWriter } from '@app/audit';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
@@ -18,18 +14,26 @@ import { AuditService } from './audit.service';
  */
 @Injectable()
 export class AuditCheckpoints implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger('Audit');
   private readonly writer: CheckpointWriter;
+
+  /** This application's pino logger, taken at bootstrap (Nest's Logger is gone by shutdown). */
+  private logger?: Logger;
 
   constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig, audit: AuditService) {
     this.writer = new CheckpointWriter({
       key: config.audit.hmacKey,
       position: () => audit.health().last ?? { seq: 0, hash: '' },
-      emit: (c) => this.logger.log({ checkpoint: c.checkpoint, seq: c.seq }, 'audit checkpoint'),
+      emit: (c) =>
+        this.logger?.info(
+          { context: 'Audit', checkpoint: c.checkpoint, seq: c.seq },
+          'audit checkpoint',
+        ),
     });
   }
 
   onApplicationBootstrap(): void {
+    // nestjs-pino's root logger is the one LoggerModule made for this application.
+    this.logger = (PinoLogger as unknown as { root: Logger }).root;
     this.writer.start();
   }
 
