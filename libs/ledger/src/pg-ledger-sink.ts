@@ -232,6 +232,7 @@ export class PgLedgerSink {
       store: this.store,
       file: this.store,
       seq: this.head?.seq ?? 0,
+      ...(this.head && { last: { seq: this.head.seq, hash: this.head.hash } }),
       error: this.failure?.error,
       since: this.failure?.since,
     };
