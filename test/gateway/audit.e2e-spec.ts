@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditFileSink, segmentName, verifyAuditLog } from '@app/audit';
+import { AuditFileSink, fingerprint, segmentName, verifyAuditLog } from '@app/audit';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import {
   scopeOnlyPolicy,
@@ -82,6 +82,8 @@ describe('gateway: the audit log', () => {
         role_ids: [CI_ROLE_ID],
         token_type: 'access',
         lifetime_requested: 600,
+        // On every allowed issuance, not only a clamped one.
+        lifetime_effective: 600,
       },
       decision: {
         allowed: true,
@@ -293,6 +295,22 @@ describe('gateway: the audit log', () => {
       .map((f) => readFileSync(join(auditDir, f), 'utf8'))
       .join('');
     expect(raw).not.toContain(secret);
+  });
+
+  it('fingerprints the secret a denied request sent, like an issued one', async () => {
+    const secret = 'Denied-Secret-0123456789-abc';
+    const otherSpace = s.options.octaneSpaces[1].id;
+    await g
+      .http()
+      .post(`/octane/api/shared_spaces/${otherSpace}/api_accesses`)
+      .set(alice)
+      .set('X-Request-Id', 'req-denied-secret')
+      .send({ data: [{ name: 'denied', client_secret: secret }] })
+      .expect(403);
+    const [attempt, denied] = await byRequest('req-denied-secret');
+    expect(denied.phase).toBe('denied');
+    expect(attempt.fingerprint).toBe(fingerprint(TEST_AUDIT_KEY, secret));
+    expect(denied.fingerprint).toBe(fingerprint(TEST_AUDIT_KEY, secret));
   });
 
   it('filters by client_id', async () => {

@@ -113,7 +113,23 @@ export class IssuancePipeline {
       hold?.cancel();
       throw error;
     }
-    const effective = decision.effective.valid_for_seconds ?? decision.effective.expiration;
+    // The lifetime sent: the clamp's, else (on every allowed issuance) the one requested; null: none.
+    const requested =
+      'token' in request
+        ? request.token.valid_for_seconds
+        : 'key' in request
+          ? request.key.expiration
+          : undefined;
+    const effective =
+      decision.effective.valid_for_seconds ??
+      decision.effective.expiration ??
+      (issuing && decision.allowed ? (requested ?? null) : undefined);
+    // The secret the caller sent (never one Keygate would generate): fingerprinted in a denial too.
+    const callers = op.secret?.(input, {
+      ...decision,
+      effective: { ...decision.effective, generate_secret: false },
+    });
+    const deniedFingerprint = callers && { fingerprint: this.audit.fingerprint(callers.value) };
     const base = record(input);
     const entry = (phase: AuditPhase, extra: Partial<AuditEntry> = {}): AuditEntry => {
       const e = base(phase, { decision: auditDecision(decision), ...extra });
@@ -131,8 +147,8 @@ export class IssuancePipeline {
     if (op.isProtected?.(input)) {
       const refused = { ...auditDecision(decision), allowed: false, violations: [PROTECTED] };
       await this.audit.write([
-        entry('attempt', { decision: refused }),
-        entry('denied', { decision: refused }),
+        entry('attempt', { decision: refused, ...deniedFingerprint }),
+        entry('denied', { decision: refused, ...deniedFingerprint }),
       ]);
       throw new GatewayError(
         403,
@@ -141,7 +157,10 @@ export class IssuancePipeline {
       );
     }
     if (!decision.allowed) {
-      await this.audit.write([entry('attempt'), entry('denied')]);
+      await this.audit.write([
+        entry('attempt', deniedFingerprint),
+        entry('denied', deniedFingerprint),
+      ]);
       throw policyViolation(decision, this.retryAfter(counted));
     }
 
