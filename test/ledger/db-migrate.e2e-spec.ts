@@ -1,3 +1,4 @@
+import { loadMigrations } from '@app/ledger';
 import { createTestDatabase, TestDatabase } from '../support/db';
 import { freePort, runToExit, tsNodeArgs } from '../support/processes';
 
@@ -24,7 +25,8 @@ describe('keygate db migrate', () => {
     const again = await migrate({ DATABASE_URL: db.url });
     expect(again.code).toBe(0);
     expect(again.output).toContain('nothing to apply');
-    expect(again.output).toMatch(/schema: +0001/);
+    const latest = loadMigrations().at(-1)?.version;
+    expect(again.output).toMatch(new RegExp(`schema: +${latest} `));
   }, 60_000);
 
   it('exits 1 naming DATABASE_URL, without its password, when the database cannot be reached', async () => {

@@ -76,6 +76,7 @@ describe('migrations (a real PostgreSQL)', () => {
       'credentials',
       'ledger_head',
       'ledger_records',
+      'quota_reservations',
       'schema_migrations',
     ]);
   });
