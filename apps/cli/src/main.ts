@@ -1,5 +1,5 @@
 import { AUDIT_ACCEPT_LOSS_USAGE, auditAcceptLossCommand } from './audit-accept-loss.command';
-import { AUDIT_VERIFY_USAGE, auditVerifyCommand } from './audit-verify.command';
+import { AUDIT_VERIFY_USAGE, runAuditVerify } from './audit-verify.command';
 import { DB_MIGRATE_USAGE, dbMigrateCommand } from './db-migrate.command';
 import { POLICY_CHECK_USAGE, policyCheckCommand } from './policy-check.command';
 import { TOKEN_USAGE, tokenCommand } from './token.command';
@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] === 'accept-loss')
         return report(await auditAcceptLossCommand(rest.slice(1), process.env));
       if (rest[0] !== 'verify') break;
-      return report(auditVerifyCommand(rest.slice(1), process.env));
+      return report(await runAuditVerify(rest.slice(1), process.env));
     case 'db':
       if (rest[0] !== 'migrate') break;
       return report(await dbMigrateCommand(rest.slice(1), process.env));

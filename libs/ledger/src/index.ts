@@ -10,7 +10,13 @@ export {
   MigrationError,
 } from './migrations';
 export type { AppliedMigration, Migration, MigrationReport } from './migrations';
-export { ledgerHeadMac, PgLedgerSink } from './pg-ledger-sink';
+export { appendChainedBatch, inventoryKeyOf, ledgerHeadMac, PgLedgerSink } from './pg-ledger-sink';
 export type { PgLedgerSinkOptions, PgSinkHealth } from './pg-ledger-sink';
 export { ledgerLines, verifyLedger } from './pg-verify';
 export type { LedgerVerifyOptions, LedgerVerifyProblem, LedgerVerifyResult } from './pg-verify';
+export { verifyLedgerStream } from './ledger-verify';
+export type {
+  LedgerStreamProblem,
+  LedgerStreamVerifyOptions,
+  LedgerStreamVerifyResult,
+} from './ledger-verify';

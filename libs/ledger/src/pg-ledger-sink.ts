@@ -112,6 +112,15 @@ function inventoryChange(r: AuditRecord): InventoryChange | undefined {
   };
 }
 
+const changeKey = (change: InventoryChange) =>
+  `${change.vendor}/${change.scope}/${change.credential_id}`;
+
+/** The inventory row a record changes (vendor/scope/credential id), if it changes one. */
+export function inventoryKeyOf(record: AuditRecord): string | undefined {
+  const change = inventoryChange(record);
+  return change && changeKey(change);
+}
+
 /**
  * One statement, so one round trip and one commit: moves the head from $1 (compare-and-swap; or
  * creates it when the ledger is empty), and only if it moved inserts the records and applies the
@@ -172,6 +181,66 @@ function batchStatement(first: boolean): string {
   )
   SELECT (SELECT count(*) FROM head)::int AS moved, (SELECT count(*) FROM recs)::int AS inserted,
          (SELECT count(*) FROM created)::int + (SELECT count(*) FROM changed)::int AS inventory`;
+}
+
+/**
+ * Appends chained records (and the inventory changes they make) as one statement: moves the head
+ * from `head` to the last record by compare-and-swap (creates it on an empty ledger), inserts the
+ * records with their exact `lines` (without the newline), and applies the inventory rules. False
+ * when the head was not at `head` (nothing written). Used by PgLedgerSink and by `keygate audit
+ * import`, so both keep the inventory by the same rules.
+ */
+export async function appendChainedBatch(
+  client: PoolClient,
+  hmacKey: string,
+  head: { seq: number; hash: string } | undefined,
+  records: AuditRecord[],
+  lines: string[],
+): Promise<boolean> {
+  const last = records[records.length - 1];
+  const seq = last.seq;
+  const prev = last.hash;
+  const changes = new Map<string, InventoryChange>();
+  for (const r of records) {
+    const change = inventoryChange(r);
+    if (!change) continue;
+    const key = changeKey(change);
+    const before = changes.get(key);
+    // An issuance and its compensation in one batch: the row is created compensated.
+    changes.set(
+      key,
+      before?.op === 'issue' && change.op !== 'issue'
+        ? { ...before, op: change.op === 'compensate' ? 'compensate' : 'issue', seq: change.seq }
+        : change,
+    );
+  }
+  const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+  const { rows } = await client.query<{ moved: number; inserted: number }>(
+    batchStatement(head === undefined),
+    [
+      head?.seq ?? 0,
+      seq,
+      prev,
+      ledgerHeadMac(hmacKey, seq, prev),
+      records.map((r) => r.seq),
+      records.map((r) => r.prev_hash),
+      records.map((r) => r.hash),
+      records.map((r) => r.time),
+      records.map((r) => r.request_id ?? null),
+      records.map((r) => r.caller_request_id ?? null),
+      records.map((r) => r.event),
+      records.map((r) => r.phase),
+      records.map((r) => json(r.actor)),
+      records.map((r) => json(r.target)),
+      records.map((r) => json(r.decision)),
+      records.map((r) => json(r.vendor)),
+      records.map((r) => r.fingerprint ?? null),
+      records.map((r) => r.note ?? null),
+      lines,
+      JSON.stringify([...changes.values()]),
+    ],
+  );
+  return rows[0].moved === 1;
 }
 
 const describe = (error: unknown): string => {
@@ -386,47 +455,8 @@ export class PgLedgerSink {
       lines.push(line.endsWith('\n') ? line.slice(0, -1) : line);
       prev = hash;
     }
-    const changes = new Map<string, InventoryChange>();
-    for (const r of records) {
-      const change = inventoryChange(r);
-      if (!change) continue;
-      const key = `${change.vendor}/${change.scope}/${change.credential_id}`;
-      const before = changes.get(key);
-      // An issuance and its compensation in one batch: the row is created compensated.
-      changes.set(
-        key,
-        before?.op === 'issue' && change.op !== 'issue'
-          ? { ...before, op: change.op === 'compensate' ? 'compensate' : 'issue', seq: change.seq }
-          : change,
-      );
-    }
-    const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-    const { rows } = await client.query<{ moved: number; inserted: number }>(
-      batchStatement(head === undefined),
-      [
-        head?.seq ?? 0,
-        seq,
-        prev,
-        ledgerHeadMac(this.options.hmacKey, seq, prev),
-        records.map((r) => r.seq),
-        records.map((r) => r.prev_hash),
-        records.map((r) => r.hash),
-        records.map((r) => r.time),
-        records.map((r) => r.request_id ?? null),
-        records.map((r) => r.caller_request_id ?? null),
-        records.map((r) => r.event),
-        records.map((r) => r.phase),
-        records.map((r) => json(r.actor)),
-        records.map((r) => json(r.target)),
-        records.map((r) => json(r.decision)),
-        records.map((r) => json(r.vendor)),
-        records.map((r) => r.fingerprint ?? null),
-        records.map((r) => r.note ?? null),
-        lines,
-        JSON.stringify([...changes.values()]),
-      ],
-    );
-    if (rows[0].moved !== 1) return undefined;
+    if (!(await appendChainedBatch(client, this.options.hmacKey, head, records, lines)))
+      return undefined;
     this.head = { seq, hash: prev };
     return records;
   }

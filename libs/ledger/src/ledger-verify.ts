@@ -1,0 +1,295 @@
+import * as crypto from 'node:crypto';
+import type { PoolClient } from 'pg';
+import { checkpointMac, GENESIS_HASH, parseChainBytes } from '@app/audit';
+import type { ChainPoint, ProblemKind } from '@app/audit';
+import type { Database } from './database';
+import { ledgerHeadMac } from './pg-ledger-sink';
+
+/** `keygate audit verify --db`: the file verifier's rules, on the PostgreSQL ledger. */
+export interface LedgerStreamVerifyOptions {
+  /** AUDIT_HMAC_KEY: without it the head's MAC cannot be checked (a failure unless noHead). */
+  key?: string;
+  /** Verify the chain alone, on purpose: the head is not checked (the end is then not proven). */
+  noHead?: boolean;
+  /** Verify the part after this record (its seq and hash), on purpose: the records up to it are not read. */
+  anchor?: ChainPoint;
+  /** A point witnessed outside the ledger (a signed checkpoint): the ledger must still contain it exactly. */
+  checkpoint?: ChainPoint & { mac?: string };
+  /** Rows per page (default 10,000). */
+  pageSize?: number;
+  /** Between pages: give the event loop back, report progress. */
+  betweenPages?: (records: number) => Promise<void> | void;
+}
+
+export interface LedgerStreamProblem {
+  kind: ProblemKind;
+  seq?: number;
+  message: string;
+}
+
+export interface LedgerStreamVerifyResult {
+  ok: boolean;
+  records: number;
+  first?: { seq: number; time: string };
+  last?: { seq: number; time: string; hash: string };
+  head: 'matches' | 'unverified (no key)' | 'no head' | 'mismatch' | 'not checked (--no-head)';
+  checkpoint?: 'contained';
+  problem?: LedgerStreamProblem;
+  proves: string;
+}
+
+/** `,"hash":"` + 64 hex digits + `"}`: the end of every chained line. */
+const HASH_FIELD = ',"hash":"';
+const TAIL = HASH_FIELD.length + 66;
+const TIME = /^\{"seq":\d+,"prev_hash":"[0-9a-f]{64}","time":"([^"]{1,40})",/;
+
+/** SHA-256 in hex of a string's UTF-8 bytes: Node's one-shot crypto.hash where it exists (20.12+). */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string })
+  .hash;
+const sha256Hex: (text: string) => string = oneShot
+  ? (text) => oneShot('sha256', text, 'hex')
+  : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
+
+const timeOf = (line: string): string => TIME.exec(line)?.[1] ?? '';
+
+/**
+ * Walks the ledger's chain in one REPEATABLE READ snapshot (so the head and the records are read
+ * as one state, whatever other instances append meanwhile), in keyset pages over the primary key:
+ * never the whole ledger in memory. Each stored line must hash to its hash, carry its row's seq,
+ * and name the hash of the record before; the chain starts at seq 1 from the genesis hash (or right
+ * after `anchor`); the last record is the head, whose MAC is checked with the head key (unless
+ * `noHead`); a checkpoint must be contained exactly.
+ */
+export async function verifyLedgerStream(
+  database: Database,
+  options: LedgerStreamVerifyOptions = {},
+): Promise<LedgerStreamVerifyResult> {
+  const client = await database.pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const result = await walk(client, options);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    broken = error as Error;
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+async function walk(
+  client: PoolClient,
+  options: LedgerStreamVerifyOptions,
+): Promise<LedgerStreamVerifyResult> {
+  const { key, noHead = false, anchor, checkpoint } = options;
+  const pageSize = options.pageSize ?? 10_000;
+  const headRow = (
+    await client.query<{ seq: string; hash: string; mac: string }>(
+      'SELECT seq, hash, mac FROM ledger_head',
+    )
+  ).rows[0];
+  const head = headRow && { seq: Number(headRow.seq), hash: headRow.hash, mac: headRow.mac };
+  const start = anchor ?? { seq: 0, hash: GENESIS_HASH };
+
+  let records = 0;
+  let expected = start.seq + 1;
+  let prevHash = start.hash;
+  let firstLine: string | undefined;
+  let lastLine: string | undefined;
+  let checkpointHash: string | undefined;
+
+  const point = () =>
+    lastLine === undefined
+      ? undefined
+      : { seq: expected - 1, time: timeOf(lastLine), hash: prevHash };
+  const first = () =>
+    firstLine === undefined ? undefined : { seq: start.seq + 1, time: timeOf(firstLine) };
+  const fail = (
+    problem: LedgerStreamProblem,
+    headState: LedgerStreamVerifyResult['head'] = 'mismatch',
+  ): LedgerStreamVerifyResult => ({
+    ok: false,
+    records,
+    first: first(),
+    last: point(),
+    head: headState,
+    problem,
+    proves: 'nothing beyond the records before the problem',
+  });
+
+  /** Names what is wrong with a row that failed the fast check (the file verifier's words). */
+  const diagnose = (seqText: string, hash: string, line: string): LedgerStreamProblem => {
+    const rowSeq = Number(seqText);
+    const parsed = parseChainBytes(Buffer.from(line, 'utf8'));
+    if (!parsed)
+      return { kind: 'malformed', seq: rowSeq, message: `seq ${rowSeq}: not a chained record` };
+    if (!parsed.intact || parsed.hash !== hash)
+      return {
+        kind: 'altered',
+        seq: rowSeq,
+        message: `record seq ${rowSeq} was altered: its hash does not match its content`,
+      };
+    if (parsed.seq !== rowSeq)
+      return {
+        kind: 'altered',
+        seq: rowSeq,
+        message: `the row of seq ${rowSeq} holds the line of seq ${parsed.seq}`,
+      };
+    if (records === 0 && rowSeq !== expected)
+      return {
+        kind: 'unanchored',
+        seq: rowSeq,
+        message: anchor
+          ? `the ledger goes on at seq ${rowSeq}, not right after the anchor seq ${anchor.seq}`
+          : `the ledger starts at seq ${rowSeq}, not at seq 1: earlier records are missing (--anchor SEQ:HASH of the record before it verifies a part on purpose)`,
+      };
+    if (rowSeq !== expected)
+      return {
+        kind: 'missing',
+        seq: rowSeq,
+        message: `records seq ${expected} to ${rowSeq - 1} are missing`,
+      };
+    return {
+      kind: 'altered',
+      seq: rowSeq,
+      message:
+        records === 0
+          ? anchor
+            ? `record seq ${rowSeq} does not chain to the anchor's hash`
+            : 'record seq 1 does not start the chain'
+          : `record seq ${rowSeq} does not chain to seq ${rowSeq - 1}: a record was replaced`,
+    };
+  };
+
+  // Keyset pages over the primary key; rows as arrays (no object per row).
+  let after = start.seq;
+  for (let more = true; more;) {
+    const { rows } = await client.query<[string, string, string]>({
+      text: 'SELECT seq, hash, line FROM ledger_records WHERE seq > $1 ORDER BY seq LIMIT $2',
+      values: [after, pageSize],
+      rowMode: 'array',
+    });
+    more = rows.length === pageSize;
+    for (const [seqText, hash, line] of rows) {
+      // The fast path: the line starts with the expected seq and prev_hash, ends with its hash,
+      // and that hash is the SHA-256 of the line up to it (and the row's hash column).
+      const at = line.length - TAIL;
+      const intact =
+        at > 0 &&
+        seqText === String(expected) &&
+        line.startsWith(`{"seq":${expected},"prev_hash":"${prevHash}","time":"`) &&
+        line.startsWith(HASH_FIELD, at) &&
+        line.endsWith('"}') &&
+        line.startsWith(hash, at + HASH_FIELD.length) &&
+        sha256Hex(`${line.slice(0, at)}}`) === hash;
+      if (!intact) return fail(diagnose(seqText, hash, line));
+      if (head && !noHead && expected === head.seq + 1)
+        return fail({
+          kind: 'altered',
+          seq: expected,
+          message: `record seq ${expected} lies beyond the MAC'd head (seq ${head.seq}): Keygate did not append it`,
+        });
+      if (firstLine === undefined) firstLine = line;
+      lastLine = line;
+      if (checkpoint && expected === checkpoint.seq) checkpointHash = hash;
+      prevHash = hash;
+      expected++;
+      records++;
+    }
+    if (rows.length > 0) after = Number(rows[rows.length - 1][0]);
+    await options.betweenPages?.(records);
+  }
+
+  const lastSeq = expected - 1;
+  let headState: LedgerStreamVerifyResult['head'] = noHead ? 'not checked (--no-head)' : 'no head';
+  if (!noHead) {
+    if (!head)
+      return fail(
+        {
+          kind: 'head',
+          message:
+            records > 0
+              ? 'the ledger has records but no head: records cut from the end together with it would not show (--no-head to verify the chain alone)'
+              : 'the ledger has no head and no record',
+        },
+        'no head',
+      );
+    if (head.seq > lastSeq)
+      return fail({
+        kind: 'truncated',
+        seq: lastSeq,
+        message: `the ledger ends at seq ${lastSeq} but its head records seq ${head.seq}: records were cut from the end`,
+      });
+    if (head.seq !== lastSeq || head.hash !== prevHash)
+      return fail({
+        kind: 'altered',
+        seq: head.seq,
+        message: `record seq ${head.seq} is not the one the head recorded`,
+      });
+    if (key === undefined)
+      return fail(
+        {
+          kind: 'head',
+          seq: head.seq,
+          message:
+            'head unverified: no key (AUDIT_HMAC_KEY) to check its MAC, so records cut from the end would not show (--no-head to verify the chain alone)',
+        },
+        'unverified (no key)',
+      );
+    if (ledgerHeadMac(key, head.seq, head.hash) !== head.mac)
+      return fail({
+        kind: 'altered',
+        seq: head.seq,
+        message: 'the ledger head was altered (its MAC does not match the audit key)',
+      });
+    headState = 'matches';
+  }
+  if (records === 0)
+    return fail({
+      kind: 'empty',
+      message: anchor
+        ? `the ledger holds no record after the anchor seq ${anchor.seq}`
+        : 'the ledger holds no record: nothing shows it was not emptied',
+    });
+  if (checkpoint) {
+    if (
+      checkpoint.mac !== undefined &&
+      key !== undefined &&
+      checkpoint.mac !== checkpointMac(key, checkpoint.seq, checkpoint.hash)
+    )
+      return fail({
+        kind: 'checkpoint',
+        seq: checkpoint.seq,
+        message: 'the checkpoint given was not signed with this audit key',
+      });
+    if (checkpointHash !== checkpoint.hash)
+      return fail({
+        kind: 'rollback',
+        seq: checkpoint.seq,
+        message:
+          checkpointHash !== undefined
+            ? `record seq ${checkpoint.seq} is not the checkpoint's: the ledger was rewritten after it`
+            : checkpoint.seq <= start.seq
+              ? `the checkpoint's seq ${checkpoint.seq} is not after the anchor seq ${start.seq}: not checked`
+              : `the ledger does not contain the checkpoint's seq ${checkpoint.seq} (it ends at seq ${lastSeq}): it was rolled back or cut`,
+      });
+  }
+  return {
+    ok: true,
+    records,
+    first: first(),
+    last: point(),
+    head: headState,
+    ...(checkpoint && { checkpoint: 'contained' as const }),
+    proves:
+      `${records} records form one unbroken hash chain` +
+      (anchor ? ` starting right after the anchor seq ${anchor.seq}` : ' starting at seq 1') +
+      (headState === 'matches'
+        ? ', ending at the head, which carries this deployment’s MAC (nothing was cut from the end without the key)'
+        : ', the head not checked (--no-head): records cut from the end would not show') +
+      (checkpoint ? `, and it still contains the checkpoint seq ${checkpoint.seq}` : '') +
+      '. It does not prove that someone holding the database and the key did not rewrite the whole chain.',
+  };
+}
