@@ -59,6 +59,12 @@ export class Database {
     });
     // Without a listener, an idle connection's error would crash the process.
     pool.on('error', (error) => options.onIdleError?.(error));
+    // So would the error of a connection that is checked out (a transaction held across a vendor
+    // call when the server goes away): every connection keeps a listener for its whole life; the
+    // query under way fails with the error all the same.
+    pool.on('connect', (client) => {
+      client.on('error', (error) => options.onIdleError?.(error));
+    });
     const database = new Database(pool, safeUrl);
     try {
       await pool.query('SELECT 1');
