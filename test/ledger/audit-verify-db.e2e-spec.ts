@@ -137,6 +137,12 @@ describe('keygate audit verify --db (a real PostgreSQL)', () => {
     expect(gap.output).toContain(
       'problem:  missing at seq 451: records seq 450 to 450 are missing',
     );
+    // A page that comes back empty (pages of one record here) is named by the next record there is.
+    expect(await verifyLedgerStream(other.database, { key: KEY, pageSize: 1 })).toMatchObject({
+      ok: false,
+      records: 449,
+      problem: { kind: 'missing', seq: 451 },
+    });
   }, 60_000);
 
   it('rollback: the last record removed and the head moved back to its earlier (genuine) row passes alone, and is caught by --checkpoint', async () => {

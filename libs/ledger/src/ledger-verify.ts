@@ -15,7 +15,7 @@ export interface LedgerStreamVerifyOptions {
   anchor?: ChainPoint;
   /** A point witnessed outside the ledger (a signed checkpoint): the ledger must still contain it exactly. */
   checkpoint?: ChainPoint & { mac?: string };
-  /** Rows per page (default 10,000). */
+  /** Records per page (default 5,000). */
   pageSize?: number;
   /** Between pages: give the event loop back, report progress. */
   betweenPages?: (records: number) => Promise<void> | void;
@@ -54,37 +54,46 @@ const timeOf = (line: string): string => TIME.exec(line)?.[1] ?? '';
 
 /**
  * Walks the ledger's chain in one REPEATABLE READ snapshot (so the head and the records are read
- * as one state, whatever other instances append meanwhile), in keyset pages over the primary key:
- * never the whole ledger in memory. Each stored line must hash to its hash, carry its row's seq,
- * and name the hash of the record before; the chain starts at seq 1 from the genesis hash (or right
- * after `anchor`); the last record is the head, whose MAC is checked with the head key (unless
- * `noHead`); a checkpoint must be contained exactly.
+ * as one state, whatever other instances append meanwhile), in pages of seq ranges over the
+ * primary key: never the whole ledger in memory. Two sessions share the snapshot
+ * (pg_export_snapshot), so the server reads the next page while this process checks the last.
+ * Each stored line must hash to its hash, carry its row's seq, and name the hash of the record
+ * before; the chain starts at seq 1 from the genesis hash (or right after `anchor`); the last
+ * record is the head, whose MAC is checked with the head key (unless `noHead`); a checkpoint must
+ * be contained exactly.
  */
 export async function verifyLedgerStream(
   database: Database,
   options: LedgerStreamVerifyOptions = {},
 ): Promise<LedgerStreamVerifyResult> {
-  const client = await database.pool.connect();
+  const sessions: PoolClient[] = [];
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const result = await walk(client, options);
-    await client.query('COMMIT');
+    for (let i = 0; i < 2; i++) {
+      const client = await database.pool.connect();
+      sessions.push(client);
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    }
+    const { rows } = await sessions[0].query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+    await sessions[1].query(`SET TRANSACTION SNAPSHOT '${rows[0].id.replace(/[^0-9A-F-]/gi, '')}'`);
+    const result = await walk(sessions, options);
+    for (const client of sessions) await client.query('COMMIT');
     return result;
   } catch (error) {
     broken = error as Error;
     throw error;
   } finally {
-    client.release(broken);
+    for (const client of sessions) client.release(broken);
   }
 }
 
 async function walk(
-  client: PoolClient,
+  sessions: PoolClient[],
   options: LedgerStreamVerifyOptions,
 ): Promise<LedgerStreamVerifyResult> {
+  const client = sessions[0];
   const { key, noHead = false, anchor, checkpoint } = options;
-  const pageSize = options.pageSize ?? 10_000;
+  const pageSize = options.pageSize ?? 5_000;
   const headRow = (
     await client.query<{ seq: string; hash: string; mac: string }>(
       'SELECT seq, hash, mac FROM ledger_head',
@@ -163,15 +172,36 @@ async function walk(
     };
   };
 
-  // Keyset pages over the primary key; rows as arrays (no object per row).
-  let after = start.seq;
-  for (let more = true; more;) {
-    const { rows } = await client.query<[string, string, string]>({
-      text: 'SELECT seq, hash, line FROM ledger_records WHERE seq > $1 ORDER BY seq LIMIT $2',
-      values: [after, pageSize],
+  // Pages of seq ranges (dense: seq has no gaps unless records were removed), the next one asked
+  // for before this one is checked, on the other session; rows as arrays (no object per row).
+  const end = Number(
+    (await client.query<{ end: string | null }>('SELECT max(seq) AS end FROM ledger_records'))
+      .rows[0].end ?? 0,
+  );
+  const page = (from: number, session: PoolClient, firstOnly = false) => {
+    const rows = session.query<[string, string, string]>({
+      text: firstOnly
+        ? 'SELECT seq, hash, line FROM ledger_records WHERE seq > $1 ORDER BY seq LIMIT 1'
+        : 'SELECT seq, hash, line FROM ledger_records WHERE seq > $1 AND seq <= $2 ORDER BY seq',
+      values: firstOnly ? [from] : [from, from + pageSize],
       rowMode: 'array',
     });
-    more = rows.length === pageSize;
+    rows.catch(() => undefined); // a page asked for ahead may be left unread when a problem is found
+    return rows;
+  };
+  let next = start.seq < end ? page(start.seq, sessions[0]) : undefined;
+  for (let from = start.seq, turn = 0; next; from += pageSize, turn++) {
+    const { rows } = await next;
+    next =
+      from + pageSize < end
+        ? page(from + pageSize, sessions[(turn + 1) % sessions.length])
+        : undefined;
+    if (rows.length === 0) {
+      // A whole page is missing: name the gap by the next record there is.
+      const after = await page(from, client, true);
+      const [seqText, hash, line] = after.rows[0];
+      return fail(diagnose(seqText, hash, line));
+    }
     for (const [seqText, hash, line] of rows) {
       // The fast path: the line starts with the expected seq and prev_hash, ends with its hash,
       // and that hash is the SHA-256 of the line up to it (and the row's hash column).
@@ -198,7 +228,6 @@ async function walk(
       expected++;
       records++;
     }
-    if (rows.length > 0) after = Number(rows[rows.length - 1][0]);
     await options.betweenPages?.(records);
   }
 
