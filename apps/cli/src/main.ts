@@ -1,4 +1,5 @@
 import { AUDIT_ACCEPT_LOSS_USAGE, auditAcceptLossCommand } from './audit-accept-loss.command';
+import { AUDIT_EXPORT_USAGE, auditExportCommand } from './audit-export.command';
 import { AUDIT_VERIFY_USAGE, runAuditVerify } from './audit-verify.command';
 import { DB_MIGRATE_USAGE, dbMigrateCommand } from './db-migrate.command';
 import { POLICY_CHECK_USAGE, policyCheckCommand } from './policy-check.command';
@@ -12,6 +13,7 @@ ${indent(TOKEN_USAGE)}
 ${indent(POLICY_CHECK_USAGE)}
 ${indent(AUDIT_VERIFY_USAGE)}
 ${indent(AUDIT_ACCEPT_LOSS_USAGE)}
+${indent(AUDIT_EXPORT_USAGE)}
 ${indent(DB_MIGRATE_USAGE)}`;
 
 function report({ output, status }: { output: string; status: number }): number {
@@ -31,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
     case 'audit':
       if (rest[0] === 'accept-loss')
         return report(await auditAcceptLossCommand(rest.slice(1), process.env));
+      if (rest[0] === 'export') return report(await auditExportCommand(rest.slice(1), process.env));
       if (rest[0] !== 'verify') break;
       return report(await runAuditVerify(rest.slice(1), process.env));
     case 'db':

@@ -88,9 +88,12 @@ export interface AuditLoss {
   set_aside?: { file: string; bytes: number; sha256: string };
 }
 
-/** audit.read: what an auditor asked (filters; for a look-up the fingerprint, never the secret). */
+/**
+ * audit.read: what an auditor asked (filters; for a look-up the fingerprint, never the secret);
+ * export: `keygate audit export` (filters: the directory).
+ */
 export interface AuditRead {
-  kind: 'query' | 'fingerprint' | 'verify';
+  kind: 'query' | 'fingerprint' | 'verify' | 'export';
   filters?: Record<string, string | number>;
   fingerprint?: string;
   /** Records answered. */

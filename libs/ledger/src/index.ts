@@ -20,3 +20,5 @@ export type {
   LedgerStreamVerifyOptions,
   LedgerStreamVerifyResult,
 } from './ledger-verify';
+export { exportLedger, LedgerExportRefused } from './ledger-export';
+export type { LedgerExportOptions, LedgerExportResult } from './ledger-export';
