@@ -1,5 +1,6 @@
 import { AUDIT_ACCEPT_LOSS_USAGE, auditAcceptLossCommand } from './audit-accept-loss.command';
 import { AUDIT_EXPORT_USAGE, auditExportCommand } from './audit-export.command';
+import { AUDIT_IMPORT_USAGE, auditImportCommand } from './audit-import.command';
 import { AUDIT_VERIFY_USAGE, runAuditVerify } from './audit-verify.command';
 import { DB_MIGRATE_USAGE, dbMigrateCommand } from './db-migrate.command';
 import { POLICY_CHECK_USAGE, policyCheckCommand } from './policy-check.command';
@@ -14,6 +15,7 @@ ${indent(POLICY_CHECK_USAGE)}
 ${indent(AUDIT_VERIFY_USAGE)}
 ${indent(AUDIT_ACCEPT_LOSS_USAGE)}
 ${indent(AUDIT_EXPORT_USAGE)}
+${indent(AUDIT_IMPORT_USAGE)}
 ${indent(DB_MIGRATE_USAGE)}`;
 
 function report({ output, status }: { output: string; status: number }): number {
@@ -34,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] === 'accept-loss')
         return report(await auditAcceptLossCommand(rest.slice(1), process.env));
       if (rest[0] === 'export') return report(await auditExportCommand(rest.slice(1), process.env));
+      if (rest[0] === 'import') return report(await auditImportCommand(rest.slice(1), process.env));
       if (rest[0] !== 'verify') break;
       return report(await runAuditVerify(rest.slice(1), process.env));
     case 'db':

@@ -22,3 +22,5 @@ export type {
 } from './ledger-verify';
 export { exportLedger, LedgerExportRefused } from './ledger-export';
 export type { LedgerExportOptions, LedgerExportResult } from './ledger-export';
+export { importAuditLog, LedgerImportRefused } from './ledger-import';
+export type { LedgerImportOptions, LedgerImportResult } from './ledger-import';
