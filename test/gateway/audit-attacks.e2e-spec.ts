@@ -11,23 +11,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AuditEntry,
+  AuditFileSink,
   chainLine,
+  checkpointMac,
   fingerprint,
   GENESIS_HASH,
+  parseCheckpoint,
   readRecords,
   segmentName,
   verifyAuditLog,
 } from '@app/audit';
+import { Database, ledgerHeadMac, PgLedgerSink } from '@app/ledger';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import { auditAcceptLossCommand } from '../../apps/cli/src/audit-accept-loss.command';
 import { auditVerifyCommand } from '../../apps/cli/src/audit-verify.command';
+import {
+  asDatabase,
+  createTestDatabase,
+  ledgerRecords,
+  TestDatabase,
+  verifyStored,
+} from '../support/db';
 import {
   startGateway,
   startSimulator,
   StartedGateway,
   StartedSimulator,
   TEST_AUDIT_KEY,
-  useStack,
 } from '../support/gateway';
 
 /** What today's release (raw-key MACs) computes: never to be handed out any more. */
@@ -55,41 +65,59 @@ async function issue(g: StartedGateway, s: StartedSimulator, status: number) {
 }
 
 describe('audit attacks: the fingerprint endpoint is no MAC oracle', () => {
-  let auditDir: string;
-  const stack = useStack(() => {
-    auditDir = mkdtempSync(join(tmpdir(), 'keygate-oracle-'));
-    return { AUDIT_DIR: auditDir };
+  let s: StartedSimulator;
+  let db: TestDatabase;
+  beforeAll(async () => {
+    s = await startSimulator();
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await s.sim.close();
+    await db.drop();
   });
 
-  it('a head MAC asked of /v1/audit/fingerprint does not pass verify', async () => {
-    const { s, g } = stack;
-    for (let i = 0; i < 3; i++) await issue(g, s, 200);
-    const auditor = {
-      Authorization: `Bearer ${await g.token({ team: 'security', sub: 'mallory', roles: ['keygate:auditor'] })}`,
-    };
-    // The auditor cuts the log after the first issuance and asks for the head's MAC of that point.
-    const records = readRecords(auditDir);
-    const keep = records.findIndex((r) => r.event === 'qwiet.token.issue') + 1;
-    const last = records[keep];
-    const text = `keygate-audit-head:${last.seq}:${last.hash}`;
-    const answer = (
-      await g.http().post('/v1/audit/fingerprint').set(auditor).send({ secret: text }).expect(200)
-    ).body;
-    expect(answer.fingerprint).not.toBe(`hmac-sha256:${rawMac(text)}`);
-    const forged = copyDir(auditDir);
-    const segment = join(forged, segmentName(1));
-    writeLines(segment, lines(segment).slice(0, keep + 1));
-    writeFileSync(
-      join(forged, HEAD),
-      JSON.stringify({
-        seq: last.seq,
-        hash: last.hash,
-        mac: answer.fingerprint.replace('hmac-sha256:', ''),
-      }),
+  it('a head MAC asked of /v1/audit/fingerprint is not the ledger head’s, and a head carrying it is refused', async () => {
+    const g = await startGateway(s, { DATABASE_URL: db.url });
+    let answer: { fingerprint: string };
+    let point: { seq: number; hash: string };
+    try {
+      for (let i = 0; i < 3; i++) await issue(g, s, 200);
+      const auditor = {
+        Authorization: `Bearer ${await g.token({ team: 'security', sub: 'mallory', roles: ['keygate:auditor'] })}`,
+      };
+      // The auditor picks the point after the first issuance and asks for the head's MAC of it.
+      const records = await ledgerRecords(db.url);
+      const last = records[records.findIndex((r) => r.event === 'qwiet.token.issue') + 1];
+      point = { seq: last.seq, hash: last.hash };
+      const text = `keygate-audit-head:${last.seq}:${last.hash}`;
+      answer = (
+        await g.http().post('/v1/audit/fingerprint').set(auditor).send({ secret: text }).expect(200)
+      ).body;
+      expect(answer.fingerprint).not.toBe(`hmac-sha256:${rawMac(text)}`);
+      expect(answer.fingerprint.replace('hmac-sha256:', '')).not.toBe(
+        ledgerHeadMac(TEST_AUDIT_KEY, last.seq, last.hash),
+      );
+    } finally {
+      await g.close();
+    }
+    // The head moved to that point with the oracle's MAC (the records after it cannot be cut:
+    // the trigger refuses): verify refuses the head, and a gateway started on it changes nothing.
+    await asDatabase(
+      db.url,
+      `UPDATE ledger_head SET seq = ${point.seq}, hash = '${point.hash}', mac = '${answer.fingerprint.replace('hmac-sha256:', '')}'`,
     );
-    const result = verifyAuditLog(forged, TEST_AUDIT_KEY);
+    const result = await verifyStored(db.url, TEST_AUDIT_KEY);
     expect(result.ok).toBe(false);
-    expect(result.problem?.message).toContain('head');
+    const again = await startGateway(s, { DATABASE_URL: db.url });
+    try {
+      const created = (await s.admin.state()).requests['qwiet.tokens.create'];
+      expect((await issue(again, s, 503)).body.code).toBe('AUDIT_UNAVAILABLE');
+      expect((await s.admin.state()).requests['qwiet.tokens.create']).toBe(created);
+      const admin = { Authorization: `Bearer ${await again.token({ roles: ['keygate:admin'] })}` };
+      await again.http().get('/health/ready').set(admin).expect(503);
+    } finally {
+      await again.close();
+    }
   });
 });
 
@@ -138,9 +166,24 @@ describe('audit attacks: logs written by the previous release', () => {
     expect(verifyAuditLog(dir, TEST_AUDIT_KEY).ok).toBe(false);
   });
 
-  it('finds old records by a leaked secret, answers only the new fingerprint, and rewrites the head with the new key', async () => {
-    const dir = legacyLog('old-secret');
-    const g = await startGateway(s, { AUDIT_DIR: dir });
+  it('finds old records by a leaked secret (raw-key fingerprints) in the ledger, and answers only the new fingerprint', async () => {
+    const db = await createTestDatabase();
+    // An old record, as an import of an earlier release's log brings it: a raw-key fingerprint.
+    const database = await Database.connect({ url: db.url });
+    const sink = await PgLedgerSink.open({ database, hmacKey: TEST_AUDIT_KEY });
+    await sink.append([
+      {
+        request_id: 'old-request',
+        event: 'qwiet.token.issue',
+        phase: 'succeeded',
+        actor: { subject: 'alice', team: 'payments' },
+        target: { vendor: 'qwiet', credential_id: 'old-token' },
+        fingerprint: `hmac-sha256:${rawMac('old-secret')}`,
+      },
+    ]);
+    await sink.close();
+    await database.close();
+    const g = await startGateway(s, { DATABASE_URL: db.url });
     try {
       const auditor = {
         Authorization: `Bearer ${await g.token({ team: 'security', sub: 'eve', roles: ['keygate:auditor'] })}`,
@@ -162,117 +205,93 @@ describe('audit attacks: logs written by the previous release', () => {
     } finally {
       await g.close();
     }
-    expect(verifyAuditLog(dir, TEST_AUDIT_KEY)).toMatchObject({ ok: true, head: 'matches' });
+    expect(await verifyStored(db.url, TEST_AUDIT_KEY)).toMatchObject({ ok: true, head: 'matches' });
+    await db.drop();
   });
 });
 
-describe('audit attacks: a restart does not adopt a cut log', () => {
-  let s: StartedSimulator;
-  const admin = async (g: StartedGateway) => ({
-    Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}`,
-  });
-  beforeAll(async () => {
-    s = await startSimulator();
-  });
-  afterAll(() => s.sim.close());
-  beforeEach(() => s.admin.reset());
+/**
+ * The file log is the export format (keygate audit export/import, accept-loss), no longer a store
+ * of the gateway: its writer (AuditFileSink) must still refuse to adopt a cut log.
+ */
+const openFileLog = (dir: string) =>
+  AuditFileSink.open({ dir, hmacKey: TEST_AUDIT_KEY, segmentBytes: 1 << 20, fsync: false });
 
-  async function logOfTwoIssuances(): Promise<string> {
-    const dir = mkdtempSync(join(tmpdir(), 'keygate-cut-'));
-    const g = await startGateway(s, { AUDIT_DIR: dir });
-    try {
-      await issue(g, s, 200);
-      await issue(g, s, 200);
-    } finally {
-      await g.close();
-    }
-    return dir;
+const fileEntry = (n: number): AuditEntry => ({
+  request_id: `file-${n}`,
+  event: 'qwiet.token.issue',
+  phase: 'succeeded',
+  actor: { subject: 'alice', team: 'payments' },
+  target: { vendor: 'qwiet', credential_id: `tok-${n}` },
+});
+
+/** A file log of two issuances (attempt and outcome each), written and closed. */
+async function fileLogOfTwoIssuances(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-cut-'));
+  const sink = await openFileLog(dir);
+  for (let i = 1; i <= 2; i++) {
+    await sink.append([{ ...fileEntry(i), phase: 'attempt' }]);
+    await sink.append([fileEntry(i)]);
   }
+  await sink.close();
+  return dir;
+}
 
-  it('records cut from the end while stopped: changes refused, readiness red naming the gap, verify still broken', async () => {
-    const dir = await logOfTwoIssuances();
+describe('audit attacks: the file log writer does not adopt a cut log', () => {
+  it('records cut from the end while closed: writes refused, health names the gap, verify still broken', async () => {
+    const dir = await fileLogOfTwoIssuances();
     const segment = join(dir, segmentName(1));
     const all = lines(segment);
     writeLines(segment, all.slice(0, -2));
-    const g = await startGateway(s, { AUDIT_DIR: dir });
+    const sink = await openFileLog(dir);
     try {
-      const created = (await s.admin.state()).requests['qwiet.tokens.create'];
-      const refused = await issue(g, s, 503);
-      expect(refused.body.code).toBe('AUDIT_UNAVAILABLE');
-      expect((await s.admin.state()).requests['qwiet.tokens.create']).toBe(created);
-      const ready = await g
-        .http()
-        .get('/health/ready')
-        .set(await admin(g))
-        .expect(503);
+      await expect(sink.append([fileEntry(3)])).rejects.toThrow();
+      const health = sink.health();
+      expect(health.ok).toBe(false);
       const headSeq = all.length;
       const endSeq = all.length - 2;
-      expect(ready.body.error.audit.message).toContain(`head records seq ${headSeq}`);
-      expect(ready.body.error.audit.message).toContain(`log ends at seq ${endSeq}`);
-      expect(ready.body.error.audit.gap).toMatchObject({
-        head: { seq: headSeq },
-        end: { seq: endSeq },
-      });
+      expect(health.error).toContain(`head records seq ${headSeq}`);
+      expect(health.error).toContain(`log ends at seq ${endSeq}`);
+      expect(health.gap).toMatchObject({ head: { seq: headSeq }, end: { seq: endSeq } });
     } finally {
-      await g.close();
+      await sink.close();
     }
     expect(verifyAuditLog(dir, TEST_AUDIT_KEY).ok).toBe(false);
   });
 
   it('a line that is not a record at the end: refused, not a chain restarted at seq 1', async () => {
-    const dir = await logOfTwoIssuances();
+    const dir = await fileLogOfTwoIssuances();
     const before = lines(join(dir, segmentName(1))).length;
     appendFileSync(join(dir, segmentName(1)), 'hello\n');
-    const g = await startGateway(s, { AUDIT_DIR: dir });
+    const sink = await openFileLog(dir);
     try {
-      await issue(g, s, 503);
-      const ready = await g
-        .http()
-        .get('/health/ready')
-        .set(await admin(g))
-        .expect(503);
-      expect(ready.body.error.audit.message).toContain('not a chained audit record');
+      await expect(sink.append([fileEntry(3)])).rejects.toThrow();
+      expect(sink.health().error).toContain('not a chained audit record');
     } finally {
-      await g.close();
+      await sink.close();
     }
     expect(lines(join(dir, segmentName(1)))).toHaveLength(before + 1);
   });
 
-  it('a half-written last line (a crash mid-write) is still cut and noted, and issuance goes on', async () => {
-    const dir = await logOfTwoIssuances();
+  it('a half-written last line (a crash mid-write) is still cut, and writing goes on', async () => {
+    const dir = await fileLogOfTwoIssuances();
     appendFileSync(join(dir, segmentName(1)), '{"seq":99,"prev_hash":"torn');
-    const g = await startGateway(s, { AUDIT_DIR: dir });
+    const sink = await openFileLog(dir);
     try {
-      await issue(g, s, 200);
+      expect(sink.repairedBytes).toBeGreaterThan(0);
+      await sink.append([fileEntry(3)]);
     } finally {
-      await g.close();
+      await sink.close();
     }
-    expect(readRecords(dir).some((r) => r.event === 'audit.tail_repaired')).toBe(true);
     expect(verifyAuditLog(dir, TEST_AUDIT_KEY)).toMatchObject({ ok: true, head: 'matches' });
   });
 });
 
 describe('audit attacks: an operator accepts a loss, on the record', () => {
-  let s: StartedSimulator;
   const env = { AUDIT_HMAC_KEY: TEST_AUDIT_KEY };
-  beforeAll(async () => {
-    s = await startSimulator();
-  });
-  afterAll(() => s.sim.close());
 
-  async function run(dir: string, work: (g: StartedGateway) => Promise<unknown>) {
-    const g = await startGateway(s, { AUDIT_DIR: dir });
-    try {
-      await work(g);
-    } finally {
-      await g.close();
-    }
-    return g;
-  }
-
-  it('keygate audit accept-loss records who accepted which gap and why; then the log verifies and issuance goes on', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keygate-accept-'));
-    await run(dir, (g) => issue(g, s, 200));
+  it('keygate audit accept-loss records who accepted which gap and why; then the log verifies and writing goes on', async () => {
+    const dir = await fileLogOfTwoIssuances();
     const segment = join(dir, segmentName(1));
     const all = lines(segment);
     writeLines(segment, all.slice(0, -1));
@@ -298,33 +317,71 @@ describe('audit attacks: an operator accepts a loss, on the record', () => {
     expect(
       (await auditAcceptLossCommand(['--by', 'c', '--reason', 'again', dir], env)).status,
     ).toBe(1);
-    await run(dir, (g) => issue(g, s, 200));
+    const sink = await openFileLog(dir);
+    try {
+      await sink.append([fileEntry(3)]);
+    } finally {
+      await sink.close();
+    }
     expect(verifyAuditLog(dir, TEST_AUDIT_KEY)).toMatchObject({ ok: true, head: 'matches' });
   });
 
-  it('signed checkpoints in the stdout log catch a rollback to an old head', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keygate-checkpoint-'));
-    const checkpointOf = (g: StartedGateway) => {
+  it('a file log rolled back to an old head passes verify alone; a later checkpoint catches it', async () => {
+    const dir = await fileLogOfTwoIssuances();
+    const snapshot = copyDir(dir);
+    const sink = await openFileLog(dir);
+    await sink.append([fileEntry(3)]);
+    const point = sink.health().last!;
+    await sink.close();
+    const mac = checkpointMac(TEST_AUDIT_KEY, point.seq, point.hash);
+    const checkpoint = `${point.seq}:${point.hash}:${mac}`;
+    expect(auditVerifyCommand([dir, '--checkpoint', checkpoint], env).status).toBe(0);
+    expect(verifyAuditLog(snapshot, TEST_AUDIT_KEY).ok).toBe(true);
+    const rolledBack = auditVerifyCommand([snapshot, '--checkpoint', checkpoint, '--json'], env);
+    expect(rolledBack.status).toBe(1);
+    expect(JSON.parse(rolledBack.output).problem).toMatchObject({ kind: 'rollback' });
+    // A checkpoint not signed with the key is refused.
+    const forged = `${point.seq}:${point.hash}:${'0'.repeat(64)}`;
+    expect(auditVerifyCommand([dir, '--checkpoint', forged], env).status).toBe(1);
+  });
+});
+
+describe('audit attacks: signed checkpoints of the PostgreSQL ledger in the stdout log', () => {
+  let s: StartedSimulator;
+  let db: TestDatabase;
+  beforeAll(async () => {
+    s = await startSimulator();
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await s.sim.close();
+    await db.drop();
+  });
+
+  it('each gateway writes a checkpoint at shutdown naming a record of the ledger, signed with the checkpoint key', async () => {
+    const checkpointOf = async () => {
+      const g = await startGateway(s, { DATABASE_URL: db.url });
+      try {
+        await issue(g, s, 200);
+      } finally {
+        await g.close();
+      }
       const line = g.logs.lines
         .flatMap((l) => l.split('\n'))
         .filter((l) => l.includes('"msg":"audit checkpoint"'))
         .pop();
       expect(line).toBeDefined();
-      return line!;
+      return parseCheckpoint(line!)!;
     };
-    const first = checkpointOf(await run(dir, (g) => issue(g, s, 200)));
-    const snapshot = copyDir(dir);
-    const second = checkpointOf(await run(dir, (g) => issue(g, s, 200)));
-    expect(auditVerifyCommand([dir, '--checkpoint', second], env).status).toBe(0);
-    expect(auditVerifyCommand([dir, '--checkpoint', first], env).status).toBe(0);
-    // Rolled back: the old records and the old head (its MAC valid): only the checkpoint shows it.
-    expect(verifyAuditLog(snapshot, TEST_AUDIT_KEY).ok).toBe(true);
-    const rolledBack = auditVerifyCommand([snapshot, '--checkpoint', second, '--json'], env);
-    expect(rolledBack.status).toBe(1);
-    expect(JSON.parse(rolledBack.output).problem).toMatchObject({ kind: 'rollback' });
-    // A checkpoint not signed with the key is refused.
-    const cp = JSON.parse(second).checkpoint as string;
-    const forged = `${cp.slice(0, cp.lastIndexOf(':'))}:${'0'.repeat(64)}`;
-    expect(auditVerifyCommand([dir, '--checkpoint', forged], env).status).toBe(1);
+    const first = await checkpointOf();
+    const second = await checkpointOf();
+    expect(second.seq).toBeGreaterThan(first.seq);
+    const records = await ledgerRecords(db.url);
+    for (const point of [first, second]) {
+      expect(records.find((r) => r.seq === point.seq)?.hash).toBe(point.hash);
+      expect(point.mac).toBe(checkpointMac(TEST_AUDIT_KEY, point.seq, point.hash));
+    }
+    // The last checkpoint is the ledger's end.
+    expect(records[records.length - 1]).toMatchObject({ seq: second.seq, hash: second.hash });
   });
 });

@@ -1,16 +1,14 @@
-import {
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { AuditFileSink, fingerprint, segmentName, verifyAuditLog } from '@app/audit';
+import { fingerprint } from '@app/audit';
 import { CI_ROLE_ID } from '@app/upstream-sim';
+import {
+  asDatabase,
+  asServer,
+  createTestDatabase,
+  ledgerRecords,
+  storedText,
+  terminateGatewaySessions,
+  verifyStored,
+} from '../support/db';
 import {
   scopeOnlyPolicy,
   startGateway,
@@ -28,7 +26,6 @@ const POLICY_RULES = 'rules:\n  qwiet:\n    max_lifetime: { max_seconds: 3600 }'
 describe('gateway: the audit log', () => {
   let s: StartedSimulator;
   let g: StartedGateway;
-  let auditDir: string;
   let orgId: string;
   let alice: { Authorization: string };
   let auditor: { Authorization: string };
@@ -37,10 +34,9 @@ describe('gateway: the audit log', () => {
   const audit = (query = '') => g.http().get(`/v1/audit${query}`).set(auditor).expect(200);
   const byRequest = async (id: string) => (await audit(`?request_id=${id}`)).body.records.reverse();
 
-  const stack = useStack((sim) => {
-    auditDir = mkdtempSync(join(tmpdir(), 'keygate-audit-e2e-'));
-    return { AUDIT_DIR: auditDir, POLICY_FILE: writePolicy(scopeOnlyPolicy(sim, POLICY_RULES)) };
-  });
+  const stack = useStack((sim) => ({
+    POLICY_FILE: writePolicy(scopeOnlyPolicy(sim, POLICY_RULES)),
+  }));
   beforeAll(async () => {
     ({ s, g } = stack);
     orgId = s.options.qwietOrgs[0].id;
@@ -107,8 +103,7 @@ describe('gateway: the audit log', () => {
       .expect(200);
     expect(found.body.fingerprint).toBe(outcome.fingerprint);
     expect(found.body.records.map((r: { seq: number }) => r.seq)).toEqual([outcome.seq]);
-    for (const file of readdirSync(auditDir))
-      expect(readFileSync(join(auditDir, file), 'utf8')).not.toContain(value);
+    expect(await storedText(g.db.url)).not.toContain(value);
   });
 
   it('records a denial (attempt + denied, the rule ids) and a vendor failure', async () => {
@@ -206,9 +201,7 @@ describe('gateway: the audit log', () => {
       ['req-octane-02', 'succeeded'],
       ['req-octane-02', 'attempt'],
     ]);
-    const raw = readdirSync(auditDir)
-      .map((f) => readFileSync(join(auditDir, f), 'utf8'))
-      .join('');
+    const raw = await storedText(g.db.url);
     expect(raw).not.toContain(key.client_secret);
     expect(raw).not.toContain(regen.body.client_secret);
   });
@@ -254,12 +247,12 @@ describe('gateway: the audit log', () => {
     await g.http().get('/v1/audit?limit=1').set(admin).expect(200);
   });
 
-  it('verifies the live log, and the offline verifier agrees', async () => {
+  it('verifies the live ledger, and a verification of the database agrees', async () => {
     const live = (await g.http().get('/v1/audit/verify').set(auditor).expect(200)).body;
-    expect(live).toMatchObject({ ok: true, head: 'matches', segments: 1 });
+    expect(live).toMatchObject({ ok: true, head: 'matches' });
     expect(live.last.seq).toBe(live.live_seq);
-    // One more offline: the audit.read record of the verification itself.
-    expect(verifyAuditLog(auditDir, TEST_AUDIT_KEY)).toMatchObject({
+    // One more afterwards: the audit.read record of the verification itself.
+    expect(await verifyStored(g.db.url, TEST_AUDIT_KEY)).toMatchObject({
       ok: true,
       records: live.records + 1,
     });
@@ -291,10 +284,7 @@ describe('gateway: the audit log', () => {
       fingerprint: found.fingerprint,
       records: 0,
     });
-    const raw = readdirSync(auditDir)
-      .map((f) => readFileSync(join(auditDir, f), 'utf8'))
-      .join('');
-    expect(raw).not.toContain(secret);
+    expect(await storedText(g.db.url)).not.toContain(secret);
   });
 
   it('fingerprints the secret a denied request sent, like an issued one', async () => {
@@ -338,7 +328,7 @@ async function issueToken(g: StartedGateway, s: StartedSimulator, status: number
     .expect(status);
 }
 
-describe('gateway: the audit log fails closed', () => {
+describe('gateway: the audit ledger fails closed (PostgreSQL)', () => {
   let s: StartedSimulator;
   beforeAll(async () => {
     s = await startSimulator();
@@ -346,90 +336,151 @@ describe('gateway: the audit log fails closed', () => {
   afterAll(() => s.sim.close());
   beforeEach(() => s.admin.reset());
 
-  it('answers 503 AUDIT_UNAVAILABLE, sends nothing to the vendor, and goes unready, when the directory is missing', async () => {
-    const missing = join(mkdtempSync(join(tmpdir(), 'keygate-gone-')), 'audit');
-    const g = await startGateway(s, { AUDIT_DIR: missing });
-    try {
-      const bearer = { Authorization: `Bearer ${await g.token()}` };
-      const res = await issueToken(g, s, 503);
-      expect(res.body).toMatchObject({ ok: false, code: 'AUDIT_UNAVAILABLE' });
-      const octane = await g
-        .http()
-        .put('/octane/api/shared_spaces/1001/api_accesses/1001')
-        .set(bearer)
-        .send({ is_valid: false })
-        .expect(503);
-      expect(octane.body.error_code).toBe('AUDIT_UNAVAILABLE');
-      expect((await s.admin.state()).requests['qwiet.tokens.create']).toBeUndefined();
-      const admin = { Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}` };
-      const ready = await g.http().get('/health/ready').set(admin).expect(503);
-      expect(ready.body.error.audit).toMatchObject({
-        status: 'down',
-        message: expect.stringContaining('ENOENT'),
-      });
-      await g
-        .http()
-        .get(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`)
-        .set(bearer)
-        .expect(200);
-    } finally {
-      await g.close();
-    }
+  const admin = async (g: StartedGateway) => ({
+    Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}`,
   });
 
-  it('answers 503 once the open file is deleted, and nothing more is issued', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keygate-del-'));
-    const g = await startGateway(s, { AUDIT_DIR: dir });
+  /** 503 AUDIT_UNAVAILABLE for changes of both vendors, nothing at the vendor, reads go on, ready red. */
+  async function expectClosed(g: StartedGateway) {
+    const bearer = { Authorization: `Bearer ${await g.token()}` };
+    const res = await issueToken(g, s, 503);
+    expect(res.body).toMatchObject({ ok: false, code: 'AUDIT_UNAVAILABLE' });
+    const octane = await g
+      .http()
+      .put('/octane/api/shared_spaces/1001/api_accesses/1001')
+      .set(bearer)
+      .send({ is_valid: false })
+      .expect(503);
+    expect(octane.body.error_code).toBe('AUDIT_UNAVAILABLE');
+    expect((await s.admin.state()).requests['qwiet.tokens.create']).toBeUndefined();
+    expect((await s.admin.state()).requests['octane.api_accesses.update']).toBeUndefined();
+    const ready = await g
+      .http()
+      .get('/health/ready')
+      .set(await admin(g))
+      .expect(503);
+    // A component down names the store: its URL without the password.
+    expect(JSON.stringify(ready.body.error)).toMatch(
+      /postgres:\/\/keygate_test:\*\*\*@127\.0\.0\.1:\d+\//,
+    );
+    expect(JSON.stringify(ready.body)).not.toContain(new URL(g.db.url).password);
+    await g
+      .http()
+      .get(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/roles`)
+      .set(bearer)
+      .expect(200);
+    return ready.body;
+  }
+
+  /** Back by itself: an issuance goes through, ready is green, the chain verifies. */
+  async function expectRecovered(g: StartedGateway) {
+    await issueToken(g, s, 200);
+    await g
+      .http()
+      .get('/health/ready')
+      .set(await admin(g))
+      .expect(200);
+    expect(await verifyStored(g.db.url, TEST_AUDIT_KEY)).toMatchObject({ ok: true });
+  }
+
+  it('database unreachable (connections refused, sessions ended): 503, nothing sent, ready red naming the store; recovers by itself', async () => {
+    const g = await startGateway(s, {}, { database: 'own' });
     try {
       await issueToken(g, s, 200);
-      rmSync(join(dir, segmentName(1)));
-      await issueToken(g, s, 503);
-      await issueToken(g, s, 503);
-      expect((await s.admin.state()).requests['qwiet.tokens.create']).toBe(1);
-      const admin = { Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}` };
-      const ready = await g.http().get('/health/ready').set(admin).expect(503);
-      expect(ready.body.error.audit.message).toContain('removed or replaced');
+      await s.admin.reset();
+      await asServer(`ALTER DATABASE ${g.db.name} ALLOW_CONNECTIONS false`);
+      await terminateGatewaySessions(g.db.name);
+      try {
+        const ready = await expectClosed(g);
+        expect(ready.error.store).toMatchObject({ status: 'down', database: expect.any(String) });
+      } finally {
+        await asServer(`ALTER DATABASE ${g.db.name} ALLOW_CONNECTIONS true`);
+      }
+      await expectRecovered(g);
     } finally {
       await g.close();
     }
   });
 
-  it('revokes at the vendor what it issued when the outcome cannot be recorded (disk full), and answers 503', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keygate-full-'));
-    // Fill segment 1 so that the start-up's policy.loaded record (~0.4 KiB) and the attempt (~0.7
-    // KiB) still land there and the outcome (~0.8 KiB) rotates into segment 2: a link to /dev/full.
-    const filler = await AuditFileSink.open({
-      dir,
-      segmentBytes: 1 << 20,
-      hmacKey: TEST_AUDIT_KEY,
-      fsync: false,
-    });
-    while (statSync(join(dir, segmentName(1))).size < 2700) {
-      await filler.append([
-        {
-          request_id: 'fill',
-          event: 'qwiet.token.revoke',
-          phase: 'failed',
-          actor: { subject: 's', team: 't' },
-          target: { vendor: 'qwiet' },
-        },
-      ]);
-    }
-    await filler.close();
-    symlinkSync('/dev/full', join(dir, segmentName(2)));
-    const g = await startGateway(s, { AUDIT_DIR: dir, AUDIT_SEGMENT_BYTES: '4096' });
+  it('database read-only: 503, nothing sent, ready red naming the store; recovers by itself', async () => {
+    const g = await startGateway(s, {}, { database: 'own' });
     try {
-      const res = await issueToken(g, s, 503);
+      await issueToken(g, s, 200);
+      await s.admin.reset();
+      await asServer(`ALTER DATABASE ${g.db.name} SET default_transaction_read_only = on`);
+      await terminateGatewaySessions(g.db.name);
+      try {
+        const ready = await expectClosed(g);
+        expect(ready.error.audit).toMatchObject({
+          status: 'down',
+          sink: expect.stringContaining('PostgreSQL postgres://'),
+          message: expect.stringContaining('read-only'),
+        });
+      } finally {
+        await asServer(`ALTER DATABASE ${g.db.name} RESET default_transaction_read_only`);
+        await terminateGatewaySessions(g.db.name);
+      }
+      await expectRecovered(g);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('a write refused mid-request (INSERT revoked): the credential is revoked at the vendor and the caller gets 503', async () => {
+    // A least-privilege gateway role (README "Database"), whose INSERT is taken away mid-request.
+    const db = await createTestDatabase();
+    const role = `keygate_gw_${db.name.slice(-12)}`;
+    const password = 'gw-password-0123456789';
+    await asServer(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    await asDatabase(
+      db.url,
+      [
+        `GRANT USAGE ON SCHEMA public TO ${role}`,
+        `GRANT SELECT ON schema_migrations TO ${role}`,
+        `GRANT SELECT, INSERT ON ledger_records TO ${role}`,
+        `GRANT SELECT, INSERT, UPDATE ON ledger_head TO ${role}`,
+        `GRANT SELECT, INSERT, UPDATE ON credentials TO ${role}`,
+        `GRANT SELECT, INSERT, DELETE ON quota_reservations TO ${role}`,
+      ].join(';'),
+    );
+    const url = new URL(db.url);
+    url.username = role;
+    url.password = password;
+    const g = await startGateway(s, { DATABASE_URL: url.toString() });
+    try {
+      await s.admin.fault({
+        op: 'qwiet.tokens.create',
+        kind: 'latency',
+        latency_ms: 500,
+        times: 1,
+      });
+      const answer = issueToken(g, s, 503);
+      // The attempt is recorded and the request is at the vendor: now the ledger refuses writes.
+      await until(async () => s.sim.requestCount('qwiet.tokens.create') > 0 || undefined);
+      await asDatabase(db.url, `REVOKE INSERT ON ledger_records FROM ${role}`);
+      const res = await answer;
       expect(res.body.code).toBe('AUDIT_UNAVAILABLE');
       expect(JSON.stringify(res.body)).not.toContain('eyJ');
       const issued = (await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded);
       expect(issued).toHaveLength(1);
       expect(issued[0].revoked_at).toEqual(expect.any(String));
+      const ready = await g
+        .http()
+        .get('/health/ready')
+        .set(await admin(g))
+        .expect(503);
+      expect(ready.body.error.audit.sink).toContain(`PostgreSQL postgres://${role}:***@`);
+      // Given back: recorded from the next write on, and the chain is whole.
+      await asDatabase(db.url, `GRANT INSERT ON ledger_records TO ${role}`);
+      await issueToken(g, s, 200);
+      const records = await ledgerRecords(db.url);
+      expect(records.filter((r) => r.phase === 'attempt')).toHaveLength(2);
+      expect(await verifyStored(db.url, TEST_AUDIT_KEY)).toMatchObject({ ok: true });
     } finally {
       await g.close();
-      unlinkSync(join(dir, segmentName(2)));
+      await db.drop();
+      await asServer(`DROP ROLE IF EXISTS ${role}`);
     }
-    expect(verifyAuditLog(dir, TEST_AUDIT_KEY)).toMatchObject({ ok: true });
   });
 });
 

@@ -1,39 +1,63 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { readRecords, verifyAuditLog } from '@app/audit';
+import type { AuditRecord } from '@app/audit';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import request from 'supertest';
 import { mintDevToken } from '@app/auth';
+import { Client } from 'pg';
+import { ledgerRecords, verifyStored } from '../support/db';
 import {
   gatewayEnv,
   startSimulator,
   StartedSimulator,
   TEST_AUDIT_KEY,
   TEST_JWT_SECRET,
+  useFileDatabase,
 } from '../support/gateway';
 import { freePort, spawnTs } from '../support/processes';
 
-/** What it takes to run the gateway as its own process in front of `s`: env, URL, a caller's bearer. */
+/**
+ * What it takes to run the gateway as its own process in front of `s`: env (DATABASE_URL: the
+ * file's database, shared by every process of this file, one chain), URL, a caller's bearer.
+ */
 async function gatewayProcess(s: StartedSimulator) {
-  const auditDir = mkdtempSync(join(tmpdir(), 'keygate-process-'));
+  const db = await useFileDatabase();
   const port = await freePort();
   const env = {
     ...gatewayEnv(s),
-    AUDIT_DIR: auditDir,
+    DATABASE_URL: db.url,
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
   };
   const token = await mintDevToken(TEST_JWT_SECRET, { subject: 'ci', team: 'payments' });
   return {
-    auditDir,
+    db,
     env,
     url: `http://127.0.0.1:${port}`,
     bearer: { Authorization: `Bearer ${token}` },
   };
+}
+
+/** The records of the issuances with one of these labels (the file's tests share its ledger). */
+async function labelled(url: string, ...labels: string[]): Promise<AuditRecord[]> {
+  return (await ledgerRecords(url)).filter(
+    (r) => r.target.label !== undefined && labels.some((l) => r.target.label!.startsWith(l)),
+  );
+}
+
+/** Inventory rows of the database at `url`: credential id -> status. */
+async function inventory(url: string): Promise<Map<string, string>> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ credential_id: string; status: string }>(
+      'SELECT credential_id, status FROM credentials',
+    );
+    return new Map(rows.map((r) => [r.credential_id.toLowerCase(), r.status]));
+  } finally {
+    await client.end();
+  }
 }
 
 describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
@@ -48,8 +72,8 @@ describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
     await s.sim.close();
   });
 
-  it('restarts to a log that verifies, with an outcome for every credential the vendor issued', async () => {
-    const { auditDir, env, url, bearer } = await gatewayProcess(s);
+  it('restarts to a ledger that verifies, with an outcome for every credential the vendor issued', async () => {
+    const { db, env, url, bearer } = await gatewayProcess(s);
     const orgId = s.options.qwietOrgs[0].id;
 
     child = await spawnTs('apps/gateway/src/main.ts', env, 'Keygate listening on');
@@ -96,8 +120,8 @@ describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
     await once(child, 'exit');
     child = undefined;
 
-    expect(verifyAuditLog(auditDir, TEST_AUDIT_KEY)).toMatchObject({ ok: true, head: 'matches' });
-    const records = readRecords(auditDir);
+    expect(await verifyStored(db.url, TEST_AUDIT_KEY)).toMatchObject({ ok: true, head: 'matches' });
+    const records = await labelled(db.url, 'before-crash', 'crash');
     const attempts = records.filter((r) => r.phase === 'attempt');
     const outcomes = new Map(
       records.filter((r) => r.phase !== 'attempt').map((r) => [r.request_id, r]),
@@ -132,8 +156,8 @@ describe('gateway: SIGTERM under load', () => {
   });
   afterAll(() => s.sim.close());
 
-  it('finishes the requests in flight, records their outcomes, and leaves a log that verifies', async () => {
-    const { auditDir, env, url, bearer } = await gatewayProcess(s);
+  it('finishes the requests in flight, records their outcomes, and leaves a ledger that verifies', async () => {
+    const { db, env, url, bearer } = await gatewayProcess(s);
     const child = await spawnTs('apps/gateway/src/main.ts', env, 'Keygate listening on');
     const exited = once(child, 'exit');
     await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 300 });
@@ -155,14 +179,131 @@ describe('gateway: SIGTERM under load', () => {
     child.kill('SIGTERM');
     expect(await Promise.all(inFlight)).toEqual(Array(8).fill(200));
     await exited;
-    const records = readRecords(auditDir);
-    const issuances = records.filter((r) => r.event === 'qwiet.token.issue');
+    const issuances = await labelled(db.url, 'term-');
     expect(issuances.filter((r) => r.phase === 'succeeded')).toHaveLength(8);
     expect(issuances).toHaveLength(16);
-    expect(verifyAuditLog(auditDir, TEST_AUDIT_KEY)).toMatchObject({
-      ok: true,
-      records: records.length,
-    });
+    expect(await verifyStored(db.url, TEST_AUDIT_KEY)).toMatchObject({ ok: true });
     await request(s.sim.url).delete('/__sim/faults').expect(200);
   }, 60_000);
+});
+
+describe('gateway: two processes on one database, one SIGKILLed in a burst', () => {
+  let s: StartedSimulator;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    s = await startSimulator();
+  });
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await s.sim.close();
+  });
+
+  it('the other keeps serving; the restarted one reconciles each dangling attempt exactly once; one chain verifies', async () => {
+    const a = await gatewayProcess(s);
+    const b = await gatewayProcess(s);
+    const orgId = s.options.qwietOrgs[0].id;
+    const tokens = `/qwiet/api/v4/orgs/${orgId}/tokens`;
+    const start = async (p: typeof a) => {
+      const child = await spawnTs('apps/gateway/src/main.ts', p.env, 'Keygate listening on');
+      children.push(child);
+      return child;
+    };
+    let childA = await start(a);
+    const childB = await start(b);
+
+    // Both issue and revoke before the burst: what A issued, B's team member revokes.
+    const before = await request(a.url)
+      .post(tokens)
+      .set(a.bearer)
+      .send({ label: 'two-before', role_id: CI_ROLE_ID })
+      .expect(200);
+    await request(b.url).delete(`${tokens}/${before.body.response.id}`).set(b.bearer).expect(200);
+
+    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 400 });
+    const created = s.sim.requestCount('qwiet.tokens.create');
+    const burst = (p: typeof a, who: string) =>
+      Array.from({ length: 6 }, (_, i) =>
+        request(p.url)
+          .post(tokens)
+          .set(p.bearer)
+          .send({ label: `two-burst-${who}-${i}`, role_id: CI_ROLE_ID })
+          .then(
+            (r) => r.status,
+            () => 'killed',
+          ),
+      );
+    const onA = burst(a, 'a');
+    const onB = burst(b, 'b');
+    await new Promise<void>((resolve) => {
+      const poll = () =>
+        s.sim.requestCount('qwiet.tokens.create') >= created + 12 ? resolve() : setImmediate(poll);
+      poll();
+    });
+    childA.kill('SIGKILL');
+    await once(childA, 'exit');
+    expect(await Promise.all(onA)).toEqual(Array(6).fill('killed'));
+    // B finishes its own and goes on serving.
+    expect(await Promise.all(onB)).toEqual(Array(6).fill(200));
+    await request(s.sim.url).delete('/__sim/faults').expect(200);
+    await request(b.url)
+      .post(tokens)
+      .set(b.bearer)
+      .send({ label: 'two-after-b', role_id: CI_ROLE_ID })
+      .expect(200);
+    // The simulator finishes the creates the dead process asked for.
+    await new Promise<void>((resolve) => {
+      const poll = async () =>
+        (await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded).length >= 14
+          ? resolve()
+          : setImmediate(() => void poll());
+      void poll();
+    });
+
+    // A again: its start-up reconciles the six attempts it left without an outcome.
+    childA = await start(a);
+    await request(a.url)
+      .post(tokens)
+      .set(a.bearer)
+      .send({ label: 'two-after-a', role_id: CI_ROLE_ID })
+      .expect(200);
+    for (const child of [childA, childB]) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+
+    expect(await verifyStored(a.db.url, TEST_AUDIT_KEY)).toMatchObject({
+      ok: true,
+      head: 'matches',
+    });
+    const records = await labelled(a.db.url, 'two-');
+    const attempts = records.filter(
+      (r) => r.phase === 'attempt' && r.event === 'qwiet.token.issue',
+    );
+    expect(attempts).toHaveLength(15);
+    for (const attempt of attempts) {
+      const outcomes = records.filter(
+        (r) => r.request_id === attempt.request_id && r.phase !== 'attempt',
+      );
+      // Exactly one outcome each: nobody reconciled a dangling attempt twice.
+      expect(outcomes).toHaveLength(1);
+    }
+    const recovered = records.filter((r) => r.note?.startsWith('crash recovery'));
+    expect(recovered).toHaveLength(6);
+    expect(new Set(recovered.map((r) => r.request_id)).size).toBe(6);
+    expect(recovered.every((r) => r.target.label?.startsWith('two-burst-a-'))).toBe(true);
+
+    const issued = (await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded);
+    expect(issued).toHaveLength(15);
+    const rows = await inventory(a.db.url);
+    for (const token of issued) {
+      const outcome = records.find(
+        (r) =>
+          r.target.credential_id?.toLowerCase() === token.id.toLowerCase() &&
+          (r.phase === 'succeeded' || r.phase === 'compensated'),
+      );
+      expect(outcome).toBeDefined();
+      expect(rows.has(token.id.toLowerCase())).toBe(true);
+      if (outcome?.phase === 'compensated') expect(token.revoked_at).toEqual(expect.any(String));
+    }
+  }, 90_000);
 });

@@ -138,7 +138,6 @@ describe('npm start (main.dev.ts): the embedded PostgreSQL', () => {
         DATABASE_URL: '',
         QWIET_BASE_URL: '',
         OCTANE_BASE_URL: '',
-        AUDIT_DIR: mkdtempSync(join(tmpdir(), 'keygate-dev-audit-')),
         AUDIT_HMAC_KEY: TEST_AUDIT_KEY,
         AUTH_JWT_SECRET: TEST_JWT_SECRET,
         HOST: '127.0.0.1',

@@ -1,7 +1,6 @@
 import { createServer, request as httpRequest, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CI_ROLE_ID } from '@app/upstream-sim';
-import { verifyAuditLog } from '@app/audit';
 import {
   TEST_AUDIT_KEY,
   startGateway,
@@ -10,6 +9,7 @@ import {
   StartedSimulator,
   useStack,
 } from '../support/gateway';
+import { ledgerRecords, verifyStored } from '../support/db';
 
 /** A loopback pass-through in front of the simulator that counts every request a vendor receives. */
 async function countingForwarder(target: string) {
@@ -45,7 +45,12 @@ describe('gateway: health, docs, shutdown, hardening', () => {
   it('reports live and ready without a token: up or down per component, nothing more', async () => {
     expect((await stack.g.http().get('/health/live').expect(200)).body.status).toBe('ok');
     const ready = await stack.g.http().get('/health/ready').expect(200);
-    const up = { qwiet: { status: 'up' }, octane: { status: 'up' }, audit: { status: 'up' } };
+    const up = {
+      qwiet: { status: 'up' },
+      octane: { status: 'up' },
+      audit: { status: 'up' },
+      store: { status: 'up' },
+    };
     expect(ready.body).toEqual({ status: 'ok', info: up, error: {}, details: up });
   });
 
@@ -78,8 +83,15 @@ describe('gateway: health, docs, shutdown, hardening', () => {
       },
       audit: {
         status: 'up',
-        file: expect.stringMatching(/keygate-audit-000001\.jsonl$/),
+        sink: expect.stringMatching(
+          /^PostgreSQL postgres:\/\/keygate_test:\*\*\*@127\.0\.0\.1:\d+\//,
+        ),
         seq: expect.any(Number),
+      },
+      store: {
+        status: 'up',
+        database: expect.stringMatching(/^postgres:\/\/keygate_test:\*\*\*@127\.0\.0\.1:\d+\//),
+        latency_ms: expect.any(Number),
       },
     });
   });
@@ -186,6 +198,7 @@ describe('gateway: health, docs, shutdown, hardening', () => {
       .http()
       .post(`/qwiet/api/v4/orgs/${stack.s.options.qwietOrgs[0].id}/tokens`)
       .set(bearer)
+      .set('X-Request-Id', 'req-closing')
       .send({ label: 'closing', role_id: CI_ROLE_ID })
       .then((r) => r.status);
     await new Promise<void>((resolve) => {
@@ -195,11 +208,12 @@ describe('gateway: health, docs, shutdown, hardening', () => {
     });
     await closing.close();
     expect(await inFlight).toBe(200);
-    // policy.loaded at start-up, then the issuance's attempt and outcome.
-    expect(verifyAuditLog(closing.config.audit.dir, TEST_AUDIT_KEY)).toMatchObject({
-      ok: true,
-      records: 3,
-    });
+    // The issuance's attempt and outcome, in a ledger that verifies.
+    const records = (await ledgerRecords(closing.db.url)).filter(
+      (r) => r.caller_request_id === 'req-closing',
+    );
+    expect(records.map((r) => r.phase)).toEqual(['attempt', 'succeeded']);
+    expect(await verifyStored(closing.db.url, TEST_AUDIT_KEY)).toMatchObject({ ok: true });
   });
 });
 
@@ -267,9 +281,14 @@ describe("gateway: readiness checks that the vendors still accept Keygate's own 
     expect(res.status).toBe(503);
     expect(res.body).toEqual({
       status: 'error',
-      info: { octane: { status: 'up' }, audit: { status: 'up' } },
+      info: { octane: { status: 'up' }, audit: { status: 'up' }, store: { status: 'up' } },
       error: { qwiet: { status: 'down' } },
-      details: { qwiet: { status: 'down' }, octane: { status: 'up' }, audit: { status: 'up' } },
+      details: {
+        qwiet: { status: 'down' },
+        octane: { status: 'up' },
+        audit: { status: 'up' },
+        store: { status: 'up' },
+      },
     });
     const text = JSON.stringify(res.body);
     for (const leak of ['keygate-audit', 'seq', orgA.id, 'credentials_rejected', '/tmp'])
@@ -289,7 +308,7 @@ describe("gateway: readiness checks that the vendors still accept Keygate's own 
         },
       },
     });
-    expect(details.audit).toMatchObject({ status: 'up', file: expect.any(String) });
+    expect(details.audit).toMatchObject({ status: 'up', sink: expect.any(String) });
     expect(Object.keys(details.qwiet.credentials)).toEqual(expect.arrayContaining([orgA.id]));
     expect([orgA.id, orgB.id]).toContain(details.qwiet.credential);
   });

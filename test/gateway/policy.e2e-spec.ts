@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { segmentName } from '@app/audit';
+import { asServer, terminateGatewaySessions } from '../support/db';
 import { CI_ROLE_ID, JIRA_ROLE_ID } from '@app/upstream-sim';
 import { PolicyStore } from '../../apps/gateway/src/policy/policy.store';
 import {
@@ -369,7 +369,8 @@ describe('gateway: the token policy, enforced before any vendor call', () => {
       let store: PolicyStore;
       beforeAll(async () => {
         file = writePolicy(withCap(3600));
-        h = await startGateway(s, { POLICY_FILE: file });
+        // A ledger of its own: its policy.* records are read back.
+        h = await startGateway(s, { POLICY_FILE: file }, { database: 'own' });
         store = h.app.get(PolicyStore);
       });
       afterAll(() => h.close());
@@ -446,7 +447,7 @@ describe('gateway: the token policy, enforced before any vendor call', () => {
 
     it('follows a Kubernetes ConfigMap volume: the ..data link renamed over, the old version removed', async () => {
       const volume = configMapPolicy(withCap(3600));
-      const k = await startGateway(s, { POLICY_FILE: volume.file });
+      const k = await startGateway(s, { POLICY_FILE: volume.file }, { database: 'own' });
       try {
         const store = k.app.get(PolicyStore);
         await issueAt(k, 7200).expect(403);
@@ -485,14 +486,15 @@ describe('gateway: the token policy, enforced before any vendor call', () => {
       }
     });
 
-    it('reloads even when the audit log cannot be written, and logs that it could not record it', async () => {
+    it('reloads even when the audit ledger cannot be written, and logs that it could not record it', async () => {
       const file = writePolicy(withCap(3600));
-      const dir = mkdtempSync(join(tmpdir(), 'keygate-policy-audit-'));
-      const d = await startGateway(s, { POLICY_FILE: file, AUDIT_DIR: dir });
+      const d = await startGateway(s, { POLICY_FILE: file }, { database: 'own' });
       try {
         const store = d.app.get(PolicyStore);
         const before = await revisionOf(d);
-        rmSync(join(dir, segmentName(1)));
+        // The database refuses connections and the gateway's sessions are ended.
+        await asServer(`ALTER DATABASE ${d.db.name} ALLOW_CONNECTIONS false`);
+        await terminateGatewaySessions(d.db.name);
         const reloaded = next(store, 'reloaded');
         writeFileSync(file, withCap(60));
         await reloaded;

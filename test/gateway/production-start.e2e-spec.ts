@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
@@ -8,6 +8,7 @@ import {
   StartedSimulator,
   TEST_AUDIT_KEY,
   TEST_JWT_SECRET,
+  useFileDatabase,
 } from '../support/gateway';
 import { ROOT, runToExit, tsNodeArgs } from '../support/processes';
 
@@ -22,7 +23,6 @@ const freshDir = () => mkdtempSync(join(tmpdir(), 'keygate-start-'));
 /** Everything but the vendors: the production start must still refuse to run. */
 const withoutVendors = () => ({
   POLICY_FILE: 'config/policy.example.yaml',
-  AUDIT_DIR: freshDir(),
   AUDIT_HMAC_KEY: TEST_AUDIT_KEY,
   AUTH_JWT_SECRET: TEST_JWT_SECRET,
   HOST: '127.0.0.1',
@@ -45,6 +45,7 @@ describe('production start (apps/gateway/src/main.ts)', () => {
       'QWIET_ORG_TOKENS',
       'OCTANE_BASE_URL',
       'OCTANE_CREDENTIALS',
+      'DATABASE_URL',
     ])
       expect(run.output).toContain(`${name} is not set`);
     expectNoToken(run.output);
@@ -76,35 +77,23 @@ describe('production start (apps/gateway/src/main.ts)', () => {
       await s.sim.close();
     });
 
-    it('exits 1 naming AUDIT_DIR when the directory does not exist (instead of starting red)', async () => {
-      const missing = join(freshDir(), 'no-such-dir');
-      const run = await runToExit(
-        tsNodeArgs(PRODUCTION),
-        gatewayEnv(s, { AUDIT_DIR: missing, HOST: '127.0.0.1', PORT: '0' }),
-        LISTENING,
-      );
-      expect(run).toMatchObject({ code: 1, stopped: false });
-      expect(run.output).toContain(`AUDIT_DIR ${missing} does not exist`);
-      expectNoToken(run.output);
-    }, 60_000);
-
-    it('exits 1 naming AUDIT_DIR when it is a file, not a directory', async () => {
-      const file = join(freshDir(), 'audit.jsonl');
-      writeFileSync(file, '');
-      const run = await runToExit(
-        tsNodeArgs(PRODUCTION),
-        gatewayEnv(s, { AUDIT_DIR: file, HOST: '127.0.0.1', PORT: '0' }),
-        LISTENING,
-      );
-      expect(run).toMatchObject({ code: 1, stopped: false });
-      expect(run.output).toContain(`AUDIT_DIR ${file} is not a directory`);
-      expectNoToken(run.output);
-    }, 60_000);
-
-    it('starts with a complete environment, and prints no token', async () => {
+    it('exits 1 naming DATABASE_URL when it is not set (PostgreSQL is the one store), and needs no AUDIT_DIR', async () => {
       const run = await runToExit(
         tsNodeArgs(PRODUCTION),
         gatewayEnv(s, { HOST: '127.0.0.1', PORT: '0' }),
+        LISTENING,
+      );
+      expect(run).toMatchObject({ code: 1, stopped: false });
+      expect(run.output).toContain('DATABASE_URL is not set (the PostgreSQL store');
+      expect(run.output).not.toContain('AUDIT_DIR');
+      expectNoToken(run.output);
+    }, 60_000);
+
+    it('starts with a complete environment (no AUDIT_DIR), and prints no token', async () => {
+      const { url } = await useFileDatabase();
+      const run = await runToExit(
+        tsNodeArgs(PRODUCTION),
+        gatewayEnv(s, { DATABASE_URL: url, HOST: '127.0.0.1', PORT: '0' }),
         LISTENING,
       );
       expect(run.stopped).toBe(true);

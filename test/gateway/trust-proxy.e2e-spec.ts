@@ -1,5 +1,6 @@
-import { readRecords } from '@app/audit';
+import { randomUUID } from 'node:crypto';
 import { CI_ROLE_ID } from '@app/upstream-sim';
+import { ledgerRecords } from '../support/db';
 import { startGateway, startSimulator, StartedSimulator } from '../support/gateway';
 
 /** The caller address the audit log records for one issuance sent with these forwarding headers. */
@@ -9,17 +10,19 @@ async function auditedIp(
   forwardedFor?: string,
 ): Promise<string | undefined> {
   const g = await startGateway(s, env);
+  const requestId = `req-${randomUUID()}`;
   try {
     const req = g
       .http()
       .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
-      .set({ Authorization: `Bearer ${await g.token()}` });
+      .set({ Authorization: `Bearer ${await g.token()}`, 'X-Request-Id': requestId });
     if (forwardedFor !== undefined) req.set('X-Forwarded-For', forwardedFor);
     await req.send({ label: 'proxied', role_id: CI_ROLE_ID }).expect(200);
   } finally {
     await g.close();
   }
-  const records = readRecords(g.config.audit.dir).filter((r) => r.event === 'qwiet.token.issue');
+  // The file's gateways share its database: this request's records.
+  const records = (await ledgerRecords(g.db.url)).filter((r) => r.caller_request_id === requestId);
   expect(records.map((r) => r.phase)).toEqual(['attempt', 'succeeded']);
   return records[0].actor.ip;
 }

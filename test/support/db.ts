@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { Database } from '@app/ledger';
+import type { AuditRecord } from '@app/audit';
+import { Database, LedgerVerifyResult, verifyLedger } from '@app/ledger';
 
 /**
  * Databases on the run's one PostgreSQL (started by pg-global-setup.mjs): each test file gets its
@@ -106,4 +107,66 @@ export function useDatabase(options: { migrated?: boolean } = {}) {
     await holder.db?.drop();
   });
   return holder;
+}
+
+/** Runs one statement on the server as the test superuser (fault injection: ALTER DATABASE ...). */
+export async function asServer(sql: string): Promise<void> {
+  await onServer((client) => client.query(sql));
+}
+
+async function onDatabase<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Every record of the ledger at `url`, in chain order, as stored. */
+export async function ledgerRecords(url: string): Promise<AuditRecord[]> {
+  return onDatabase(url, async (client) => {
+    const { rows } = await client.query<{ line: string }>(
+      'SELECT line FROM ledger_records ORDER BY seq',
+    );
+    return rows.map((r) => JSON.parse(r.line) as AuditRecord);
+  });
+}
+
+/**
+ * Everything Keygate stored at `url`, as text: every ledger line, the head and every inventory
+ * row (the tests search it for secrets).
+ */
+export async function storedText(url: string): Promise<string> {
+  return onDatabase(url, async (client) => {
+    const parts: string[] = [];
+    for (const table of ['ledger_records', 'ledger_head', 'credentials', 'quota_reservations']) {
+      const { rows } = await client.query(`SELECT * FROM ${table}`);
+      parts.push(JSON.stringify(rows));
+    }
+    return parts.join('\n');
+  });
+}
+
+/** The gateway sessions on database `name` ended (to make them reconnect under new settings). */
+export async function terminateGatewaySessions(name: string): Promise<void> {
+  await asServer(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}' AND application_name = 'keygate-gateway'`,
+  );
+}
+
+/** verifyLedger over the database at `url` (the head checked with the tests' audit key). */
+export async function verifyStored(url: string, key: string): Promise<LedgerVerifyResult> {
+  const database = await Database.connect({ url });
+  try {
+    return await verifyLedger(database, { key });
+  } finally {
+    await database.close();
+  }
+}
+
+/** Runs statements on the database at `url` as the test superuser (grants, revokes). */
+export async function asDatabase(url: string, sql: string): Promise<void> {
+  await onDatabase(url, (client) => client.query(sql));
 }

@@ -63,7 +63,6 @@ export function gatewayEnv(
       [spaceB.id]: { client_id: spaceB.clientId, client_secret: spaceB.clientSecret },
     }),
     POLICY_FILE: writePolicy(scopeOnlyPolicy(s)),
-    AUDIT_DIR: mkdtempSync(join(tmpdir(), 'keygate-audit-')),
     AUDIT_HMAC_KEY: TEST_AUDIT_KEY,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     UPSTREAM_TIMEOUT_MS: '1000',
@@ -78,6 +77,8 @@ export function gatewayEnv(
 export interface StartedGateway {
   app: NestFastifyApplication;
   config: GatewayConfig;
+  /** Its database (the ledger): the test file's shared one, its own, or the one it was given. */
+  db: { name: string; url: string };
   url: string;
   logs: LogCapture;
   http: () => ReturnType<typeof request>;
@@ -85,25 +86,93 @@ export interface StartedGateway {
   close: () => Promise<void>;
 }
 
+/**
+ * The test file's database: one per file (jest loads this module once per test file), created at
+ * the first gateway that needs it, shared by the file's gateways, dropped after the file's tests
+ * once its last gateway has closed.
+ */
+let fileDatabase: Promise<TestDatabase> | undefined;
+let fileDatabaseUsers = 0;
+let fileDone = false;
+/** A gateway failed to start on it: its connections were never closed, so it is left in place. */
+let fileDatabaseKept = false;
+
+async function dropFileDatabase(): Promise<void> {
+  const database = fileDatabase;
+  fileDatabase = undefined;
+  if (!fileDatabaseKept) await (await database)?.drop();
+}
+
+if (typeof afterAll === 'function')
+  afterAll(async () => {
+    fileDone = true;
+    if (fileDatabaseUsers === 0) await dropFileDatabase();
+  });
+
+/** The test file's shared database (created on first use). */
+export function useFileDatabase(): Promise<TestDatabase> {
+  return (fileDatabase ??= createTestDatabase());
+}
+
+export interface GatewayOptions {
+  /**
+   * `file` (the default): the test file's shared database; `own`: a database of its own, dropped
+   * when it closes (for gateways of one file that must not share a ledger). A DATABASE_URL in the
+   * overrides wins over both.
+   */
+  database?: 'file' | 'own';
+}
+
 /** The real gateway (same wiring as main.ts) on an ephemeral loopback port, in front of `s`. */
 export async function startGateway(
   s: StartedSimulator,
   overrides: NodeJS.ProcessEnv = {},
+  options: GatewayOptions = {},
 ): Promise<StartedGateway> {
-  // KEYGATE_TEST_LEDGER=pg: every gateway without a DATABASE_URL of its own gets a database.
-  let database: TestDatabase | undefined;
-  if (process.env.KEYGATE_TEST_LEDGER === 'pg' && overrides.DATABASE_URL === undefined)
-    database = await createTestDatabase();
-  const config = loadGatewayConfig(
-    gatewayEnv(s, { ...(database && { DATABASE_URL: database.url }), ...overrides }),
-  );
+  let own: TestDatabase | undefined;
+  let db: { name: string; url: string };
+  let shared = false;
+  if (overrides.DATABASE_URL !== undefined) {
+    const url = overrides.DATABASE_URL;
+    db = { name: new URL(url).pathname.slice(1), url };
+  } else if (options.database === 'own') {
+    db = own = await createTestDatabase();
+  } else {
+    db = await useFileDatabase();
+    shared = true;
+    fileDatabaseUsers += 1;
+  }
+  let closed = false;
+  const release = async () => {
+    if (closed) return;
+    closed = true;
+    await own?.drop();
+    if (shared) {
+      fileDatabaseUsers -= 1;
+      if (fileDone && fileDatabaseUsers === 0) await dropFileDatabase();
+    }
+  };
+  let app: NestFastifyApplication;
+  let config: GatewayConfig;
   const logs = new LogCapture();
-  const app = await createGateway(config, { logStream: logs });
-  await app.listen(0, '127.0.0.1');
+  try {
+    config = loadGatewayConfig(gatewayEnv(s, { DATABASE_URL: db.url, ...overrides }));
+    app = await createGateway(config, { logStream: logs });
+    await app.listen(0, '127.0.0.1');
+  } catch (error) {
+    // A start that failed half-way leaves its pool open (there is no app to close): dropping the
+    // database under it would end those connections with an unhandled error. Left in place (the
+    // run's server, and every database on it, goes at the end of the run).
+    if (shared) fileDatabaseKept = true;
+    own = undefined;
+    await release();
+    throw error;
+  }
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return {
     app,
     config,
+    db: { name: db.name, url: db.url },
     url,
     logs,
     http: () => request(url),
@@ -114,8 +183,12 @@ export async function startGateway(
         roles: claims.roles,
       }),
     close: async () => {
-      await app.close();
-      await database?.drop();
+      if (closed) return;
+      try {
+        await app.close();
+      } finally {
+        await release();
+      }
     },
   };
 }
@@ -130,13 +203,14 @@ export type { StartedSimulator };
 export function useStack(
   gatewayOverrides: NodeJS.ProcessEnv | ((s: StartedSimulator) => NodeJS.ProcessEnv) = {},
   simOptions: Parameters<typeof startSimulator>[0] = {},
+  gatewayOptions: GatewayOptions = {},
 ) {
   const stack = {} as { s: StartedSimulator; g: StartedGateway };
   beforeAll(async () => {
     stack.s = await startSimulator(simOptions);
     const overrides =
       typeof gatewayOverrides === 'function' ? gatewayOverrides(stack.s) : gatewayOverrides;
-    stack.g = await startGateway(stack.s, overrides);
+    stack.g = await startGateway(stack.s, overrides, gatewayOptions);
   });
   afterAll(async () => {
     await stack.g?.close();

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const embedded = wantsEmbeddedDefault(env) ? await startEmbeddedDefault(env) : undefined;
   if (embedded) env = embedded.env;
   if (embedded?.postgres) stopAfterGateway(embedded.postgres);
-  const config = loadGatewayConfig(env, { auditDirMustExist: true });
+  const config = loadGatewayConfig(env);
   const { url } = await serve(config);
 
   if (embedded && config.auth.mode === 'hs256') {

@@ -3,13 +3,14 @@ import { exitOnStartupFailure, serve } from './serve';
 
 /*
  * The production entry point (the Docker image runs its build, dist/apps/gateway/apps/gateway/src/main.js).
- * Everything comes from the environment: without the vendors' URLs and credentials, or without an
- * audit directory it can write, it names each problem and exits 1. It never starts the vendor
+ * Everything comes from the environment: without the vendors' URLs and credentials, or without
+ * DATABASE_URL (the PostgreSQL store), it names each problem and exits 1; a database it cannot
+ * reach exits 1 naming DATABASE_URL. It never starts the vendor
  * simulator (which is not even compiled into this build: apps/gateway/tsconfig.app.json) and never
  * mints a token. `npm start` runs main.dev.ts instead, the development convenience.
  */
 async function main(): Promise<void> {
-  await serve(loadGatewayConfig(process.env, { auditDirMustExist: true }));
+  await serve(loadGatewayConfig(process.env));
 }
 
 main().catch(exitOnStartupFailure);

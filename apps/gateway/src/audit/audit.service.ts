@@ -1,29 +1,17 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  OnApplicationShutdown,
-  OnModuleInit,
-  Optional,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import {
   AuditEntry,
-  AuditFileSink,
   AuditRecord,
   AuditUnavailableError,
   CREATING_EVENTS,
   fingerprint,
-  readRecords,
-  SECRET_ISSUING_EVENTS,
-  SinkHealth,
 } from '@app/audit';
 import { ErrorCode, GatewayError } from '@app/common';
-import { Database, PgLedgerSink } from '@app/ledger';
+import { Database, PgLedgerSink, PgSinkHealth } from '@app/ledger';
 import pino, { Logger as PinoLogger } from 'pino';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { DATABASE } from '../database/database.tokens';
-import { IssuanceCounter } from '../limits/issuance-counter';
 import { MetricsService } from '../metrics/metrics.service';
 import { CredentialOwners } from '../policy/credential-owners';
 
@@ -41,42 +29,40 @@ const DANGLING_SQL = `
   ORDER BY r.seq`;
 
 /**
- * The audit log as the gateway uses it: durable writes that fail closed, fingerprints, health.
- * On PostgreSQL (DATABASE_URL set) the ledger is PgLedgerSink and nothing is read whole at
- * start-up: ownership, quotas and dangling attempts are indexed queries. Otherwise the file log.
+ * The audit ledger as the gateway uses it: durable writes that fail closed, fingerprints, health.
+ * The ledger is PostgreSQL (PgLedgerSink), the one store: nothing is read whole at start-up;
+ * ownership, quotas and dangling attempts are indexed queries.
  */
 @Injectable()
 export class AuditService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Audit');
-  private sink!: AuditFileSink | PgLedgerSink;
+  private sink!: PgLedgerSink;
   private stdout?: PinoLogger;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly owners: CredentialOwners,
-    private readonly counter: IssuanceCounter,
     private readonly metrics: MetricsService,
-    @Optional() @Inject(DATABASE) private readonly database: Database | null = null,
+    @Inject(DATABASE) private readonly database: Database,
   ) {}
 
-  /** The PostgreSQL ledger's database, or undefined on the file log. */
-  get ledger(): Database | undefined {
-    return this.database ?? undefined;
+  /** The ledger's database. */
+  get ledger(): Database {
+    return this.database;
   }
 
-  /** Where the records go: the store (PostgreSQL, its URL without password) or the directory. */
+  /** Where the records go: the store (PostgreSQL, its URL without password). */
   get where(): string {
-    return this.sink instanceof PgLedgerSink ? this.sink.store : this.config.audit.dir;
+    return this.sink.store;
   }
 
   async onModuleInit(): Promise<void> {
-    const { dir, hmacKey, segmentBytes, fsync, stdout } = this.config.audit;
-    const observe = (batch: { records: number; writeSeconds: number; syncSeconds: number }) =>
-      this.metrics.observeAuditBatch(batch);
-    const sink = this.database
-      ? await PgLedgerSink.open({ database: this.database, hmacKey, observe })
-      : await AuditFileSink.open({ dir, hmacKey, segmentBytes, fsync, observe });
-    this.sink = sink;
+    const { hmacKey, stdout } = this.config.audit;
+    this.sink = await PgLedgerSink.open({
+      database: this.database,
+      hmacKey,
+      observe: (batch) => this.metrics.observeAuditBatch(batch),
+    });
     if (stdout)
       this.stdout = pino(
         { base: undefined, messageKey: 'audit' },
@@ -86,35 +72,15 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     if (!health.ok)
       this.logger.error(
         { sink: this.where, error: health.error },
-        'audit log cannot be written: issuance and revocation are refused',
+        'audit ledger cannot be written: issuance and revocation are refused',
       );
-    // On PostgreSQL nothing is read whole: ownership, quotas and recovery ask the database.
-    if (sink instanceof PgLedgerSink) return;
-    if (sink.repairedBytes > 0) {
-      await this.write([
-        {
-          request_id: 'startup',
-          event: 'audit.tail_repaired',
-          phase: 'succeeded',
-          actor: { subject: 'keygate', team: 'keygate' },
-          target: { vendor: 'qwiet' },
-          note: `cut ${sink.repairedBytes} bytes of a half-written last line (a crash mid-write; never acknowledged)`,
-        },
-      ]).catch(() => undefined);
-    }
-    if (health.ok) {
-      const records = readRecords(dir);
-      this.rememberOwners(records);
-      this.countIssuances(records);
-    }
   }
 
   /**
    * The records crash recovery and lost answers look at: every record of each request whose
-   * attempt has no outcome that settles it. On PostgreSQL an indexed query; on the file log, all.
+   * attempt has no outcome that settles it (an indexed query).
    */
   async recoveryRecords(): Promise<AuditRecord[]> {
-    if (!this.database) return readRecords(this.config.audit.dir);
     const { rows } = await this.database.query<{ line: string }>(DANGLING_SQL);
     return rows.map((r) => JSON.parse(r.line) as AuditRecord);
   }
@@ -125,7 +91,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     this.stdout?.flush();
   }
 
-  /** Writes records durably, in order; 503 AUDIT_UNAVAILABLE when the log cannot take them. */
+  /** Writes records durably, in order; 503 AUDIT_UNAVAILABLE when the ledger cannot take them. */
   async write(entries: AuditEntry[]): Promise<AuditRecord[]> {
     let records: AuditRecord[];
     try {
@@ -148,7 +114,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     return fingerprint(this.config.audit.hmacKey, secret);
   }
 
-  health(): SinkHealth & { store?: string } {
+  health(): PgSinkHealth {
     return this.sink.health();
   }
 
@@ -156,14 +122,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     return this.sink.lastSeq;
   }
 
-  /** The last hour's issuances, for the quotas. */
-  private countIssuances(records: AuditRecord[]): void {
-    for (const r of records) {
-      if (r.phase === 'succeeded' && SECRET_ISSUING_EVENTS.has(r.event))
-        this.counter.record(ownerOf(r), r.actor.subject, Date.parse(r.time));
-    }
-  }
-
+  /** What this instance issued: its owner is known without asking the inventory (it never changes). */
   private rememberOwners(records: Iterable<AuditRecord>): void {
     for (const r of records) {
       if (r.phase !== 'succeeded' || !CREATING_EVENTS.has(r.event) || !r.target.credential_id)

@@ -1,7 +1,4 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { auditDirProblem, ConfigError, loadGatewayConfig } from './env.validation';
+import { ConfigError, loadGatewayConfig } from './env.validation';
 
 const ORG = '2c0b6f7e-1d5a-4c1f-9a36-8f0f5b1e7d42';
 const valid = {
@@ -12,8 +9,8 @@ const valid = {
     '1001': { client_id: 'keygate_x', client_secret: 'S3cret!value' },
   }),
   POLICY_FILE: 'config/policy.example.yaml',
-  AUDIT_DIR: '/var/lib/keygate/audit',
   AUDIT_HMAC_KEY: 'k'.repeat(32),
+  DATABASE_URL: 'postgres://keygate:pw@db.example.com:5432/keygate',
   AUTH_JWT_SECRET: 'x'.repeat(32),
 };
 
@@ -50,13 +47,8 @@ describe('loadGatewayConfig', () => {
       clientSecret: 'S3cret!value',
     });
     expect(config.policyFile).toBe('config/policy.example.yaml');
-    expect(config.audit).toEqual({
-      dir: '/var/lib/keygate/audit',
-      hmacKey: 'k'.repeat(32),
-      segmentBytes: 64 * 1024 * 1024,
-      fsync: true,
-      stdout: false,
-    });
+    expect(config.audit).toEqual({ hmacKey: 'k'.repeat(32), stdout: false });
+    expect(config.database).toEqual({ url: 'postgres://keygate:pw@db.example.com:5432/keygate' });
   });
 
   it('takes an org token with the id it has at Qwiet (Keygate protects it)', () => {
@@ -83,8 +75,8 @@ describe('loadGatewayConfig', () => {
       'OCTANE_BASE_URL',
       'OCTANE_CREDENTIALS',
       'POLICY_FILE',
-      'AUDIT_DIR',
       'AUDIT_HMAC_KEY',
+      'DATABASE_URL',
       'AUTH_JWT_SECRET',
     ]) {
       expect(found.join('\n')).toContain(name);
@@ -99,39 +91,23 @@ describe('loadGatewayConfig', () => {
     ]);
   });
 
-  describe('AUDIT_DIR on disk', () => {
-    const dir = () => mkdtempSync(join(tmpdir(), 'keygate-env-'));
+  it('needs DATABASE_URL (the one store), named with what it holds and never echoed', () => {
+    expect(problems({ ...valid, DATABASE_URL: undefined })).toEqual([
+      expect.stringMatching(/^DATABASE_URL is not set \(the PostgreSQL store/),
+    ]);
+    const found = problems({ ...valid, DATABASE_URL: 'mysql://u:hunter2-secret@db/k' });
+    expect(found.join('\n')).toContain('DATABASE_URL');
+    expect(found.join('\n')).not.toContain('hunter2-secret');
+  });
 
-    it('is not looked at unless asked (the tests build gateways on broken directories)', () => {
-      expect(problems({ ...valid, AUDIT_DIR: '/no/such/dir' })).toEqual([]);
+  it('no longer reads AUDIT_DIR, AUDIT_SEGMENT_BYTES or AUDIT_FSYNC (the ledger is in PostgreSQL)', () => {
+    const config = loadGatewayConfig({
+      ...valid,
+      AUDIT_DIR: '/no/such/dir',
+      AUDIT_SEGMENT_BYTES: 'not a number',
+      AUDIT_FSYNC: 'maybe',
     });
-
-    it('must exist and be a directory when asked', () => {
-      const file = join(dir(), 'file');
-      writeFileSync(file, '');
-      const check = (AUDIT_DIR: string) => {
-        try {
-          loadGatewayConfig({ ...valid, AUDIT_DIR }, { auditDirMustExist: true });
-          return [];
-        } catch (error) {
-          return (error as ConfigError).problems;
-        }
-      };
-      expect(check(dir())).toEqual([]);
-      expect(check('/no/such/dir')).toEqual([
-        'AUDIT_DIR /no/such/dir does not exist (create it, writable by Keygate)',
-      ]);
-      expect(check(file)).toEqual([`AUDIT_DIR ${file} is not a directory`]);
-    });
-
-    it('must be writable', () => {
-      const readOnly = dir();
-      chmodSync(readOnly, 0o500);
-      // root may write anywhere: then there is nothing to refuse.
-      const expected =
-        process.getuid?.() === 0 ? undefined : `AUDIT_DIR ${readOnly} is not writable`;
-      expect(auditDirProblem(readOnly)).toBe(expected);
-    });
+    expect(config.audit).toEqual({ hmacKey: 'k'.repeat(32), stdout: false });
   });
 
   it.each([

@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { accessSync, constants, statSync } from 'node:fs';
 import { plainToInstance } from 'class-transformer';
 import {
   IsIn,
@@ -38,15 +37,12 @@ class GatewayEnvironment {
   @IsString() @IsNotEmpty() OCTANE_CREDENTIALS!: string;
   @IsString() @IsNotEmpty() POLICY_FILE!: string;
 
-  @IsString() @IsNotEmpty() AUDIT_DIR!: string;
   @IsString()
   @MinLength(32, { message: 'AUDIT_HMAC_KEY must be at least 32 characters' })
   AUDIT_HMAC_KEY!: string;
-  @IsOptional() @IsInt() @Min(4096) AUDIT_SEGMENT_BYTES?: number;
-  @IsOptional() @IsIn(['on', 'off']) AUDIT_FSYNC?: string;
   @IsOptional() @IsIn(['on', 'off']) AUDIT_STDOUT?: string;
   /** Checked by databaseUrlProblem, which never echoes it (it carries a password). */
-  @IsOptional() @IsString() DATABASE_URL?: string;
+  @IsString() DATABASE_URL!: string;
 
   @IsOptional() @IsInt() @Min(1) @Max(1_000_000) RATE_LIMIT_PER_MINUTE?: number;
   @IsOptional() @IsInt() @Min(0) @Max(86_400_000) LOST_ANSWER_WINDOW_MS?: number;
@@ -168,38 +164,12 @@ const REQUIRED: Record<string, string> = {
   OCTANE_BASE_URL: 'the ALM Octane server root, e.g. https://almoctane-eur.saas.microfocus.com',
   OCTANE_CREDENTIALS: 'JSON {"<shared space id>": {"client_id": "...", "client_secret": "..."}}',
   POLICY_FILE: 'the token policy, a YAML file',
-  AUDIT_DIR: "the audit log's directory, which must exist",
   AUDIT_HMAC_KEY: 'the deployment key of fingerprints and the head MAC, 32+ characters',
+  DATABASE_URL:
+    'the PostgreSQL store of the audit ledger, quotas and inventory, postgres://user:password@host:5432/database',
 };
 
-/** Why `dir` cannot hold the audit log, or undefined when it can (it exists, is a writable directory). */
-export function auditDirProblem(dir: string): string | undefined {
-  try {
-    if (!statSync(dir).isDirectory()) return `AUDIT_DIR ${dir} is not a directory`;
-    accessSync(dir, constants.W_OK | constants.X_OK);
-    return undefined;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT')
-      return `AUDIT_DIR ${dir} does not exist (create it, writable by Keygate)`;
-    if (code === 'EACCES' || code === 'EROFS') return `AUDIT_DIR ${dir} is not writable`;
-    return `AUDIT_DIR ${dir} cannot be used (${code ?? 'unknown error'})`;
-  }
-}
-
-export interface LoadOptions {
-  /**
-   * Also check that AUDIT_DIR exists and is a writable directory (the entry points do: a gateway
-   * that cannot write its log would only start red). Off by default: the tests build gateways on
-   * broken directories on purpose to prove that the audit fails closed.
-   */
-  auditDirMustExist?: boolean;
-}
-
-export function loadGatewayConfig(
-  rawEnv: NodeJS.ProcessEnv,
-  options: LoadOptions = {},
-): GatewayConfig {
+export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
   // An empty variable means unset, as in most deployment tools.
   const env = Object.fromEntries(
     Object.entries(rawEnv).filter(([, v]) => v !== undefined && v !== ''),
@@ -216,10 +186,6 @@ export function loadGatewayConfig(
         ),
       ),
   ];
-  if (options.auditDirMustExist && env.AUDIT_DIR) {
-    const problem = auditDirProblem(env.AUDIT_DIR);
-    if (problem) problems.push(problem);
-  }
   const qwietTokens = orgTokens(
     env.QWIET_ORG_TOKENS && parseJson('QWIET_ORG_TOKENS', env.QWIET_ORG_TOKENS, problems),
     problems,
@@ -277,13 +243,10 @@ export function loadGatewayConfig(
     },
     policyFile: parsed.POLICY_FILE,
     audit: {
-      dir: parsed.AUDIT_DIR,
       hmacKey: parsed.AUDIT_HMAC_KEY,
-      segmentBytes: parsed.AUDIT_SEGMENT_BYTES ?? 64 * 1024 * 1024,
-      fsync: parsed.AUDIT_FSYNC !== 'off',
       stdout: parsed.AUDIT_STDOUT === 'on',
     },
-    database: parsed.DATABASE_URL ? { url: parsed.DATABASE_URL } : undefined,
+    database: { url: parsed.DATABASE_URL },
     log: { level: parsed.LOG_LEVEL ?? 'info' },
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 600,
     health: { vendorCheckMs: parsed.HEALTH_VENDOR_CHECK_MS ?? 30_000 },

@@ -19,20 +19,17 @@ export interface GatewayConfig {
   /** The token policy file (YAML); teams, scopes and rules live there. */
   policyFile: string;
   audit: {
-    /** Directory of the audit segments (must exist: a missing one fails closed). */
-    dir: string;
-    /** Deployment key of the secret fingerprints and the head MAC. */
+    /** Deployment key of the secret fingerprints, the head MAC and the checkpoints (HKDF). */
     hmacKey: string;
-    segmentBytes: number;
-    fsync: boolean;
-    /** Also send each record to stdout (best effort; the file stays the record). */
+    /** Also send each record to stdout (best effort; the ledger stays the record). */
     stdout: boolean;
   };
   /**
-   * DATABASE_URL: the PostgreSQL store (connected and migrated at start-up). Optional for now;
-   * never logged (it carries the password: show redactDatabaseUrl's form).
+   * DATABASE_URL: the PostgreSQL store, the one store of the ledger, quotas and inventory
+   * (connected and migrated at start-up). Never logged (it carries the password: show
+   * redactDatabaseUrl's form).
    */
-  database?: { url: string };
+  database: { url: string };
   log: { level: string };
   /** Requests per minute for each authenticated caller, all routes together. */
   rateLimitPerMinute: number;

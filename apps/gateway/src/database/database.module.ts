@@ -5,15 +5,13 @@ import type { GatewayConfig } from '../config/gateway.config';
 import { DATABASE } from './database.tokens';
 
 /**
- * With DATABASE_URL set: connects at start-up (a server that cannot be reached stops the start,
- * naming DATABASE_URL without its password) and applies the pending migrations under the
- * advisory lock. Without it: null, and nothing else changes.
+ * Connects to DATABASE_URL at start-up (a server that cannot be reached stops the start, naming
+ * DATABASE_URL without its password) and applies the pending migrations under the advisory lock.
  */
 export async function openGatewayDatabase(
   config: GatewayConfig,
   logger = new Logger('Database'),
-): Promise<Database | null> {
-  if (!config.database) return null;
+): Promise<Database> {
   const database = await Database.connect({
     url: config.database.url,
     applicationName: 'keygate-gateway',
@@ -37,10 +35,10 @@ export async function openGatewayDatabase(
 /** Ends the pool once everything else has stopped. */
 @Injectable()
 class DatabaseShutdown implements OnApplicationShutdown {
-  constructor(@Inject(DATABASE) private readonly database: Database | null) {}
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.database?.close();
+    await this.database.close();
   }
 }
 

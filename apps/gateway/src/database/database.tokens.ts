@@ -1,2 +1,2 @@
-/** Injection token of the gateway's Database (`@app/ledger`), or null when DATABASE_URL is unset. */
+/** Injection token of the gateway's Database (`@app/ledger`): the PostgreSQL of DATABASE_URL. */
 export const DATABASE = Symbol('DATABASE');

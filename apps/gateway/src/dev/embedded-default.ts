@@ -1,17 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { DEV_AUDIT_KEY_FILE, devSecret, devSigningSecret } from '@app/auth';
 import { generatedCredentials, UpstreamSimulator } from '@app/upstream-sim';
 import { EMBEDDED_PG_DIR, EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres';
 
 /** Its teams (payments, platform) use the simulator's default orgs and shared spaces. */
 export const EXAMPLE_POLICY = 'config/policy.example.yaml';
-
-export const EMBEDDED_AUDIT_DIR = '.keygate/audit';
-
-function embeddedAuditDir(): string {
-  mkdirSync(EMBEDDED_AUDIT_DIR, { recursive: true });
-  return EMBEDDED_AUDIT_DIR;
-}
 
 /** No vendor configured: run with the simulator in-process on loopback (the embedded default). */
 export function wantsEmbeddedDefault(env: NodeJS.ProcessEnv): boolean {
@@ -57,7 +49,6 @@ export async function startEmbeddedDefault(env: NodeJS.ProcessEnv): Promise<{
         ),
       ),
       POLICY_FILE: env.POLICY_FILE ?? EXAMPLE_POLICY,
-      AUDIT_DIR: env.AUDIT_DIR ?? embeddedAuditDir(),
       AUDIT_HMAC_KEY: env.AUDIT_HMAC_KEY ?? devSecret(DEV_AUDIT_KEY_FILE),
       AUTH_JWT_SECRET: env.AUTH_JWT_SECRET ?? (env.AUTH_JWKS_URL ? undefined : devSigningSecret()),
     },

@@ -40,11 +40,11 @@ export class HealthController implements OnModuleInit {
   @Get('ready')
   @ApiOperation({
     summary:
-      "Both vendors accept Keygate's own credentials (checked in the background, never per probe) and the audit log can be written (and, with DATABASE_URL, the store answers): up or down per component, 503 when one is down; details for keygate:admin",
+      "Both vendors accept Keygate's own credentials (checked in the background, never per probe) the audit ledger can be written and the store (PostgreSQL) answers: up or down per component, 503 when one is down; details for keygate:admin",
   })
   @ApiOkResponse({
     description:
-      '{"status":"ok","info":{...},"error":{},"details":{"qwiet":{"status":"up"},"octane":{"status":"up"},"audit":{"status":"up"}}}',
+      '{"status":"ok","info":{...},"error":{},"details":{"qwiet":{"status":"up"},"octane":{"status":"up"},"audit":{"status":"up"},"store":{"status":"up"}}}',
   })
   @ApiServiceUnavailableResponse({
     description: 'A component is down: named in `error` (details only for keygate:admin)',

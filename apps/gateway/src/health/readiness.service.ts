@@ -14,8 +14,7 @@ type Status = 'up' | 'down';
 type Component = { status: Status } & Record<string, unknown>;
 export interface Readiness {
   ok: boolean;
-  /** `store` only when DATABASE_URL is set. */
-  components: Record<'qwiet' | 'octane' | 'audit', Component> & { store?: Component };
+  components: Record<'qwiet' | 'octane' | 'audit' | 'store', Component>;
 }
 
 /** How long a probe waits for the store's round trip before calling it down. */
@@ -36,7 +35,7 @@ function credentialDetails(result: CredentialResult): Record<string, unknown> {
  * /health/ready without fanning out: each vendor is checked in the background (VendorCheck: at
  * most one call per vendor every HEALTH_VENDOR_CHECK_MS, with Keygate's own credentials, first at
  * start-up, then again when a probe finds the last check older than that); probes read the last
- * results, the circuits and the audit sink.
+ * results, the circuits, the audit ledger and a bounded round trip to the store (PostgreSQL).
  */
 @Injectable()
 export class ReadinessService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -47,7 +46,7 @@ export class ReadinessService implements OnApplicationBootstrap, OnApplicationSh
     private readonly qwiet: QwietClient,
     private readonly octane: OctaneClient,
     private readonly audit: AuditService,
-    @Inject(DATABASE) private readonly database: Database | null,
+    @Inject(DATABASE) private readonly database: Database,
   ) {
     const periodMs = config.health.vendorCheckMs;
     this.checks = {
@@ -102,7 +101,7 @@ export class ReadinessService implements OnApplicationBootstrap, OnApplicationSh
     const components = {
       ...Object.fromEntries(vendors),
       audit: this.auditComponent(details),
-      ...(this.database && { store: await this.storeComponent(this.database, details) }),
+      store: await this.storeComponent(this.database, details),
     } as Readiness['components'];
     return { ok: Object.values(components).every((c) => c.status === 'up'), components };
   }
@@ -142,14 +141,12 @@ export class ReadinessService implements OnApplicationBootstrap, OnApplicationSh
     const sink = this.audit.health();
     if (!details) return { status: sink.ok ? 'up' : 'down' };
     return sink.ok
-      ? { status: 'up', file: sink.file, seq: sink.seq }
+      ? { status: 'up', sink: sink.store, seq: sink.seq }
       : {
           status: 'down',
           message: `audit log cannot be written: ${sink.error}`,
-          sink: sink.file,
+          sink: sink.store,
           since: sink.since,
-          // The log's end and its head apart (start-up): head seq/hash vs the log's last record.
-          ...(sink.gap && { gap: { head: sink.gap.head ?? null, end: sink.gap.end } }),
         };
   }
 }

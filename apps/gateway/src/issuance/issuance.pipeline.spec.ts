@@ -1,10 +1,17 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditRecord, readRecords } from '@app/audit';
+import type { AuditRecord } from '@app/audit';
 import type { Caller } from '@app/auth';
 import { GatewayError } from '@app/common';
+import { Database } from '@app/ledger';
 import { UpstreamError, VendorResponse } from '@app/upstream';
+import {
+  asServer,
+  createTestDatabase,
+  ledgerRecords,
+  terminateGatewaySessions,
+} from '../../../../test/support/db';
 import { AuditService } from '../audit/audit.service';
 import type { RequestMeta } from '../audit/request-meta';
 import { loadGatewayConfig } from '../config/env.validation';
@@ -30,7 +37,7 @@ interface FakeInput {
 /**
  * A fake vendor action: the pipeline's own steps (decide, attempt, call, outcome, compensation,
  * lost answers, fail closed) are checked in milliseconds, without HTTP. The ledger, the policy and
- * the counters are the real ones, on a temporary directory.
+ * the counters are the real ones, on a database of the tests' PostgreSQL.
  */
 function fakeOperation(behaviour: {
   send?: () => Promise<VendorResponse>;
@@ -75,8 +82,7 @@ async function stack(policyRules = '') {
     policyFile,
     `version: 1\n${policyRules}\nteams:\n  payments: { qwiet_orgs: [${ORG}] }\n`,
   );
-  const auditDir = join(dir, 'audit');
-  mkdirSync(auditDir);
+  const db = await createTestDatabase();
   const config = loadGatewayConfig({
     QWIET_BASE_URL: 'http://127.0.0.1:9/api/v4',
     QWIET_ORG_TOKENS: JSON.stringify({ [ORG]: 'eyJ.x.y' }),
@@ -85,32 +91,39 @@ async function stack(policyRules = '') {
       '1001': { client_id: 'k_x', client_secret: 'Xx1!xxxxxxxx' },
     }),
     POLICY_FILE: policyFile,
-    AUDIT_DIR: auditDir,
     AUDIT_HMAC_KEY: 'k'.repeat(32),
+    DATABASE_URL: db.url,
     AUTH_JWT_SECRET: 's'.repeat(32),
-    AUDIT_FSYNC: 'off',
     LOST_ANSWER_WINDOW_MS: '0',
     LOG_LEVEL: 'silent',
   });
   const metrics = new MetricsService();
-  const owners = new CredentialOwners();
-  const counter = new IssuanceCounter();
-  const audit = new AuditService(config, owners, counter, metrics);
+  const database = await Database.connect({ url: db.url, applicationName: 'keygate-gateway' });
+  const owners = new CredentialOwners(database);
+  const counter = new IssuanceCounter(database);
+  const audit = new AuditService(config, owners, metrics, database);
   await audit.onModuleInit();
   const store = new PolicyStore(config);
   const enforcer = new PolicyEnforcer(store, metrics);
   const build = (op: IssuanceOperation<FakeInput>) => {
     const lost = new LostAnswers(config, audit, new OperationsRegistry([op]), owners);
-    return { pipeline: new IssuancePipeline(enforcer, audit, counter, lost), lost };
+    return { pipeline: new IssuancePipeline(enforcer, audit, counter, lost, owners), lost };
   };
-  const records = (): AuditRecord[] =>
-    readRecords(auditDir).filter((r) => r.event === 'qwiet.token.issue');
+  const records = async (): Promise<AuditRecord[]> =>
+    (await ledgerRecords(db.url)).filter((r) => r.event === 'qwiet.token.issue');
+  /** The ledger refuses from now on: the database takes no connection, the open ones are ended. */
+  const breakLedger = async () => {
+    await asServer(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`);
+    await terminateGatewaySessions(db.name);
+  };
   const close = async () => {
     store.onModuleDestroy();
     await audit.onApplicationShutdown();
+    await database.close();
+    await db.drop();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { build, records, auditDir, close };
+  return { build, records, breakLedger, close };
 }
 
 describe('IssuancePipeline (fake operation, real ledger and policy)', () => {
@@ -122,14 +135,14 @@ describe('IssuancePipeline (fake operation, real ledger and policy)', () => {
     let recordedBeforeCall: string[] = [];
     const { op } = fakeOperation({
       send: async () => {
-        recordedBeforeCall = s.records().map((r) => r.phase);
+        recordedBeforeCall = (await s.records()).map((r) => r.phase);
         return { status: 200, body: { ok: true, response: { id: 'tok-1', value: 'secret-1' } } };
       },
     });
     const result = await s.build(op).pipeline.run(op, { label: 'ci' }, alice, meta());
     expect(result.answer.status).toBe(200);
     expect(recordedBeforeCall).toEqual(['attempt']);
-    const [attempt, outcome] = s.records();
+    const [attempt, outcome] = await s.records();
     expect(attempt.request_id).toBe(outcome.request_id);
     expect(attempt.caller_request_id).toMatch(/^caller-/);
     expect(outcome).toMatchObject({
@@ -137,7 +150,7 @@ describe('IssuancePipeline (fake operation, real ledger and policy)', () => {
       target: { credential_id: 'tok-1' },
       fingerprint: expect.stringMatching(/^hmac-sha256:/),
     });
-    expect(JSON.stringify(s.records())).not.toContain('secret-1');
+    expect(JSON.stringify(await s.records())).not.toContain('secret-1');
   });
 
   it('denies before any vendor call, recording attempt and denial', async () => {
@@ -147,12 +160,12 @@ describe('IssuancePipeline (fake operation, real ledger and policy)', () => {
       s.build(op).pipeline.run(op, { label: 'nope' }, alice, meta()),
     ).rejects.toMatchObject({ status: 403, code: 'POLICY_VIOLATION' });
     expect(calls.send).toBe(0);
-    expect(s.records().map((r) => r.phase)).toEqual(['attempt', 'denied']);
+    expect((await s.records()).map((r) => r.phase)).toEqual(['attempt', 'denied']);
   });
 
   it('fails closed: no ledger, no vendor call (503 AUDIT_UNAVAILABLE)', async () => {
     s = await stack();
-    rmSync(s.auditDir, { recursive: true, force: true });
+    await s.breakLedger();
     const { op, calls } = fakeOperation({});
     await expect(
       s.build(op).pipeline.run(op, { label: 'ci' }, alice, meta()),
@@ -165,7 +178,7 @@ describe('IssuancePipeline (fake operation, real ledger and policy)', () => {
     const { op, calls } = fakeOperation({
       send: async () => {
         // The ledger breaks between the attempt and the outcome.
-        for (const f of readdirSync(s.auditDir)) unlinkSync(join(s.auditDir, f));
+        await s.breakLedger();
         return { status: 200, body: { ok: true, response: { id: 'tok-9', value: 'secret-9' } } };
       },
     });
@@ -194,9 +207,9 @@ describe('IssuancePipeline (fake operation, real ledger and policy)', () => {
     await expect(
       s.build(op).pipeline.run(op, { label: 'ci' }, alice, meta()),
     ).rejects.toBeInstanceOf(UpstreamError);
-    for (let i = 0; i < 200 && s.records().length < 3; i++)
+    for (let i = 0; i < 200 && (await s.records()).length < 3; i++)
       await new Promise((r) => setImmediate(r));
-    expect(s.records().map((r) => [r.phase, r.note])).toEqual([
+    expect((await s.records()).map((r) => [r.phase, r.note])).toEqual([
       ['attempt', undefined],
       ['failed', undefined],
       ['compensated', 'lost answer: found by its marker: revoked'],
@@ -225,7 +238,7 @@ describe('IssuancePipeline (fake operation, real ledger and policy)', () => {
     const result = await s.build(op).pipeline.run(op, { label: 'ci' }, alice, meta());
     expect(result.answer.status).toBe(404);
     expect(calls.send).toBe(0);
-    expect(s.records().map((r) => [r.phase, r.vendor?.status])).toEqual([
+    expect((await s.records()).map((r) => [r.phase, r.vendor?.status])).toEqual([
       ['attempt', undefined],
       ['failed', 404],
     ]);

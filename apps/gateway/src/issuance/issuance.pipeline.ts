@@ -59,7 +59,7 @@ export class IssuancePipeline {
     private readonly audit: AuditService,
     private readonly counter: IssuanceCounter,
     private readonly lost: LostAnswers,
-    private readonly owners: CredentialOwners = new CredentialOwners(),
+    private readonly owners: CredentialOwners,
   ) {}
 
   async run<I>(

@@ -54,7 +54,7 @@ export class IssuanceRecovery implements OnApplicationBootstrap {
    * passed) goes on being asked in the background.
    */
   async reconcile(): Promise<AuditEntry[]> {
-    // The file log: every record; PostgreSQL: only the requests an indexed query finds dangling.
+    // Only the requests an indexed query finds dangling: no history is read.
     const records = await this.audit.recoveryRecords();
     const byRequest = new Map<string, AuditRecord[]>();
     for (const r of records) {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
 import type { Database } from '@app/ledger';
@@ -58,25 +58,19 @@ const WINDOWS_SQL = `
  * issuance reserves its place before the vendor is called (so concurrent requests cannot overrun
  * a quota) and gives it back if it does not succeed.
  *
- * On the file log: counted in memory, loaded from the log at start-up. On PostgreSQL (DATABASE_URL):
- * counted in the database by hold(), under advisory transaction locks of the team and the subject
+ * Counted in the database by hold(), under advisory transaction locks of the team and the subject
  * held while the policy decides, so N concurrent issuances through any number of instances against
  * a quota of K issue exactly K; the windows read there also answer usage() and retryAfterSeconds().
+ * Nothing is counted in memory and nothing is read at start-up.
  */
 @Injectable()
 export class IssuanceCounter {
   private readonly windows = new Map<string, number[]>();
 
-  constructor(@Optional() @Inject(DATABASE) private readonly database: Database | null = null) {}
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
 
   /** Counts the caller's windows and holds them until reserve() or cancel(). */
   async hold(caller: Caller, requestId: string): Promise<QuotaHold> {
-    if (!this.database)
-      return {
-        usage: this.usage(caller),
-        reserve: () => Promise.resolve(this.reserve(caller)),
-        cancel: () => undefined,
-      };
     const database = this.database;
     let client: PoolClient;
     try {
@@ -151,29 +145,6 @@ export class IssuanceCounter {
       teamLastHour: this.window(`team:${caller.team}`, now).length,
       subjectLastHour: this.window(`subject:${caller.subject}`, now).length,
     };
-  }
-
-  /** Counts one issuance now; the returned function takes it back. */
-  reserve(caller: Caller, at = Date.now()): () => void {
-    const keys = [`team:${caller.team}`, `subject:${caller.subject}`];
-    for (const key of keys) this.window(key, at).push(at);
-    return () => {
-      for (const key of keys) {
-        const window = this.windows.get(key) ?? [];
-        const i = window.lastIndexOf(at);
-        if (i >= 0) window.splice(i, 1);
-      }
-    };
-  }
-
-  record(team: string, subject: string, at: number): void {
-    if (at <= Date.now() - HOUR_MS) return;
-    for (const key of [`team:${team}`, `subject:${subject}`]) {
-      const window = this.window(key, at);
-      window.push(at);
-      // The log is read in time order: sorting is only needed for the rare record out of order.
-      if (window.length > 1 && window[window.length - 2] > at) window.sort((a, b) => a - b);
-    }
   }
 
   /** Seconds until both of the caller's windows have room for `max` (the quotas in force). */

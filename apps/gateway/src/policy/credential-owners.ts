@@ -1,5 +1,6 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { AuditTarget } from '@app/audit';
+import { ErrorCode, GatewayError } from '@app/common';
 import type { Database } from '@app/ledger';
 import { DATABASE } from '../database/database.tokens';
 
@@ -9,16 +10,16 @@ type Vendor = AuditTarget['vendor'];
 /**
  * Which team issued each credential Keygate issued, for the revocation.other_team rule.
  *
- * On the file log: filled from the log at start-up and from every issuance recorded since
- * (AuditService). On PostgreSQL: the credentials inventory is the source (whichever instance
- * issued), asked by resolve() before a request about a credential is decided; what it finds is kept
- * (a credential's owner never changes), what it does not find is asked again next time.
+ * The credentials inventory in PostgreSQL is the source (whichever instance issued), asked by
+ * resolve() before a request about a credential is decided; what it finds is kept (a credential's
+ * owner never changes), as is what this instance issued (AuditService); what it does not find is
+ * asked again next time. Nothing is read at start-up.
  */
 @Injectable()
 export class CredentialOwners {
   private readonly owners = new Map<string, string>();
 
-  constructor(@Optional() @Inject(DATABASE) private readonly database: Database | null = null) {}
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
 
   record(vendor: Vendor, scope: string, id: string, team: string): void {
     if (vendor === undefined) return;
@@ -30,16 +31,26 @@ export class CredentialOwners {
     return this.owners.get(`${vendor}/${scope}/${id}`.toLowerCase());
   }
 
-  /** On PostgreSQL: reads the owner of the target's credential from the inventory, if not known yet. */
+  /** Reads the owner of the target's credential from the inventory, if not known yet. */
   async resolve(target: AuditTarget): Promise<void> {
     const { vendor, credential_id: id } = target;
     const scope = target.org_id ?? target.shared_space_id ?? '';
-    if (!this.database || vendor === undefined || id === undefined) return;
+    if (vendor === undefined || id === undefined) return;
     if (this.ownerOf(vendor, scope, id) !== undefined) return;
-    const { rows } = await this.database.query<{ owner_team: string }>(
-      'SELECT owner_team FROM credentials WHERE vendor = $1 AND scope = $2 AND credential_id = $3',
-      [vendor, scope, id.toLowerCase()],
-    );
+    let rows: { owner_team: string }[];
+    try {
+      ({ rows } = await this.database.query<{ owner_team: string }>(
+        'SELECT owner_team FROM credentials WHERE vendor = $1 AND scope = $2 AND credential_id = $3',
+        [vendor, scope, id.toLowerCase()],
+      ));
+    } catch {
+      // The owner cannot be known: the change is refused like one that cannot be recorded.
+      throw new GatewayError(
+        503,
+        ErrorCode.AUDIT_UNAVAILABLE,
+        'the audit ledger cannot be read for the credential’s owner: Keygate refuses to change it until it can',
+      );
+    }
     if (rows[0]) this.record(vendor, scope, id, rows[0].owner_team);
   }
 }
