@@ -127,7 +127,7 @@ export async function auditVerifyDbCommand(
     };
   let database: Database;
   try {
-    database = await Database.connect({ url, max: 2, applicationName: 'keygate-verify' });
+    database = await Database.connect({ url, max: 3, applicationName: 'keygate-verify' });
   } catch (error) {
     if (error instanceof DatabaseUnreachableError) return { output: error.message, status: 1 };
     throw error;

@@ -17,6 +17,8 @@ export interface LedgerStreamVerifyOptions {
   checkpoint?: ChainPoint & { mac?: string };
   /** Records per page (default 5,000). */
   pageSize?: number;
+  /** Sessions sharing the snapshot, each reading a page ahead while this process checks one (default 3). */
+  sessions?: number;
   /** Between pages: give the event loop back, report progress. */
   betweenPages?: (records: number) => Promise<void> | void;
 }
@@ -43,14 +45,23 @@ const HASH_FIELD = ',"hash":"';
 const TAIL = HASH_FIELD.length + 66;
 const TIME = /^\{"seq":\d+,"prev_hash":"[0-9a-f]{64}","time":"([^"]{1,40})",/;
 
+type OneShot = { hash: (algorithm: string, data: string | Buffer, encoding: 'hex') => string };
 /** SHA-256 in hex of a string's UTF-8 bytes: Node's one-shot crypto.hash where it exists (20.12+). */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string })
-  .hash;
+const oneShot = (crypto as Partial<OneShot>).hash;
+const oneShotBytes = () => oneShot !== undefined;
 const sha256Hex: (text: string) => string = oneShot
   ? (text) => oneShot('sha256', text, 'hex')
   : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
 const timeOf = (line: string): string => TIME.exec(line)?.[1] ?? '';
+
+const HASH_FIELD_BYTES = Buffer.from(HASH_FIELD, 'latin1');
+const TAIL_BYTES = TAIL;
+
+/** SHA-256 in hex of bytes. */
+const sha256Bytes: (bytes: Buffer) => string = oneShotBytes()
+  ? (bytes) => (crypto as unknown as OneShot).hash('sha256', bytes, 'hex')
+  : (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
 
 /**
  * Walks the ledger's chain in one REPEATABLE READ snapshot (so the head and the records are read
@@ -69,13 +80,14 @@ export async function verifyLedgerStream(
   const sessions: PoolClient[] = [];
   let broken: Error | undefined;
   try {
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < (options.sessions ?? 3); i++) {
       const client = await database.pool.connect();
       sessions.push(client);
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     }
     const { rows } = await sessions[0].query<{ id: string }>('SELECT pg_export_snapshot() AS id');
-    await sessions[1].query(`SET TRANSACTION SNAPSHOT '${rows[0].id.replace(/[^0-9A-F-]/gi, '')}'`);
+    for (const other of sessions.slice(1))
+      await other.query(`SET TRANSACTION SNAPSHOT '${rows[0].id.replace(/[^0-9A-F-]/gi, '')}'`);
     const result = await walk(sessions, options);
     for (const client of sessions) await client.query('COMMIT');
     return result;
@@ -178,33 +190,30 @@ async function walk(
     (await client.query<{ end: string | null }>('SELECT max(seq) AS end FROM ledger_records'))
       .rows[0].end ?? 0,
   );
-  const page = (from: number, session: PoolClient, firstOnly = false) => {
-    const rows = session.query<[string, string, string]>({
+  const rowsOf = (from: number, session: PoolClient, firstOnly = false) =>
+    session.query<[string, string, string]>({
       text: firstOnly
         ? 'SELECT seq, hash, line FROM ledger_records WHERE seq > $1 ORDER BY seq LIMIT 1'
         : 'SELECT seq, hash, line FROM ledger_records WHERE seq > $1 AND seq <= $2 ORDER BY seq',
       values: firstOnly ? [from] : [from, from + pageSize],
       rowMode: 'array',
     });
-    rows.catch(() => undefined); // a page asked for ahead may be left unread when a problem is found
-    return rows;
+  // A page travels as one text (the lines joined by newlines, which no chained line holds): one
+  // value to parse, checked as bytes, so no string per record.
+  const page = (from: number, session: PoolClient) => {
+    const result = session.query<[number, string | null]>({
+      text: `SELECT count(*)::int, string_agg(line, E'\\n' ORDER BY seq) FROM ledger_records
+             WHERE seq > $1 AND seq <= $2`,
+      values: [from, from + pageSize],
+      rowMode: 'array',
+    });
+    result.catch(() => undefined); // a page asked for ahead may be left unread when a problem is found
+    return result;
   };
-  let next = start.seq < end ? page(start.seq, sessions[0]) : undefined;
-  for (let from = start.seq, turn = 0; next; from += pageSize, turn++) {
-    const { rows } = await next;
-    next =
-      from + pageSize < end
-        ? page(from + pageSize, sessions[(turn + 1) % sessions.length])
-        : undefined;
-    if (rows.length === 0) {
-      // A whole page is missing: name the gap by the next record there is.
-      const after = await page(from, client, true);
-      const [seqText, hash, line] = after.rows[0];
-      return fail(diagnose(seqText, hash, line));
-    }
+
+  /** The row-by-row check, which names the first problem; undefined when the rows are sound. */
+  const checkRows = (rows: [string, string, string][]): LedgerStreamVerifyResult | undefined => {
     for (const [seqText, hash, line] of rows) {
-      // The fast path: the line starts with the expected seq and prev_hash, ends with its hash,
-      // and that hash is the SHA-256 of the line up to it (and the row's hash column).
       const at = line.length - TAIL;
       const intact =
         at > 0 &&
@@ -215,18 +224,104 @@ async function walk(
         line.startsWith(hash, at + HASH_FIELD.length) &&
         sha256Hex(`${line.slice(0, at)}}`) === hash;
       if (!intact) return fail(diagnose(seqText, hash, line));
-      if (head && !noHead && expected === head.seq + 1)
-        return fail({
-          kind: 'altered',
-          seq: expected,
-          message: `record seq ${expected} lies beyond the MAC'd head (seq ${head.seq}): Keygate did not append it`,
-        });
+      if (beyondHead()) return fail(beyondHeadProblem());
       if (firstLine === undefined) firstLine = line;
       lastLine = line;
       if (checkpoint && expected === checkpoint.seq) checkpointHash = hash;
       prevHash = hash;
       expected++;
       records++;
+    }
+    return undefined;
+  };
+  const beyondHead = () => head !== undefined && !noHead && expected === head.seq + 1;
+  const beyondHeadProblem = (): LedgerStreamProblem => ({
+    kind: 'altered',
+    seq: expected,
+    message: `record seq ${expected} lies beyond the MAC'd head (seq ${head?.seq}): Keygate did not append it`,
+  });
+
+  /**
+   * The fast check of a whole page: each line starts with the expected seq and prev_hash, ends
+   * with its hash, and that hash is the SHA-256 of the line up to it. False at the first line that
+   * does not pass (the state is then put back, and the page is checked row by row to name it).
+   */
+  const checkPage = (text: string, count: number): boolean => {
+    const saved = { expected, prevHash, records, firstLine, lastLine, checkpointHash };
+    const bytes = Buffer.from(text, 'utf8');
+    let lines = 0;
+    let lastStart = 0;
+    for (let s = 0; s < bytes.length; lines++) {
+      let e = bytes.indexOf(0x0a, s);
+      if (e < 0) e = bytes.length;
+      const at = e - TAIL_BYTES;
+      const prefix = `{"seq":${expected},"prev_hash":"${prevHash}","time":"`;
+      let ok =
+        at > s + prefix.length &&
+        !beyondHead() &&
+        bytes[e - 1] === 0x7d &&
+        bytes[e - 2] === 0x22 &&
+        bytes.compare(
+          HASH_FIELD_BYTES,
+          0,
+          HASH_FIELD_BYTES.length,
+          at,
+          at + HASH_FIELD_BYTES.length,
+        ) === 0 &&
+        bytes.toString('latin1', s, s + prefix.length) === prefix;
+      if (ok) {
+        // The hash covers the line up to `,"hash":` and a closing brace: put one there for a moment.
+        bytes[at] = 0x7d;
+        const hash = sha256Bytes(bytes.subarray(s, at + 1));
+        bytes[at] = 0x2c;
+        ok = bytes.toString('latin1', at + HASH_FIELD_BYTES.length, e - 2) === hash;
+        if (ok) {
+          if (checkpoint && expected === checkpoint.seq) checkpointHash = hash;
+          prevHash = hash;
+        }
+      }
+      if (!ok) {
+        ({ expected, prevHash, records, firstLine, lastLine, checkpointHash } = saved);
+        return false;
+      }
+      if (firstLine === undefined) firstLine = bytes.toString('utf8', s, Math.min(e, s + 200));
+      lastStart = s;
+      expected++;
+      records++;
+      s = e + 1;
+    }
+    if (lines !== count) {
+      ({ expected, prevHash, records, firstLine, lastLine, checkpointHash } = saved);
+      return false;
+    }
+    lastLine = bytes.toString('utf8', lastStart, Math.min(bytes.length, lastStart + 200));
+    return true;
+  };
+
+  // Pages in flight, oldest first: one per session, so the server reads ahead while pages are checked.
+  const inFlight: ReturnType<typeof page>[] = [];
+  let asked = start.seq;
+  const ask = () => {
+    while (inFlight.length < sessions.length && asked < end) {
+      inFlight.push(page(asked, sessions[((asked / pageSize) % sessions.length) | 0]));
+      asked += pageSize;
+    }
+  };
+  ask();
+  for (let from = start.seq; inFlight.length > 0; from += pageSize) {
+    const {
+      rows: [[count, text]],
+    } = await (inFlight.shift() as ReturnType<typeof page>);
+    ask();
+    if (count === 0 || text === null) {
+      // A whole page is missing: name the gap by the next record there is.
+      const after = await rowsOf(from, client, true);
+      const [seqText, hash, line] = after.rows[0];
+      return fail(diagnose(seqText, hash, line));
+    }
+    if (!checkPage(text, count)) {
+      const problem = checkRows((await rowsOf(from, client)).rows);
+      if (problem) return problem;
     }
     await options.betweenPages?.(records);
   }
