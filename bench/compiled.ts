@@ -4,12 +4,18 @@
  * modules ts-node loads, which wrap every EventEmitter call (about a tenth of the gateway's CPU).
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../test/support/processes';
 
 /** Where the benchmarks' build goes (under dist/, which git ignores). */
 export const BENCH_BUILD = join(ROOT, 'dist', 'bench');
+
+/**
+ * Files the build needs beside its JavaScript, as `nest build` copies them (nest-cli.json `assets`):
+ * the ledger's SQL migrations, which the gateway applies at start-up.
+ */
+const ASSETS = ['libs/ledger/src/migrations'];
 
 /** Compiles the repository (apps, libs, bench) afresh; a type error stops the benchmark here. */
 export function compileForBench(): void {
@@ -27,6 +33,11 @@ export function compileForBench(): void {
     ],
     { cwd: ROOT, stdio: 'inherit' },
   );
+  for (const dir of ASSETS)
+    cpSync(join(ROOT, dir), join(BENCH_BUILD, dir), {
+      recursive: true,
+      filter: (source) => !source.endsWith('.ts'),
+    });
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * npm run bench:profile [scenario]: where the gateway's time goes under load. Starts the
- * simulator and a durable gateway with a CPU profiler, drives one scenario with autocannon
- * (c=32, BENCH_SECONDS), and prints the self time by package and by function. The raw profile is
+ * simulator, a PostgreSQL for the audit ledger and the gateway with a CPU profiler, drives one
+ * scenario with autocannon (c=32, BENCH_SECONDS), and prints the self time by package and by function. The raw profile is
  * kept in bench-results/ for Chrome DevTools.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     const outDir = join(ROOT, 'bench-results');
     mkdirSync(outDir, { recursive: true });
     const file = join(outDir, `gateway-${scenario}.cpuprofile`);
-    const gateway = await stack.startGateway({ AUDIT_FSYNC: 'on', CPU_PROFILE_FILE: file }, [
+    const gateway = await stack.startGateway({ CPU_PROFILE_FILE: file }, [
       '-r',
       'bench/cpu-profile.preload.ts',
     ]);
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     print('self time by function', selfTime(profile, functionOf).slice(0, 40));
     process.stdout.write(`\nprofile: ${file}\n`);
   } finally {
-    stack.stop();
+    await stack.stop();
   }
 }
 

@@ -2,13 +2,20 @@
  * npm run soak: the gateway under steady mixed traffic for SOAK_SECONDS (default 45) while the
  * simulator injects 5xx answers, connection resets, latency spikes, lost answers and Octane session
  * expiries. Loopback only; stops by itself. Checks that the gateway keeps answering, memory stays
- * flat, nothing is left unhandled, the audit log verifies, and every credential the simulator
- * issued has an outcome record. Exits 1 when a check fails.
+ * flat, nothing is left unhandled, the audit ledger (PostgreSQL) verifies, and every credential the
+ * simulator issued has an outcome record in it. Exits 1 when a check fails.
  */
-import { AuditRecord, readRecords, verifyAuditLog } from '@app/audit';
 import { mintDevToken } from '@app/auth';
 import { CI_ROLE_ID } from '@app/upstream-sim';
-import { AUDIT_KEY, JWT_SECRET, startStack } from './stack';
+import {
+  accountedCredentialIds,
+  JWT_SECRET,
+  ledgerRecords,
+  Stack,
+  startStack,
+  stopChild,
+  verifyStoredLedger,
+} from './stack';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 45);
 const WORKERS = Number(process.env.SOAK_WORKERS ?? 8);
@@ -39,18 +46,23 @@ interface Credential {
   seeded: boolean;
 }
 
-/** Credentials the simulator issued that no succeeded or compensated audit record names. */
-function unaccountedIn<T extends Credential>(issued: T[], records: AuditRecord[]): T[] {
-  const accounted = new Set(
-    records
-      .filter((r) => ['succeeded', 'compensated'].includes(r.phase))
-      .map((r) => r.target.credential_id),
-  );
+/** Credentials the simulator issued that no succeeded or compensated record of the ledger names. */
+async function unaccountedIn<T extends Credential>(issued: T[], ledgerUrl: string): Promise<T[]> {
+  const accounted = await accountedCredentialIds(ledgerUrl);
   return issued.filter((c) => !c.seeded && !accounted.has(c.id));
 }
 
 async function main(): Promise<void> {
   const stack = await startStack();
+  process.once('SIGINT', () => void stack.stop().then(() => process.exit(130)));
+  try {
+    process.exitCode = await soak(stack);
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function soak(stack: Stack): Promise<number> {
   const gateway = await stack.startGateway({
     UPSTREAM_TIMEOUT_MS: '5000',
     RATE_LIMIT_PER_MINUTE: '1000000',
@@ -97,10 +109,7 @@ async function main(): Promise<void> {
       qwiet: { tokens: Credential[] };
       octane: { api_accesses: Credential[] };
     };
-    return unaccountedIn(
-      [...now.qwiet.tokens, ...now.octane.api_accesses],
-      readRecords(gateway.auditDir),
-    );
+    return unaccountedIn([...now.qwiet.tokens, ...now.octane.api_accesses], gateway.databaseUrl);
   };
 
   const call = async (
@@ -223,13 +232,14 @@ async function main(): Promise<void> {
     octane: { api_accesses: { id: string; seeded: boolean; name: string }[] };
   };
   const crashed = exitedEarly;
-  stack.stop();
-  await new Promise((resolve) => gateway.child.once('exit', resolve));
+  // The gateway stops first (its shutdown records what was in flight); the database stays up for
+  // the checks, and startStack's caller stops it.
+  await stopChild(gateway.child);
 
-  const verify = verifyAuditLog(gateway.auditDir, AUDIT_KEY);
-  const records = readRecords(gateway.auditDir);
+  const verify = await verifyStoredLedger(gateway.databaseUrl);
+  const records = await ledgerRecords(gateway.databaseUrl);
   const issued = [...state.qwiet.tokens, ...state.octane.api_accesses].filter((c) => !c.seeded);
-  const unaccounted = unaccountedIn(issued, records);
+  const unaccounted = await unaccountedIn(issued, gateway.databaseUrl);
   const third = Math.max(1, Math.floor(memory.length / 3));
   const early = Math.max(...memory.slice(0, third));
   const late = Math.max(...memory.slice(-third));
@@ -239,7 +249,7 @@ async function main(): Promise<void> {
     'the gateway kept answering': alive,
     'nothing unhandled (no crash, no unhandled rejection)':
       !crashed && !/unhandled/i.test(childOutput),
-    'the audit log verifies': verify.ok,
+    'the audit ledger verifies': verify.ok,
     'every credential the simulator issued has an outcome record': unaccounted.length === 0,
     'memory stays flat (late peak within 1.5x of the early peak)':
       memory.length >= 3 && late <= early * 1.5,
@@ -253,7 +263,7 @@ async function main(): Promise<void> {
       .map(([k, v]) => `${k}: ${v}`)
       .join(', ')}`,
     `credentials issued by the simulator: ${issued.length}; with an outcome record: ${issued.length - unaccounted.length}`,
-    `audit: ${verify.records} records, ${verify.ok ? 'chain verifies' : `BROKEN: ${verify.problem?.message}`}`,
+    `audit ledger (PostgreSQL): ${verify.records} records, ${verify.ok ? `chain verifies, head ${verify.head}` : `BROKEN: ${verify.problem?.message}`}`,
     `gateway RSS: early peak ${mb(early)}, late peak ${mb(late)} (${memory.length} samples); heap used: ${heapUsed.map(mb).join(' ')}`,
     '',
     ...Object.entries(checks).map(([name, ok]) => `${ok ? 'PASS' : 'FAIL'}  ${name}`),
@@ -271,12 +281,15 @@ async function main(): Promise<void> {
     );
   }
   if (childOutput) process.stdout.write(`gateway stderr:\n${childOutput.slice(0, 3000)}\n`);
-  process.exit(Object.values(checks).every(Boolean) ? 0 : 1);
+  return Object.values(checks).every(Boolean) ? 0 : 1;
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(
-    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exit(1);
-});
+main().then(
+  () => process.exit(), // with process.exitCode; idle keep-alive sockets would hold it open
+  (error: unknown) => {
+    process.stderr.write(
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

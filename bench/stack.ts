@@ -1,9 +1,18 @@
-/** The processes a benchmark or soak runs against: the simulator and gateways, on loopback only. */
+/**
+ * The processes a benchmark or soak runs against, on loopback only: ONE embedded PostgreSQL for the
+ * run (a database per gateway, which the gateway migrates at start-up), the simulator and gateways.
+ */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
+import type { AuditRecord } from '@app/audit';
+import { Database, ledgerLines, verifyLedger } from '@app/ledger';
+import type { LedgerVerifyResult } from '@app/ledger';
 import { generatedCredentials } from '@app/upstream-sim';
+import { EmbeddedPostgres, startEmbeddedPostgres } from '../apps/gateway/src/dev/embedded-postgres';
 import { freePort, ROOT, spawnReady } from '../test/support/processes';
 import { compiledArgs, compiledEnv, compileForBench } from './compiled';
 
@@ -25,14 +34,108 @@ export interface Stack {
   startGateway: (
     env?: Record<string, string>,
     nodeArgs?: string[],
-  ) => Promise<{ url: string; auditDir: string; child: ChildProcess }>;
+  ) => Promise<{ url: string; databaseUrl: string; child: ChildProcess }>;
   spawn: (
     script: string,
     env: Record<string, string>,
     ready: string,
     nodeArgs?: string[],
   ) => Promise<ChildProcess>;
-  stop: () => void;
+  /** Stops every process, then the PostgreSQL server, and removes its data (bounded; never throws). */
+  stop: () => Promise<void>;
+}
+
+/** How long a process or the PostgreSQL server gets to stop before it is killed / given up on. */
+const STOP_MS = 10_000;
+
+/** Resolves when `promise` does or after `ms`, whichever comes first (true: it settled in time). */
+const within = (promise: Promise<unknown>, ms: number): Promise<boolean> => {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]).finally(() => clearTimeout(timer));
+};
+
+/** SIGTERM, then SIGKILL if the process has not exited within STOP_MS. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  if (!(await within(exited, STOP_MS))) {
+    child.kill('SIGKILL');
+    await within(exited, STOP_MS);
+  }
+}
+
+/** ONE PostgreSQL for the run, in a temporary directory (fsync and synchronous_commit as shipped). */
+async function startPostgres(): Promise<{ server: EmbeddedPostgres; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-pg-'));
+  chmodSync(dir, 0o755); // as root the server runs as the user postgres, which must reach it
+  try {
+    return { server: await startEmbeddedPostgres(dir), dir };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** `url` with another database name. */
+function withDatabase(url: string, name: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
+}
+
+/** Creates an empty database on the server of `url` (the gateway started on it migrates it). */
+async function createDatabase(url: string, name: string): Promise<string> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+  } finally {
+    await client.end();
+  }
+  return withDatabase(url, name);
+}
+
+/** Runs `fn` on a connection to the database at `url`, closed afterwards. */
+async function onLedger<T>(url: string, fn: (database: Database) => Promise<T>): Promise<T> {
+  const database = await Database.connect({ url, applicationName: 'keygate-bench', max: 2 });
+  try {
+    return await fn(database);
+  } finally {
+    await database.close();
+  }
+}
+
+/** Every record of the ledger at `url`, in seq order (read in keyset pages). */
+export function ledgerRecords(url: string): Promise<AuditRecord[]> {
+  return onLedger(url, async (database) => {
+    const records: AuditRecord[] = [];
+    for await (const page of ledgerLines(database))
+      for (const { line } of page) records.push(JSON.parse(line) as AuditRecord);
+    return records;
+  });
+}
+
+/** The ids of the credentials a `succeeded` or `compensated` record of the ledger at `url` names. */
+export function accountedCredentialIds(url: string): Promise<Set<string>> {
+  return onLedger(url, async (database) => {
+    const { rows } = await database.query<{ id: string }>(
+      `SELECT DISTINCT target->>'credential_id' AS id FROM ledger_records
+        WHERE phase IN ('succeeded', 'compensated') AND target ? 'credential_id'`,
+    );
+    return new Set(rows.map((r) => r.id));
+  });
+}
+
+/** The gateway's own chain check of the ledger at `url` (from seq 1 to the MAC'd head). */
+export function verifyStoredLedger(url: string): Promise<LedgerVerifyResult> {
+  return onLedger(url, (database) => verifyLedger(database, { key: AUDIT_KEY }));
 }
 
 /** Compiles the repository, then starts the simulator; gateways and other processes on demand. */
@@ -40,6 +143,32 @@ export async function startStack(policyRules = ''): Promise<Stack> {
   compileForBench();
   const creds = generatedCredentials();
   const children: ChildProcess[] = [];
+  const postgres = await startPostgres();
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await Promise.all(children.map(stopChild));
+      if (!(await within(postgres.server.stop(), STOP_MS)))
+        process.stderr.write(
+          `the bench's PostgreSQL in ${postgres.dir} did not stop within ${STOP_MS} ms\n`,
+        );
+      rmSync(postgres.dir, { recursive: true, force: true });
+    })());
+  try {
+    return await startProcesses(policyRules, creds, children, postgres.server.url, stop);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startProcesses(
+  policyRules: string,
+  creds: ReturnType<typeof generatedCredentials>,
+  children: ChildProcess[],
+  serverUrl: string,
+  stop: () => Promise<void>,
+): Promise<Stack> {
   const spawn = async (
     script: string,
     env: Record<string, string>,
@@ -90,16 +219,17 @@ export async function startStack(policyRules = ''): Promise<Stack> {
       ),
     ),
   };
+  let gateways = 0;
   const startGateway = async (env: Record<string, string> = {}, nodeArgs: string[] = []) => {
     const port = await freePort();
-    const auditDir = mkdtempSync(join(tmpdir(), 'keygate-stack-audit-'));
+    const databaseUrl = await createDatabase(serverUrl, `keygate_bench_${++gateways}`);
     const child = await spawn(
       'apps/gateway/src/main.ts',
       {
         ...vendorEnv,
         PORT: String(port),
         POLICY_FILE: policyFile,
-        AUDIT_DIR: auditDir,
+        DATABASE_URL: databaseUrl,
         AUDIT_HMAC_KEY: AUDIT_KEY,
         AUTH_JWT_SECRET: JWT_SECRET,
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
@@ -110,14 +240,7 @@ export async function startStack(policyRules = ''): Promise<Stack> {
       'Keygate listening on',
       [...IMAGE_NODE_FLAGS, ...nodeArgs],
     );
-    return { url: `http://127.0.0.1:${port}`, auditDir, child };
+    return { url: `http://127.0.0.1:${port}`, databaseUrl, child };
   };
-  return {
-    creds,
-    simUrl,
-    vendorEnv,
-    startGateway,
-    spawn,
-    stop: () => children.forEach((c) => c.kill('SIGTERM')),
-  };
+  return { creds, simUrl, vendorEnv, startGateway, spawn, stop };
 }
