@@ -5,6 +5,7 @@ import { Database } from '@app/ledger';
 import { auditExportCommand } from '../../apps/cli/src/audit-export.command';
 import { auditVerifyCommand } from '../../apps/cli/src/audit-verify.command';
 import { createTestDatabase, TestDatabase } from '../support/db';
+import { runToExit, tsNodeArgs } from '../support/processes';
 import { fillLedger } from './ledger-fill';
 
 const KEY = 'test-audit-hmac-key-long-enough-0123456789';
@@ -94,11 +95,16 @@ describe('keygate audit export DIR (a real PostgreSQL)', () => {
     const env = { DATABASE_URL: db.url, AUDIT_HMAC_KEY: KEY };
     const taken = tempDir();
     writeFileSync(join(taken, 'keygate-audit-000001.jsonl'), '');
-    const refused = await auditExportCommand([taken], env);
-    expect(refused).toEqual({
-      output: `${taken} already holds an audit log: export into an empty directory`,
-      status: 1,
-    });
+    // Through the CLI's entry point, as an operator runs it.
+    const refused = await runToExit(
+      [...tsNodeArgs('apps/cli/src/main.ts'), 'audit', 'export', taken],
+      env,
+      '\u0000never',
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.output.trim()).toBe(
+      `${taken} already holds an audit log: export into an empty directory`,
+    );
     const noKey = await auditExportCommand([tempDir()], { DATABASE_URL: db.url });
     expect(noKey.status).toBe(1);
     expect(noKey.output).toContain('AUDIT_HMAC_KEY is not set');

@@ -7,6 +7,7 @@ import { Database, PgLedgerSink } from '@app/ledger';
 import { auditImportCommand } from '../../apps/cli/src/audit-import.command';
 import { auditVerifyDbCommand } from '../../apps/cli/src/audit-verify.command';
 import { createTestDatabase, TestDatabase } from '../support/db';
+import { runToExit, tsNodeArgs } from '../support/processes';
 import { fillLedger } from './ledger-fill';
 
 const KEY = 'test-audit-hmac-key-long-enough-0123456789';
@@ -294,9 +295,15 @@ describe('keygate audit import DIR (a real PostgreSQL)', () => {
     head.mac = legacyHeadMac(KEY, head.seq, head.hash);
     writeFileSync(join(dir, HEAD_FILE), `${JSON.stringify(head)}\n`);
     const { env } = await ledger();
-    const run = await auditImportCommand([dir], env);
-    expect(run.status).toBe(0);
+    // Through the CLI's entry point, as an operator runs it.
+    const run = await runToExit(
+      [...tsNodeArgs('apps/cli/src/main.ts'), 'audit', 'import', dir],
+      env,
+      '\u0000never',
+    );
+    expect(run.code).toBe(0);
     expect(run.output).toContain('log head:  legacy head');
+    expect(run.output).not.toContain(decodeURIComponent(new URL(env.DATABASE_URL).password));
     expect((await auditVerifyDbCommand(['--db'], env)).status).toBe(0);
   }, 60_000);
 

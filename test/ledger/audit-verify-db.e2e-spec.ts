@@ -1,4 +1,4 @@
-import { makeCheckpoint } from '@app/audit';
+import { AuditEntry, chainLine, makeCheckpoint } from '@app/audit';
 import { Database, verifyLedgerStream } from '@app/ledger';
 import { auditVerifyDbCommand } from '../../apps/cli/src/audit-verify.command';
 import { createTestDatabase, TestDatabase } from '../support/db';
@@ -200,6 +200,30 @@ describe('keygate audit verify --db (a real PostgreSQL)', () => {
       head: 'mismatch',
       problem: { kind: 'altered', seq: 30 },
     });
+  }, 60_000);
+
+  it('a record appended beyond the MAC’d head (chained, but the head not moved: no key) is named', async () => {
+    const { db, database, head } = await ledger(50);
+    const time = new Date().toISOString();
+    const entry: AuditEntry = {
+      request_id: 'forged',
+      event: 'audit.read',
+      phase: 'succeeded',
+      actor: { subject: 'mallory', team: 'keygate' },
+      target: {},
+    };
+    const { line, hash } = chainLine(51, head?.hash as string, time, entry);
+    await database.query(
+      `INSERT INTO ledger_records (seq, prev_hash, hash, time, request_id, event, phase, actor, target, line)
+       VALUES (51, $1, $2, $3, 'forged', 'audit.read', 'succeeded', $4, '{}', $5)`,
+      [head?.hash, hash, time, JSON.stringify(entry.actor), line.trimEnd()],
+    );
+    const run = await verify(db.url, []);
+    expect(run.status).toBe(1);
+    expect(run.output).toContain(
+      "problem:  altered at seq 51: record seq 51 lies beyond the MAC'd head (seq 50): Keygate did not append it",
+    );
+    expect((await verify(db.url, ['--no-head'])).status).toBe(0);
   }, 60_000);
 
   it('--anchor verifies the records after it; one that does not chain to the anchor is named', async () => {
