@@ -101,8 +101,10 @@ export class IssuancePipeline {
       ...caller,
       team: issuing ? this.policy.owningTeam(caller, request) : caller.team,
     };
-    // The quota's place is counted and held (on PostgreSQL: locked) until allowed or refused.
-    const hold = issuing ? await this.counter.hold(counted, meta.requestId) : undefined;
+    // The quota's place is counted and held (locked in the database) until allowed or refused:
+    // only where a quota rule applies (the owning team's or, acting for it, the caller's own).
+    const counting = issuing && (this.hasQuota(counted) || this.hasQuota(caller));
+    const hold = counting ? await this.counter.hold(counted, meta.requestId) : undefined;
     let decision: Decision;
     try {
       decision = this.policy.decide(
@@ -248,6 +250,12 @@ export class IssuancePipeline {
       phase,
       ...extra,
     };
+  }
+
+  /** Whether a quota rule (enforced or dry run) applies to this caller's team. */
+  private hasQuota(caller: Caller): boolean {
+    const quota = this.policy.rulesFor(caller).quota;
+    return quota.team_per_hour !== undefined || quota.subject_per_hour !== undefined;
   }
 
   /** How long until the quotas in force for this caller have room again. */
