@@ -10,7 +10,13 @@ function syntheticEntry(n: number): AuditEntry {
     request_id,
     event: 'qwiet.token.issue',
     phase: outcome ? 'succeeded' : 'attempt',
-    actor: { subject: `ci-bot-${n % 97}`, team: n % 3 ? 'payments' : 'platform', ip: '10.1.2.3' },
+    actor: {
+      subject: `ci-bot-${n % 97}`,
+      team: n % 3 ? 'payments' : 'platform',
+      ip: '10.1.2.3',
+      // Now and then a JSON escape and a character beyond ASCII, as real user agents have.
+      ...(n % 50 === 7 && { user_agent: 'runner "v2.3" \\ für CI\ttab' }),
+    },
     target: {
       vendor: 'qwiet',
       org_id: '2c0b6f7e-1d5a-4c1f-9a36-8f0f5b1e7d42',

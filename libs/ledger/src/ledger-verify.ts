@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import type { PoolClient } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { checkpointMac, GENESIS_HASH, parseChainBytes } from '@app/audit';
 import type { ChainPoint, ProblemKind } from '@app/audit';
 import type { Database } from './database';
@@ -56,6 +57,30 @@ const sha256Hex: (text: string) => string = oneShot
 const timeOf = (line: string): string => TIME.exec(line)?.[1] ?? '';
 
 const HASH_FIELD_BYTES = Buffer.from(HASH_FIELD, 'latin1');
+
+/** A line of COPY's text output as it is stored: `\\` is a backslash, `\n` a newline, and so on. */
+function copyUnescape(line: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(line.length);
+  let o = 0;
+  for (let i = 0; i < line.length; i++) {
+    let c = line[i];
+    if (c === 0x5c && i + 1 < line.length) {
+      const n = line[++i];
+      c = COPY_ESCAPES[n] ?? n;
+    }
+    out[o++] = c;
+  }
+  return out.subarray(0, o);
+}
+/** b f n r t v after a backslash. */
+const COPY_ESCAPES: Record<number, number> = {
+  0x62: 0x08,
+  0x66: 0x0c,
+  0x6e: 0x0a,
+  0x72: 0x0d,
+  0x74: 0x09,
+  0x76: 0x0b,
+};
 const TAIL_BYTES = TAIL;
 
 /** SHA-256 in hex of bytes. */
@@ -198,14 +223,20 @@ async function walk(
       values: firstOnly ? [from] : [from, from + pageSize],
       rowMode: 'array',
     });
-  // A page travels as one text (the lines joined by newlines, which no chained line holds): one
-  // value to parse, checked as bytes, so no string per record.
+  // A page travels as COPY's text output: the lines' bytes, one a line (no chained line holds a
+  // newline), checked as bytes: no string per record. The seq bounds are integers, so they can be
+  // written into the statement (COPY takes no parameters).
   const page = (from: number, session: PoolClient) => {
-    const result = session.query<[number, string | null]>({
-      text: `SELECT count(*)::int, string_agg(line, E'\\n' ORDER BY seq) FROM ledger_records
-             WHERE seq > $1 AND seq <= $2`,
-      values: [from, from + pageSize],
-      rowMode: 'array',
+    const stream = session.query(
+      copyTo(
+        `COPY (SELECT line FROM ledger_records WHERE seq > ${Math.trunc(from)} AND seq <= ${Math.trunc(from + pageSize)} ORDER BY seq) TO STDOUT`,
+      ),
+    );
+    const result = new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+      stream.on('error', reject);
     });
     result.catch(() => undefined); // a page asked for ahead may be left unread when a problem is found
     return result;
@@ -246,14 +277,23 @@ async function walk(
    * with its hash, and that hash is the SHA-256 of the line up to it. False at the first line that
    * does not pass (the state is then put back, and the page is checked row by row to name it).
    */
-  const checkPage = (text: string, count: number): boolean => {
+  const checkPage = (page: Buffer): boolean => {
     const saved = { expected, prevHash, records, firstLine, lastLine, checkpointHash };
-    const bytes = Buffer.from(text, 'utf8');
-    let lines = 0;
-    let lastStart = 0;
-    for (let s = 0; s < bytes.length; lines++) {
-      let e = bytes.indexOf(0x0a, s);
-      if (e < 0) e = bytes.length;
+    let last: Buffer | undefined;
+    let backslash = -1;
+    for (let from = 0; from < page.length;) {
+      let end = page.indexOf(0x0a, from);
+      if (end < 0) end = page.length;
+      // COPY writes a backslash as two (and a few control characters as escapes): such a line
+      // (a JSON escape in it) is checked in a copy put back to the stored bytes.
+      if (backslash < from) {
+        backslash = page.indexOf(0x5c, from);
+        if (backslash < 0) backslash = page.length; // none left in this page: not searched again
+      }
+      const escaped = backslash < end;
+      const bytes = escaped ? copyUnescape(page.subarray(from, end)) : page;
+      const s = escaped ? 0 : from;
+      const e = escaped ? bytes.length : end;
       const at = e - TAIL_BYTES;
       const prefix = `{"seq":${expected},"prev_hash":"${prevHash}","time":"`;
       let ok =
@@ -285,16 +325,12 @@ async function walk(
         return false;
       }
       if (firstLine === undefined) firstLine = bytes.toString('utf8', s, Math.min(e, s + 200));
-      lastStart = s;
+      last = bytes.subarray(s, Math.min(e, s + 200));
       expected++;
       records++;
-      s = e + 1;
+      from = end + 1;
     }
-    if (lines !== count) {
-      ({ expected, prevHash, records, firstLine, lastLine, checkpointHash } = saved);
-      return false;
-    }
-    lastLine = bytes.toString('utf8', lastStart, Math.min(bytes.length, lastStart + 200));
+    if (last) lastLine = last.toString('utf8');
     return true;
   };
 
@@ -309,17 +345,15 @@ async function walk(
   };
   ask();
   for (let from = start.seq; inFlight.length > 0; from += pageSize) {
-    const {
-      rows: [[count, text]],
-    } = await (inFlight.shift() as ReturnType<typeof page>);
+    const bytes = await (inFlight.shift() as ReturnType<typeof page>);
     ask();
-    if (count === 0 || text === null) {
+    if (bytes.length === 0) {
       // A whole page is missing: name the gap by the next record there is.
       const after = await rowsOf(from, client, true);
       const [seqText, hash, line] = after.rows[0];
       return fail(diagnose(seqText, hash, line));
     }
-    if (!checkPage(text, count)) {
+    if (!checkPage(bytes)) {
       const problem = checkRows((await rowsOf(from, client)).rows);
       if (problem) return problem;
     }
