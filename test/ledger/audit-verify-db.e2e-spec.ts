@@ -35,6 +35,13 @@ describe('keygate audit verify --db (a real PostgreSQL)', () => {
 
   it('streams the chain from seq 1 in pages to the MAC’d head: OK, with --json, through the CLI, never printing the password', async () => {
     const { db, database, head } = await ledger(2_500);
+    // A pool of one connection: one session, no read-ahead, the same result.
+    const single = await Database.connect({ url: db.url, max: 1 });
+    open.push(single);
+    expect(await verifyLedgerStream(single, { key: KEY, pageSize: 700 })).toMatchObject({
+      ok: true,
+      records: 2_500,
+    });
     const direct = await verifyLedgerStream(database, { key: KEY, pageSize: 300 });
     expect(direct).toMatchObject({
       ok: true,

@@ -18,7 +18,7 @@ export interface LedgerStreamVerifyOptions {
   checkpoint?: ChainPoint & { mac?: string };
   /** Records per page (default 5,000). */
   pageSize?: number;
-  /** Sessions sharing the snapshot, each reading a page ahead while this process checks one (default 3). */
+  /** Sessions sharing the snapshot, each reading a page ahead while this process checks one (default 3, at most the pool's size). */
   sessions?: number;
   /** Between pages: give the event loop back, report progress. */
   betweenPages?: (records: number) => Promise<void> | void;
@@ -105,7 +105,9 @@ export async function verifyLedgerStream(
   const sessions: PoolClient[] = [];
   let broken: Error | undefined;
   try {
-    for (let i = 0; i < (options.sessions ?? 3); i++) {
+    // Never more sessions than the pool holds (waiting for one that never frees would hang).
+    const count = Math.max(1, Math.min(options.sessions ?? 3, database.pool.options.max ?? 10));
+    for (let i = 0; i < count; i++) {
       const client = await database.pool.connect();
       sessions.push(client);
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
