@@ -1,8 +1,13 @@
 import { AuditEntry, chainLine, makeCheckpoint } from '@app/audit';
 import { Database, verifyLedgerStream } from '@app/ledger';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { auditExportCommand } from '../../apps/cli/src/audit-export.command';
+import { auditImportCommand } from '../../apps/cli/src/audit-import.command';
 import { auditVerifyDbCommand } from '../../apps/cli/src/audit-verify.command';
 import { createTestDatabase, TestDatabase } from '../support/db';
-import { runToExit, tsNodeArgs } from '../support/processes';
+import { freePort, runToExit, tsNodeArgs } from '../support/processes';
 import { fillLedger } from './ledger-fill';
 
 const KEY = 'test-audit-hmac-key-long-enough-0123456789';
@@ -243,6 +248,30 @@ describe('keygate audit verify --db (a real PostgreSQL)', () => {
     expect(wrong.status).toBe(1);
     expect(wrong.output).toContain('record seq 51 does not chain to the anchor');
     expect((await verify(db.url, ['--anchor', 'nonsense'])).status).toBe(2);
+  }, 60_000);
+
+  it('verify --db, export and import exit 1 naming DATABASE_URL, without its password, when the database cannot be reached', async () => {
+    const port = await freePort();
+    const env = {
+      DATABASE_URL: `postgres://keygate:N0t-For-Logs-42@127.0.0.1:${port}/keygate`,
+      AUDIT_HMAC_KEY: KEY,
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-unreachable-'));
+    try {
+      for (const run of [
+        await verify(env.DATABASE_URL, []),
+        await auditExportCommand([join(dir, 'out')], env),
+        await auditImportCommand([dir], env),
+      ]) {
+        expect(run.status).toBe(1);
+        expect(run.output).toContain(
+          `DATABASE_URL postgres://keygate:***@127.0.0.1:${port}/keygate: the database cannot be reached`,
+        );
+        expect(run.output).not.toContain('N0t-For-Logs-42');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('exits 1 naming DATABASE_URL when it is not set', async () => {
