@@ -1,8 +1,8 @@
 import * as crypto from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { checkpointMac, GENESIS_HASH, parseChainBytes } from '@app/audit';
 import type { ChainPoint, ProblemKind } from '@app/audit';
+import { copyLines, copyUnescape } from './copy-lines';
 import type { Database } from './database';
 import { ledgerHeadMac } from './pg-ledger-sink';
 
@@ -58,29 +58,6 @@ const timeOf = (line: string): string => TIME.exec(line)?.[1] ?? '';
 
 const HASH_FIELD_BYTES = Buffer.from(HASH_FIELD, 'latin1');
 
-/** A line of COPY's text output as it is stored: `\\` is a backslash, `\n` a newline, and so on. */
-function copyUnescape(line: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(line.length);
-  let o = 0;
-  for (let i = 0; i < line.length; i++) {
-    let c = line[i];
-    if (c === 0x5c && i + 1 < line.length) {
-      const n = line[++i];
-      c = COPY_ESCAPES[n] ?? n;
-    }
-    out[o++] = c;
-  }
-  return out.subarray(0, o);
-}
-/** b f n r t v after a backslash. */
-const COPY_ESCAPES: Record<number, number> = {
-  0x62: 0x08,
-  0x66: 0x0c,
-  0x6e: 0x0a,
-  0x72: 0x0d,
-  0x74: 0x09,
-  0x76: 0x0b,
-};
 const TAIL_BYTES = TAIL;
 
 /** SHA-256 in hex of bytes. */
@@ -225,21 +202,9 @@ async function walk(
       values: firstOnly ? [from] : [from, from + pageSize],
       rowMode: 'array',
     });
-  // A page travels as COPY's text output: the lines' bytes, one a line (no chained line holds a
-  // newline), checked as bytes: no string per record. The seq bounds are integers, so they can be
-  // written into the statement (COPY takes no parameters).
+  // A page travels as COPY's text output (copyLines), checked as bytes: no string per record.
   const page = (from: number, session: PoolClient) => {
-    const stream = session.query(
-      copyTo(
-        `COPY (SELECT line FROM ledger_records WHERE seq > ${Math.trunc(from)} AND seq <= ${Math.trunc(from + pageSize)} ORDER BY seq) TO STDOUT`,
-      ),
-    );
-    const result = new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-      stream.on('error', reject);
-    });
+    const result = copyLines(session, from, from + pageSize);
     result.catch(() => undefined); // a page asked for ahead may be left unread when a problem is found
     return result;
   };
