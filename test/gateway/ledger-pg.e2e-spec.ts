@@ -1,7 +1,6 @@
 import { Database, verifyLedger } from '@app/ledger';
 import { CI_ROLE_ID } from '@app/upstream-sim';
-import { Client } from 'pg';
-import { testServerUrl, useDatabase } from '../support/db';
+import { asServer, useDatabase } from '../support/db';
 import {
   scopeOnlyPolicy,
   StartedGateway,
@@ -11,16 +10,6 @@ import {
   TEST_AUDIT_KEY,
   writePolicy,
 } from '../support/gateway';
-
-async function asServer(sql: string): Promise<void> {
-  const client = new Client({ connectionString: testServerUrl() });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('gateway: two instances on one PostgreSQL ledger', () => {
   const holder = useDatabase();

@@ -1,7 +1,6 @@
 import { AuditEntry, AuditUnavailableError, chainLine } from '@app/audit';
 import { Database, ledgerHeadMac, PgLedgerSink, verifyLedger } from '@app/ledger';
-import { Client } from 'pg';
-import { testServerUrl, useDatabase } from '../support/db';
+import { asServer, useDatabase } from '../support/db';
 
 const KEY = 'test-audit-hmac-key-long-enough-0123456789';
 
@@ -15,15 +14,6 @@ const entry = (n: number, extra: Partial<AuditEntry> = {}): AuditEntry => ({
 });
 
 /** Runs SQL as the server's superuser on the maintenance database. */
-async function asServer(sql: string): Promise<void> {
-  const client = new Client({ connectionString: testServerUrl() });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('PgLedgerSink (a real PostgreSQL)', () => {
   const holder = useDatabase();

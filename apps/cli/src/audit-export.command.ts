@@ -4,13 +4,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HEAD_FILE, listSegments } from '@app/audit';
-import {
-  Database,
-  DatabaseUnreachableError,
-  exportLedger,
-  LedgerExportRefused,
-  PgLedgerSink,
-} from '@app/ledger';
+import { exportLedger, LedgerExportRefused, PgLedgerSink } from '@app/ledger';
+import { onDatabase } from './database';
 
 export const AUDIT_EXPORT_USAGE = `keygate audit export DIR [--by NAME]
   Writes the PostgreSQL ledger at DATABASE_URL as the file log's JSONL segments (rotated at
@@ -59,56 +54,49 @@ export async function auditExportCommand(
         'AUDIT_HMAC_KEY is not set: the export is recorded in the ledger first, which needs it',
       status: 1,
     };
-  let database: Database;
-  try {
-    database = await Database.connect({ url, max: 2, applicationName: 'keygate-export' });
-  } catch (error) {
-    if (error instanceof DatabaseUnreachableError) return { output: error.message, status: 1 };
-    throw error;
-  }
-  try {
-    // Recorded before anything is written: no export leaves the ledger unrecorded.
-    const sink = await PgLedgerSink.open({ database, hmacKey: key });
-    let seq: number;
+  return onDatabase({ url, max: 2, applicationName: 'keygate-export' }, async (database) => {
     try {
-      const [record] = await sink.append([
-        {
-          request_id: `cli-export-${randomUUID()}`,
-          event: 'audit.read',
-          phase: 'succeeded',
-          actor: { subject: by, team: 'keygate' },
-          target: {},
-          read: { kind: 'export', filters: { dir } },
-          note: 'keygate audit export: every record from seq 1 to the head, this one included',
-        },
-      ]);
-      seq = record.seq;
-    } catch (error) {
+      // Recorded before anything is written: no export leaves the ledger unrecorded.
+      const sink = await PgLedgerSink.open({ database, hmacKey: key });
+      let seq: number;
+      try {
+        const [record] = await sink.append([
+          {
+            request_id: `cli-export-${randomUUID()}`,
+            event: 'audit.read',
+            phase: 'succeeded',
+            actor: { subject: by, team: 'keygate' },
+            target: {},
+            read: { kind: 'export', filters: { dir } },
+            note: 'keygate audit export: every record from seq 1 to the head, this one included',
+          },
+        ]);
+        seq = record.seq;
+      } catch (error) {
+        return {
+          output: `${database.safeUrl}: the export cannot be recorded in the ledger, so nothing was exported: ${(error as Error).message}`,
+          status: 1,
+        };
+      } finally {
+        await sink.close();
+      }
+      const started = process.hrtime.bigint();
+      const result = await exportLedger(database, { dir, segmentBytes });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       return {
-        output: `${database.safeUrl}: the export cannot be recorded in the ledger, so nothing was exported: ${(error as Error).message}`,
-        status: 1,
+        output: [
+          `${database.safeUrl}: exported to ${dir}`,
+          `  records:  ${result.records} (seq 1 to ${result.head.seq}) in ${result.segments.length} segment(s), ${seconds.toFixed(3)} s`,
+          `  head:     seq ${result.head.seq} (its MAC as the ledger holds it)`,
+          `  recorded: seq ${seq} (audit.read, export, by ${by})`,
+          `  check it: keygate audit verify ${dir}`,
+        ].join('\n'),
+        status: 0,
       };
-    } finally {
-      await sink.close();
+    } catch (error) {
+      if (error instanceof LedgerExportRefused)
+        return { output: `${dir}: ${error.message}`, status: 1 };
+      throw error;
     }
-    const started = process.hrtime.bigint();
-    const result = await exportLedger(database, { dir, segmentBytes });
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return {
-      output: [
-        `${database.safeUrl}: exported to ${dir}`,
-        `  records:  ${result.records} (seq 1 to ${result.head.seq}) in ${result.segments.length} segment(s), ${seconds.toFixed(3)} s`,
-        `  head:     seq ${result.head.seq} (its MAC as the ledger holds it)`,
-        `  recorded: seq ${seq} (audit.read, export, by ${by})`,
-        `  check it: keygate audit verify ${dir}`,
-      ].join('\n'),
-      status: 0,
-    };
-  } catch (error) {
-    if (error instanceof LedgerExportRefused)
-      return { output: `${dir}: ${error.message}`, status: 1 };
-    throw error;
-  } finally {
-    await database.close();
-  }
+  });
 }

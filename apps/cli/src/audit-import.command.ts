@@ -1,11 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import {
-  Database,
-  DatabaseUnreachableError,
-  importAuditLog,
-  LedgerImportRefused,
-} from '@app/ledger';
+import { importAuditLog, LedgerImportRefused } from '@app/ledger';
+import { onDatabase } from './database';
 
 export const AUDIT_IMPORT_USAGE = `keygate audit import DIR
   Loads the file log in DIR (segments and head, as Keygate's file sink writes them, head MAC of
@@ -37,35 +33,28 @@ export async function auditImportCommand(
       output: 'AUDIT_HMAC_KEY is not set (the key of the file log’s head, and the ledger’s)',
       status: 1,
     };
-  let database: Database;
-  try {
-    database = await Database.connect({ url, max: 1, applicationName: 'keygate-import' });
-  } catch (error) {
-    if (error instanceof DatabaseUnreachableError) return { output: error.message, status: 1 };
-    throw error;
-  }
-  try {
-    const started = process.hrtime.bigint();
-    const result = await importAuditLog(database, { dir, key });
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const what =
-      result.records === 0
-        ? `nothing to import: the ledger already ends at the log's last record (seq ${result.continued})`
-        : `imported ${result.records} records (seq ${result.from} to ${result.to})${result.continued > 0 ? `, continuing the ledger's head at seq ${result.continued}` : ' into an empty ledger'}`;
-    return {
-      output: [
-        `${dir} -> ${database.safeUrl}: ${what}, ${seconds.toFixed(3)} s`,
-        `  log head:  ${result.fileHead}`,
-        `  inventory: ${result.inventory} credential(s)`,
-        `  check it:  keygate audit verify --db`,
-      ].join('\n'),
-      status: 0,
-    };
-  } catch (error) {
-    if (error instanceof LedgerImportRefused)
-      return { output: `${dir}: ${error.message}`, status: 1 };
-    throw error;
-  } finally {
-    await database.close();
-  }
+  return onDatabase({ url, max: 1, applicationName: 'keygate-import' }, async (database) => {
+    try {
+      const started = process.hrtime.bigint();
+      const result = await importAuditLog(database, { dir, key });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const what =
+        result.records === 0
+          ? `nothing to import: the ledger already ends at the log's last record (seq ${result.continued})`
+          : `imported ${result.records} records (seq ${result.from} to ${result.to})${result.continued > 0 ? `, continuing the ledger's head at seq ${result.continued}` : ' into an empty ledger'}`;
+      return {
+        output: [
+          `${dir} -> ${database.safeUrl}: ${what}, ${seconds.toFixed(3)} s`,
+          `  log head:  ${result.fileHead}`,
+          `  inventory: ${result.inventory} credential(s)`,
+          `  check it:  keygate audit verify --db`,
+        ].join('\n'),
+        status: 0,
+      };
+    } catch (error) {
+      if (error instanceof LedgerImportRefused)
+        return { output: `${dir}: ${error.message}`, status: 1 };
+      throw error;
+    }
+  });
 }

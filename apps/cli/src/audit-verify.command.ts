@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseCheckpoint, verifyAuditLog } from '@app/audit';
 import { DEV_AUDIT_KEY_FILE } from '@app/auth';
-import { Database, DatabaseUnreachableError, verifyLedgerStream } from '@app/ledger';
+import { verifyLedgerStream } from '@app/ledger';
+import { onDatabase } from './database';
 
 export const AUDIT_VERIFY_USAGE = `keygate audit verify [DIR|FILE] [--json] [--no-head] [--anchor SEQ:HASH] [--checkpoint SEQ:HASH[:MAC]]
   Walks the hash chain of an audit directory (default: AUDIT_DIR, else .keygate/audit) or of one
@@ -125,14 +126,7 @@ export async function auditVerifyDbCommand(
       output: 'DATABASE_URL is not set (postgres://user:password@host:5432/database)',
       status: 1,
     };
-  let database: Database;
-  try {
-    database = await Database.connect({ url, max: 3, applicationName: 'keygate-verify' });
-  } catch (error) {
-    if (error instanceof DatabaseUnreachableError) return { output: error.message, status: 1 };
-    throw error;
-  }
-  try {
+  return onDatabase({ url, max: 3, applicationName: 'keygate-verify' }, async (database) => {
     const started = process.hrtime.bigint();
     const result = await verifyLedgerStream(database, {
       key: env.AUDIT_HMAC_KEY || devAuditKey(),
@@ -166,9 +160,7 @@ export async function auditVerifyDbCommand(
       `  proves:   ${result.proves}`,
     ];
     return { output: lines.join('\n'), status: result.ok ? 0 : 1 };
-  } finally {
-    await database.close();
-  }
+  });
 }
 
 /** `keygate audit verify`, either form. */

@@ -1,4 +1,5 @@
-import { Database, DatabaseUnreachableError, MigrationError, redactDatabaseUrl } from '@app/ledger';
+import { MigrationError, redactDatabaseUrl } from '@app/ledger';
+import { onDatabase } from './database';
 
 export const DB_MIGRATE_USAGE = `keygate db migrate
   Applies the pending schema migrations to DATABASE_URL (under the advisory lock the gateway also
@@ -17,32 +18,25 @@ export async function dbMigrateCommand(
       output: 'DATABASE_URL is not set (postgres://user:password@host:5432/database)',
       status: 1,
     };
-  let database: Database;
-  try {
-    database = await Database.connect({ url, applicationName: 'keygate-migrate' });
-  } catch (error) {
-    if (error instanceof DatabaseUnreachableError) return { output: error.message, status: 1 };
-    throw error;
-  }
-  try {
-    const report = await database.migrate();
-    const lines = [
-      `${redactDatabaseUrl(url)}:`,
-      ...(report.applied.length > 0
-        ? report.applied.map(
-            (m) => `  applied ${m.version}_${m.name} (sha256 ${m.checksum.slice(0, 12)})`,
-          )
-        : ['  nothing to apply']),
-      `  schema:  ${report.current.at(-1)?.version ?? 'none'} (${report.current.length} migration(s) applied)`,
-      ...(report.unknown.length > 0
-        ? [`  note:    applied by a newer release: ${report.unknown.join(', ')}`]
-        : []),
-    ];
-    return { output: lines.join('\n'), status: 0 };
-  } catch (error) {
-    if (error instanceof MigrationError) return { output: error.message, status: 1 };
-    throw error;
-  } finally {
-    await database.close();
-  }
+  return onDatabase({ url, applicationName: 'keygate-migrate' }, async (database) => {
+    try {
+      const report = await database.migrate();
+      const lines = [
+        `${redactDatabaseUrl(url)}:`,
+        ...(report.applied.length > 0
+          ? report.applied.map(
+              (m) => `  applied ${m.version}_${m.name} (sha256 ${m.checksum.slice(0, 12)})`,
+            )
+          : ['  nothing to apply']),
+        `  schema:  ${report.current.at(-1)?.version ?? 'none'} (${report.current.length} migration(s) applied)`,
+        ...(report.unknown.length > 0
+          ? [`  note:    applied by a newer release: ${report.unknown.join(', ')}`]
+          : []),
+      ];
+      return { output: lines.join('\n'), status: 0 };
+    } catch (error) {
+      if (error instanceof MigrationError) return { output: error.message, status: 1 };
+      throw error;
+    }
+  });
 }
