@@ -16,12 +16,13 @@ import {
   checkpointMac,
   fingerprint,
   GENESIS_HASH,
+  headMac,
   parseCheckpoint,
   readRecords,
   segmentName,
   verifyAuditLog,
 } from '@app/audit';
-import { Database, ledgerHeadMac, PgLedgerSink } from '@app/ledger';
+import { Database, PgLedgerSink } from '@app/ledger';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import { auditAcceptLossCommand } from '../../apps/cli/src/audit-accept-loss.command';
 import { auditVerifyCommand } from '../../apps/cli/src/audit-verify.command';
@@ -95,7 +96,7 @@ describe('audit attacks: the fingerprint endpoint is no MAC oracle', () => {
       ).body;
       expect(answer.fingerprint).not.toBe(`hmac-sha256:${rawMac(text)}`);
       expect(answer.fingerprint.replace('hmac-sha256:', '')).not.toBe(
-        ledgerHeadMac(TEST_AUDIT_KEY, last.seq, last.hash),
+        headMac(TEST_AUDIT_KEY, last.seq, last.hash),
       );
     } finally {
       await g.close();

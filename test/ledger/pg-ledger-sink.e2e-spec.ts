@@ -1,5 +1,5 @@
-import { AuditEntry, AuditUnavailableError, chainLine } from '@app/audit';
-import { Database, ledgerHeadMac, PgLedgerSink, verifyLedger } from '@app/ledger';
+import { AuditEntry, AuditUnavailableError, chainLine, headMac } from '@app/audit';
+import { Database, PgLedgerSink, verifyLedger } from '@app/ledger';
 import { asServer, useDatabase } from '../support/db';
 
 const KEY = 'test-audit-hmac-key-long-enough-0123456789';
@@ -68,7 +68,7 @@ describe('PgLedgerSink (a real PostgreSQL)', () => {
 
     const head = (await database.query('SELECT seq, hash, mac FROM ledger_head')).rows[0];
     expect({ seq: Number(head.seq), hash: head.hash }).toEqual({ seq: 3, hash: c.hash });
-    expect(head.mac).toBe(ledgerHeadMac(KEY, 3, c.hash));
+    expect(head.mac).toBe(headMac(KEY, 3, c.hash));
     expect(await verifyLedger(database, { key: KEY })).toMatchObject({
       ok: true,
       records: 3,

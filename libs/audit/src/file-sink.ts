@@ -3,6 +3,7 @@ import { fdatasync as fdatasyncCallback, readFileSync, statSync, writeSync } fro
 import { FileHandle, open, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { AuditEntry, AuditRecord } from './audit.types';
+import { GroupCommit } from './group-commit';
 import { chainLine, GENESIS_HASH, parseChainBytes } from './chain';
 import { headMac, legacyHeadMac, sameMac } from './keys';
 import { headFileFor, listSegments, segmentName, segmentNumber } from './segments';
@@ -23,12 +24,6 @@ export interface AuditSinkOptions {
 /** The audit log cannot be written: issuance and revocation must not go on. */
 export class AuditUnavailableError extends Error {
   override readonly name = 'AuditUnavailableError';
-}
-
-interface Pending {
-  entries: AuditEntry[];
-  resolve: (records: AuditRecord[]) => void;
-  reject: (error: AuditUnavailableError) => void;
 }
 
 export interface SinkHealth {
@@ -86,8 +81,13 @@ export class AuditFileSink {
   private segment = 0;
   private seq = 0;
   private lastHash = GENESIS_HASH;
-  private queue: Pending[] = [];
-  private flushing = false;
+  private readonly commits = new GroupCommit(
+    (entries) => this.write(entries),
+    (error) =>
+      new AuditUnavailableError(
+        `audit log ${this.file ?? this.options.dir} cannot be written (${describe(error)})`,
+      ),
+  );
   private failure?: { error: string; since: string };
   /** Set when the open segment vanished from its path: that is an incident, not a hiccup, so the sink stays closed. */
   private removed = false;
@@ -139,8 +139,8 @@ export class AuditFileSink {
 
   /** Resolves once the head file records the last batch written (the pause skipped). */
   async flushHead(): Promise<void> {
-    for (let i = 0; i < 10_000 && (this.flushing || this.headWriting || this.headTimer); i++) {
-      if (this.headTimer && !this.flushing && !this.headWriting) {
+    for (let i = 0; i < 10_000 && (!this.commits.idle || this.headWriting || this.headTimer); i++) {
+      if (this.headTimer && this.commits.idle && !this.headWriting) {
         clearTimeout(this.headTimer);
         this.headTimer = undefined;
         this.writeHead();
@@ -199,16 +199,13 @@ export class AuditFileSink {
 
   /** Appends records in order; resolves once they are on disk. */
   append(entries: AuditEntry[]): Promise<AuditRecord[]> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ entries, resolve, reject });
-      // Appends made in the same turn of the event loop share one batch.
-      if (this.queue.length === 1 && !this.flushing) setImmediate(() => void this.drain());
-    });
+    // Appends made in the same turn of the event loop share one batch.
+    return this.commits.append(entries);
   }
 
   async close(): Promise<void> {
-    while (this.flushing || this.queue.length > 0 || this.headWriting || this.headTimer) {
-      if (this.headTimer && !this.flushing) {
+    while (!this.commits.idle || this.headWriting || this.headTimer) {
+      if (this.headTimer && this.commits.idle) {
         // the last head is written now rather than after the pause
         clearTimeout(this.headTimer);
         this.headTimer = undefined;
@@ -218,28 +215,6 @@ export class AuditFileSink {
     }
     await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
-  }
-
-  private async drain(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0);
-      try {
-        const records = await this.write(batch.flatMap((p) => p.entries));
-        let at = 0;
-        for (const p of batch) {
-          p.resolve(records.slice(at, at + p.entries.length));
-          at += p.entries.length;
-        }
-      } catch (error) {
-        const unavailable = new AuditUnavailableError(
-          `audit log ${this.file ?? this.options.dir} cannot be written (${describe(error)})`,
-        );
-        for (const p of batch) p.reject(unavailable);
-      }
-    }
-    this.flushing = false;
   }
 
   private async write(entries: AuditEntry[]): Promise<AuditRecord[]> {

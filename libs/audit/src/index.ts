@@ -2,6 +2,7 @@ export * from './audit.types';
 export { AuditFileSink, AuditUnavailableError } from './file-sink';
 export type { AuditSinkOptions, SinkHealth } from './file-sink';
 export { chainLine, parseChainBytes, GENESIS_HASH } from './chain';
+export { GroupCommit } from './group-commit';
 export {
   checkpointMac,
   deriveKey,

@@ -10,7 +10,7 @@ export {
   MigrationError,
 } from './migrations';
 export type { AppliedMigration, Migration, MigrationReport } from './migrations';
-export { appendChainedBatch, inventoryKeyOf, ledgerHeadMac, PgLedgerSink } from './pg-ledger-sink';
+export { appendChainedBatch, inventoryKeyOf, PgLedgerSink } from './pg-ledger-sink';
 export type { PgLedgerSinkOptions, PgSinkHealth } from './pg-ledger-sink';
 export { ledgerLines, verifyLedger } from './pg-verify';
 export type { LedgerVerifyOptions, LedgerVerifyProblem, LedgerVerifyResult } from './pg-verify';

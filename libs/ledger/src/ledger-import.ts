@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { PoolClient } from 'pg';
-import { GENESIS_HASH, listSegments, parseChainBytes, verifyAuditLog } from '@app/audit';
+import { GENESIS_HASH, headMac, listSegments, parseChainBytes, verifyAuditLog } from '@app/audit';
 import type { AuditRecord } from '@app/audit';
 import type { Database } from './database';
-import { appendChainedBatch, inventoryKeyOf, ledgerHeadMac } from './pg-ledger-sink';
+import { appendChainedBatch, inventoryKeyOf } from './pg-ledger-sink';
 
 export interface LedgerImportOptions {
   /** The file log's directory (segments and head file). */
@@ -70,7 +70,7 @@ export async function importAuditLog(
       )
     ).rows[0];
     let head = row && { seq: Number(row.seq), hash: row.hash };
-    if (row && ledgerHeadMac(key, head.seq, head.hash) !== row.mac)
+    if (row && headMac(key, head.seq, head.hash) !== row.mac)
       throw new LedgerImportRefused(
         `the ledger's head (seq ${head.seq}) does not carry this deployment's MAC: nothing imported`,
       );

@@ -1,10 +1,9 @@
 import * as crypto from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { checkpointMac, GENESIS_HASH, parseChainBytes } from '@app/audit';
+import { checkpointMac, GENESIS_HASH, headMac, parseChainBytes } from '@app/audit';
 import type { ChainPoint, ProblemKind } from '@app/audit';
 import { copyLines, copyUnescape } from './copy-lines';
 import type { Database } from './database';
-import { ledgerHeadMac } from './pg-ledger-sink';
 
 /** `keygate audit verify --db`: the file verifier's rules, on the PostgreSQL ledger. */
 export interface LedgerStreamVerifyOptions {
@@ -363,7 +362,7 @@ async function walk(
         },
         'unverified (no key)',
       );
-    if (ledgerHeadMac(key, head.seq, head.hash) !== head.mac)
+    if (headMac(key, head.seq, head.hash) !== head.mac)
       return fail({
         kind: 'altered',
         seq: head.seq,

@@ -1,4 +1,3 @@
-import { createHmac, hkdfSync } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import {
   AuditEntry,
@@ -7,6 +6,8 @@ import {
   chainLine,
   CREATING_EVENTS,
   GENESIS_HASH,
+  GroupCommit,
+  headMac,
 } from '@app/audit';
 import type { SinkHealth } from '@app/audit';
 import type { Database } from './database';
@@ -22,39 +23,6 @@ export interface PgLedgerSinkOptions {
 export interface PgSinkHealth extends SinkHealth {
   /** The store, named by DATABASE_URL without its password. */
   store: string;
-}
-
-const headKeys = new Map<string, Buffer>();
-
-/**
- * The MAC of the ledger's head (seq, hash) under the head's own key: HKDF-SHA256 of AUDIT_HMAC_KEY
- * with info "keygate ledger head v1" (the same key and text as the file log's head, libs/audit
- * keys.ts headMac, so an exported head verifies offline).
- */
-export function ledgerHeadMac(deploymentKey: string, seq: number, hash: string): string {
-  let key = headKeys.get(deploymentKey);
-  if (!key) {
-    key = Buffer.from(
-      hkdfSync(
-        'sha256',
-        Buffer.from(deploymentKey, 'utf8'),
-        Buffer.alloc(0),
-        'keygate ledger head v1',
-        32,
-      ),
-    );
-    if (headKeys.size > 16) headKeys.clear();
-    headKeys.set(deploymentKey, key);
-  }
-  return createHmac('sha256', key)
-    .update(`keygate-audit-head:${seq}:${hash}`, 'utf8')
-    .digest('hex');
-}
-
-interface Pending {
-  entries: AuditEntry[];
-  resolve: (records: AuditRecord[]) => void;
-  reject: (error: AuditUnavailableError) => void;
 }
 
 interface Head {
@@ -221,7 +189,7 @@ export async function appendChainedBatch(
       head?.seq ?? 0,
       seq,
       prev,
-      ledgerHeadMac(hmacKey, seq, prev),
+      headMac(hmacKey, seq, prev),
       records.map((r) => r.seq),
       records.map((r) => r.prev_hash),
       records.map((r) => r.hash),
@@ -270,8 +238,15 @@ export class PgLedgerSink {
   private client?: PoolClient;
   private head?: Head;
   private broken = false;
-  private queue: Pending[] = [];
-  private flushing = false;
+  private readonly commits = new GroupCommit(
+    (entries) => this.write(entries),
+    (error) => {
+      this.fail(error);
+      return new AuditUnavailableError(
+        `audit ledger ${this.store} cannot be written (${describe(error)})`,
+      );
+    },
+  );
   private failure?: { error: string; since: string };
   /** Transactions that committed records: fewer than appends when group commit works. */
   batches = 0;
@@ -319,45 +294,17 @@ export class PgLedgerSink {
 
   /** The head moves in each batch's own statement: nothing to wait for beyond the batches queued. */
   async flushHead(): Promise<void> {
-    for (let i = 0; i < 100_000 && (this.flushing || this.queue.length > 0); i++)
-      await new Promise((resolve) => setImmediate(resolve));
+    await this.commits.settled();
   }
 
   append(entries: AuditEntry[]): Promise<AuditRecord[]> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ entries, resolve, reject });
-      if (this.queue.length === 1 && !this.flushing) setImmediate(() => void this.drain());
-    });
+    return this.commits.append(entries);
   }
 
   async close(): Promise<void> {
-    while (this.flushing || this.queue.length > 0)
-      await new Promise((resolve) => setImmediate(resolve));
+    await this.commits.settled();
     this.client?.release();
     this.client = undefined;
-  }
-
-  private async drain(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0);
-      try {
-        const records = await this.write(batch.flatMap((p) => p.entries));
-        let at = 0;
-        for (const p of batch) {
-          p.resolve(records.slice(at, at + p.entries.length));
-          at += p.entries.length;
-        }
-      } catch (error) {
-        this.fail(error);
-        const unavailable = new AuditUnavailableError(
-          `audit ledger ${this.store} cannot be written (${describe(error)})`,
-        );
-        for (const p of batch) p.reject(unavailable);
-      }
-    }
-    this.flushing = false;
   }
 
   /** A session of its own, synchronous_commit on, and the head it will build on. */
@@ -396,7 +343,7 @@ export class PgLedgerSink {
     );
     if (rows.length === 0) return undefined;
     const head = { seq: Number(rows[0].seq), hash: rows[0].hash };
-    if (ledgerHeadMac(this.options.hmacKey, head.seq, head.hash) !== rows[0].mac)
+    if (headMac(this.options.hmacKey, head.seq, head.hash) !== rows[0].mac)
       throw new Error(
         `the ledger head (seq ${head.seq}) does not carry this deployment's MAC: it was not written by Keygate with AUDIT_HMAC_KEY`,
       );

@@ -1,6 +1,5 @@
-import { GENESIS_HASH, parseChainBytes } from '@app/audit';
+import { GENESIS_HASH, headMac, parseChainBytes } from '@app/audit';
 import type { Database } from './database';
-import { ledgerHeadMac } from './pg-ledger-sink';
 
 export interface LedgerVerifyProblem {
   kind: 'altered' | 'missing' | 'reordered' | 'malformed' | 'truncated';
@@ -123,7 +122,7 @@ export async function verifyLedger(
       message: `the head is at seq ${headSeq} but the records end at seq ${last?.seq ?? 0}`,
     });
   if (!options.key) return { ok: false, records, first, last, head: 'unverified (no key)', proves };
-  if (ledgerHeadMac(options.key, headSeq, head.hash) !== head.mac)
+  if (headMac(options.key, headSeq, head.hash) !== head.mac)
     return fail({ kind: 'altered', seq: headSeq, message: 'the head’s MAC does not match' });
   return { ok: true, records, first, last, head: 'matches', proves };
 }
