@@ -41,12 +41,6 @@ export async function auditExportCommand(
       output: `${dir} already holds an audit log: export into an empty directory`,
       status: 1,
     };
-  const url = env.DATABASE_URL;
-  if (!url)
-    return {
-      output: 'DATABASE_URL is not set (postgres://user:password@host:5432/database)',
-      status: 1,
-    };
   const key = env.AUDIT_HMAC_KEY;
   if (!key)
     return {
@@ -54,7 +48,7 @@ export async function auditExportCommand(
         'AUDIT_HMAC_KEY is not set: the export is recorded in the ledger first, which needs it',
       status: 1,
     };
-  return onDatabase({ url, max: 2, applicationName: 'keygate-export' }, async (database) => {
+  return onDatabase(env, { max: 2, applicationName: 'keygate-export' }, async (database) => {
     try {
       // Recorded before anything is written: no export leaves the ledger unrecorded.
       const sink = await PgLedgerSink.open({ database, hmacKey: key });

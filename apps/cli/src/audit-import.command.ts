@@ -21,19 +21,13 @@ export async function auditImportCommand(
   const dir = positionals[0];
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     return { output: `${dir}: no such directory`, status: 1 };
-  const url = env.DATABASE_URL;
-  if (!url)
-    return {
-      output: 'DATABASE_URL is not set (postgres://user:password@host:5432/database)',
-      status: 1,
-    };
   const key = env.AUDIT_HMAC_KEY;
   if (!key)
     return {
       output: 'AUDIT_HMAC_KEY is not set (the key of the file log’s head, and the ledger’s)',
       status: 1,
     };
-  return onDatabase({ url, max: 1, applicationName: 'keygate-import' }, async (database) => {
+  return onDatabase(env, { max: 1, applicationName: 'keygate-import' }, async (database) => {
     try {
       const started = process.hrtime.bigint();
       const result = await importAuditLog(database, { dir, key });

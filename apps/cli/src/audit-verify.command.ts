@@ -120,13 +120,7 @@ export async function auditVerifyDbCommand(
   const parsed = parseVerifyArgs(args);
   if ('error' in parsed) return parsed.error;
   const { values, anchor, checkpoint } = parsed;
-  const url = env.DATABASE_URL;
-  if (!url)
-    return {
-      output: 'DATABASE_URL is not set (postgres://user:password@host:5432/database)',
-      status: 1,
-    };
-  return onDatabase({ url, max: 3, applicationName: 'keygate-verify' }, async (database) => {
+  return onDatabase(env, { max: 3, applicationName: 'keygate-verify' }, async (database) => {
     const started = process.hrtime.bigint();
     const result = await verifyLedgerStream(database, {
       key: env.AUDIT_HMAC_KEY || devAuditKey(),

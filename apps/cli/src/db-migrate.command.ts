@@ -1,4 +1,4 @@
-import { MigrationError, redactDatabaseUrl } from '@app/ledger';
+import { MigrationError } from '@app/ledger';
 import { onDatabase } from './database';
 
 export const DB_MIGRATE_USAGE = `keygate db migrate
@@ -12,17 +12,11 @@ export async function dbMigrateCommand(
   env: NodeJS.ProcessEnv,
 ): Promise<{ output: string; status: number }> {
   if (args.length > 0) return { output: `usage: ${DB_MIGRATE_USAGE}`, status: 2 };
-  const url = env.DATABASE_URL;
-  if (!url)
-    return {
-      output: 'DATABASE_URL is not set (postgres://user:password@host:5432/database)',
-      status: 1,
-    };
-  return onDatabase({ url, applicationName: 'keygate-migrate' }, async (database) => {
+  return onDatabase(env, { applicationName: 'keygate-migrate' }, async (database) => {
     try {
       const report = await database.migrate();
       const lines = [
-        `${redactDatabaseUrl(url)}:`,
+        `${database.safeUrl}:`,
         ...(report.applied.length > 0
           ? report.applied.map(
               (m) => `  applied ${m.version}_${m.name} (sha256 ${m.checksum.slice(0, 12)})`,
