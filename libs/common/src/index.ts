@@ -3,6 +3,7 @@ export {
   AUDIT_EVENTS,
   AUDIT_PHASES,
   CREDENTIAL_ACTIONS,
+  CREDENTIAL_STATUSES,
   GatewayRole,
   OCTANE_ID,
   POLICY_ACTIONS,
@@ -13,5 +14,6 @@ export type {
   AuditEventName,
   AuditPhaseName,
   CredentialAction,
+  CredentialStatus,
   PolicyActionName,
 } from './vocabulary';

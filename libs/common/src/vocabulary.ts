@@ -42,8 +42,44 @@ export const AUDIT_EVENTS = [
   'audit.read',
   'policy.loaded',
   'policy.rejected',
+  // The credential lifecycle (issue 14): what Keygate found or did about credentials it holds.
+  /** A revocation checked at the vendor: the credential no longer works. */
+  'credential.revocation_verified',
+  /** A revocation the vendor reported done, yet the credential still works (or could not be checked). */
+  'credential.revocation_unverified',
+  /** A credential that expires within a notice threshold. */
+  'credential.expiring',
+  /** A credential past its expiry (by its recorded expiry, or as the vendor shows it). */
+  'credential.expired',
+  /** A credential at the vendor that Keygate never issued. */
+  'drift.unknown_credential',
+  /** A credential active in the inventory that the vendor no longer has (revoked outside Keygate). */
+  'drift.revoked_outside',
+  /** One reconciliation pass: counts per vendor and scope, duration, errors. */
+  'drift.pass',
+  /** A leaked secret looked up (found or not). */
+  'leak.lookup',
+  /** A leaked secret's credential revoked. */
+  'leak.revoked',
+  /** Every active credential of a subject or team revoked (offboarding). */
+  'offboarding.done',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
+
+/**
+ * The states of a credential in the inventory. `revoke_unverified`: revoked at the vendor's word but
+ * still working there (or not checkable yet); `revoked_outside`: gone at the vendor without a
+ * revocation through Keygate.
+ */
+export const CREDENTIAL_STATUSES = [
+  'active',
+  'revoked',
+  'revoke_unverified',
+  'revoked_outside',
+  'expired',
+  'compensated',
+] as const;
+export type CredentialStatus = (typeof CREDENTIAL_STATUSES)[number];
 
 /** The phases of an audit record: the attempt, then one outcome. */
 export const AUDIT_PHASES = ['attempt', 'denied', 'succeeded', 'failed', 'compensated'] as const;

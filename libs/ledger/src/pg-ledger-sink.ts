@@ -10,6 +10,7 @@ import {
   headMac,
 } from '@app/audit';
 import type { SinkHealth } from '@app/audit';
+import type { CredentialStatus } from '@app/common';
 import type { Database } from './database';
 
 export interface PgLedgerSinkOptions {
@@ -32,7 +33,9 @@ interface Head {
 
 /** One change to the inventory made by a batch (the last one wins per credential). */
 interface InventoryChange {
-  op: 'issue' | 'regenerate' | 'revoke' | 'compensate';
+  op: 'issue' | 'regenerate' | 'revoke' | 'compensate' | 'status';
+  /** op 'status': the credential's new status. */
+  status?: CredentialStatus;
   vendor: string;
   scope: string;
   credential_id: string;
@@ -50,6 +53,14 @@ interface InventoryChange {
 
 const REVOKING_EVENTS = new Set(['qwiet.token.revoke', 'octane.api_access.revoke']);
 
+/** The lifecycle events that set a credential's status (on their `succeeded` record). */
+const STATUS_EVENTS: ReadonlyMap<string, CredentialStatus> = new Map<string, CredentialStatus>([
+  ['credential.revocation_verified', 'revoked'],
+  ['credential.revocation_unverified', 'revoke_unverified'],
+  ['credential.expired', 'expired'],
+  ['drift.revoked_outside', 'revoked_outside'],
+]);
+
 /** The inventory change a record makes, if any. */
 function inventoryChange(r: AuditRecord): InventoryChange | undefined {
   const t = r.target;
@@ -60,10 +71,12 @@ function inventoryChange(r: AuditRecord): InventoryChange | undefined {
     if (CREATING_EVENTS.has(r.event)) op = 'issue';
     else if (r.event === 'octane.api_access.regenerate') op = 'regenerate';
     else if (REVOKING_EVENTS.has(r.event)) op = 'revoke';
+    else if (STATUS_EVENTS.has(r.event)) op = 'status';
   }
   if (!op) return undefined;
   return {
     op,
+    ...(op === 'status' && { status: STATUS_EVENTS.get(r.event) }),
     vendor: t.vendor,
     scope: t.org_id ?? t.shared_space_id ?? '',
     credential_id: t.credential_id.toLowerCase(),
@@ -112,7 +125,7 @@ function batchStatement(first: boolean): string {
   ),
   changes AS (
     SELECT * FROM jsonb_to_recordset($20::jsonb) AS c(
-      op text, vendor text, scope text, credential_id text, client_id text, name text,
+      op text, status text, vendor text, scope text, credential_id text, client_id text, name text,
       role_ids text[], token_type text, owner_team text, subject text, at timestamptz,
       expires_at timestamptz, fingerprint text, seq bigint)
     WHERE EXISTS (SELECT 1 FROM head)
@@ -136,14 +149,22 @@ function batchStatement(first: boolean): string {
       fingerprint = CASE WHEN c.op = 'regenerate' THEN coalesce(c.fingerprint, credentials.fingerprint)
                          ELSE credentials.fingerprint END,
       status = CASE WHEN c.op = 'revoke' THEN 'revoked'
-                    WHEN c.op = 'regenerate' THEN 'active' ELSE credentials.status END,
+                    WHEN c.op = 'regenerate' THEN 'active'
+                    WHEN c.op = 'status' THEN c.status ELSE credentials.status END,
       revoked_at = CASE WHEN c.op = 'revoke' THEN c.at
-                        WHEN c.op = 'regenerate' THEN NULL ELSE credentials.revoked_at END,
+                        WHEN c.op = 'regenerate' THEN NULL
+                        WHEN c.op = 'status' AND c.status = 'revoked_outside'
+                          THEN coalesce(credentials.revoked_at, c.at)
+                        ELSE credentials.revoked_at END,
       revoked_by = CASE WHEN c.op = 'revoke' THEN c.subject
                         WHEN c.op = 'regenerate' THEN NULL ELSE credentials.revoked_by END,
+      verified_at = CASE WHEN c.op IN ('revoke', 'regenerate') THEN NULL
+                         WHEN c.op = 'status' AND c.status = 'revoked' THEN c.at
+                         WHEN c.op = 'status' THEN NULL ELSE credentials.verified_at END,
+      last_checked_at = CASE WHEN c.op = 'status' THEN c.at ELSE credentials.last_checked_at END,
       updated_seq = c.seq
     FROM changes c
-    WHERE c.op IN ('regenerate', 'revoke') AND credentials.vendor = c.vendor
+    WHERE c.op IN ('regenerate', 'revoke', 'status') AND credentials.vendor = c.vendor
       AND credentials.scope = c.scope AND credentials.credential_id = c.credential_id
     RETURNING 1
   )
