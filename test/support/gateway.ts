@@ -121,6 +121,11 @@ export interface GatewayOptions {
    * overrides wins over both.
    */
   database?: 'file' | 'own';
+  /**
+   * `simulator`: the gateway's lifecycle clock is the simulator's (moved by `advanceClock`), so
+   * expiry and schedules move with it instead of sleeping; wall time otherwise.
+   */
+  clock?: 'simulator';
 }
 
 /** The real gateway (same wiring as main.ts) on an ephemeral loopback port, in front of `s`. */
@@ -157,7 +162,10 @@ export async function startGateway(
   const logs = new LogCapture();
   try {
     config = loadGatewayConfig(gatewayEnv(s, { DATABASE_URL: db.url, ...overrides }));
-    app = await createGateway(config, { logStream: logs });
+    app = await createGateway(config, {
+      logStream: logs,
+      ...(options.clock === 'simulator' && { clock: s.sim.clock }),
+    });
     await app.listen(0, '127.0.0.1');
   } catch (error) {
     // A start that failed half-way leaves its pool open (there is no app to close): dropping the

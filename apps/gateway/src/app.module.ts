@@ -7,6 +7,7 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module';
+import { CLOCK, Clock, systemClock } from './common/clock';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter';
 import { OwnCredentials } from './common/own-credentials';
 import { createValidationPipe } from './common/validation';
@@ -25,6 +26,8 @@ import { QwietModule } from './qwiet/qwiet.module';
 export interface AppModuleOptions {
   /** The gateway's pino logger (createGatewayLogger): Nest's log lines go there too. */
   logger: Logger;
+  /** The lifecycle's clock (wall time unless a test gives the simulator's). */
+  clock?: Clock;
 }
 
 const withObserver = (config: GatewayConfig, metrics: MetricsService) => ({
@@ -42,7 +45,7 @@ function observed<T extends QwietClient | OctaneClient>(client: T, metrics: Metr
 @Global()
 @Module({})
 export class AppModule {
-  static forRoot(config: GatewayConfig, { logger }: AppModuleOptions): DynamicModule {
+  static forRoot(config: GatewayConfig, { logger, clock }: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -72,6 +75,7 @@ export class AppModule {
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: CLOCK, useValue: clock ?? systemClock },
         OwnCredentials,
         {
           provide: QwietClient,
@@ -91,7 +95,7 @@ export class AppModule {
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: GatewayExceptionFilter },
       ],
-      exports: [GATEWAY_CONFIG, QwietClient, OctaneClient, OwnCredentials],
+      exports: [GATEWAY_CONFIG, CLOCK, QwietClient, OctaneClient, OwnCredentials],
     };
   }
 }

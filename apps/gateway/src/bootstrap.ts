@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
+import type { Clock } from './common/clock';
 import { installHttpHooks } from './common/http-hooks';
 import { requestIdFor } from './common/request-id';
 import { createGatewayLogger, logAnswers } from './common/request-log';
@@ -14,6 +15,8 @@ import { MetricsService } from './metrics/metrics.service';
 export interface GatewayOptions {
   /** Where log lines go (stdout by default); tests capture them to prove no secret is written. */
   logStream?: DestinationStream;
+  /** The lifecycle's clock (wall time by default); tests give the simulator's. */
+  clock?: Clock;
 }
 
 /** The gateway as main.ts runs it and as the e2e tests exercise it: one wiring for both. */
@@ -35,7 +38,7 @@ export async function createGateway(
     routerOptions: { ignoreTrailingSlash: true },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, { logger }),
+    AppModule.forRoot(config, { logger, clock: options.clock }),
     adapter,
     {
       bufferLogs: true,
