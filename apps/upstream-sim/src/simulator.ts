@@ -151,6 +151,7 @@ export class UpstreamSimulator {
 
     if (fault && (await this.applyFaultBefore(fault, req, res))) return;
 
+    const keep = fault?.kind === 'revoke_ignored' ? this.keepWorking(route.op, params) : undefined;
     const response = await route.handler({
       req,
       res,
@@ -160,9 +161,33 @@ export class UpstreamSimulator {
       query: new URLSearchParams(search),
       body: body.kind === 'json' ? body.value : undefined,
     });
+    keep?.();
     if (fault?.kind === 'lost_answer')
       return this.send(res, this.faultResponse(fault, route.vendor));
     this.send(res, response);
+  }
+
+  /**
+   * The `revoke_ignored` fault: the revocation is answered as the vendor answers it, then undone,
+   * so the credential keeps working. Returns what puts the credential back as it was.
+   */
+  private keepWorking(op: string, params: Record<string, string>): (() => void) | undefined {
+    if (op === 'qwiet.tokens.delete') {
+      const token = this.qwiet.all().find((t) => t.id === params.tokenId?.toLowerCase());
+      if (!token || token.revokedAt !== undefined) return undefined;
+      return () => {
+        token.revokedAt = undefined;
+      };
+    }
+    if (op === 'octane.api_accesses.update') {
+      const access = this.octane.apiAccess(params.spaceId ?? '', params.id ?? '');
+      if (!access || access.entity.is_valid !== true) return undefined;
+      return () => {
+        access.revokedAt = undefined;
+        access.entity.is_valid = true;
+      };
+    }
+    return undefined;
   }
 
   /** Applies a fault ahead of the handler; true when the request has been answered (or dropped). */
@@ -190,6 +215,7 @@ export class UpstreamSimulator {
         this.sessions.expire(req);
         return false;
       case 'lost_answer':
+      case 'revoke_ignored':
         return false;
     }
   }

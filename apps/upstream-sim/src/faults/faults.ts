@@ -5,6 +5,11 @@ export const FAULT_KINDS = [
   'hang',
   'lost_answer',
   'expire_session',
+  /**
+   * A revocation (`qwiet.tokens.delete`, `octane.api_accesses.update` with `is_valid: false`)
+   * answered as done while the credential keeps working: still listed, still valid, still signs in.
+   */
+  'revoke_ignored',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
