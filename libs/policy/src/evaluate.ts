@@ -3,6 +3,7 @@ import { characterClasses, isCommonPassword } from './secrets';
 import type {
   CompiledPolicy,
   Decision,
+  DriftUnknownAction,
   Finding,
   Mode,
   OctaneKeyRequest,
@@ -462,4 +463,22 @@ function otherTeam(
     limit: owner ?? 'unknown owner',
     actual: caller.team,
   });
+}
+
+/**
+ * What a reconciliation pass does with a credential at the vendor that Keygate never issued, in
+ * this org or shared space: the `drift.unknown` of the teams that list it (revoke when any of them
+ * says revoke: the stricter wins), or the global rules' where no team lists it; report by default.
+ */
+export function driftUnknownAction(
+  policy: CompiledPolicy,
+  vendor: 'qwiet' | 'octane',
+  scopeId: string,
+): DriftUnknownAction {
+  const id = vendor === 'qwiet' ? scopeId.toLowerCase() : scopeId;
+  const listing = [...policy.teams.values()].filter((t) =>
+    (vendor === 'qwiet' ? t.qwietOrgs : t.octaneSharedSpaces).includes(id),
+  );
+  const rules = (listing.length > 0 ? listing : [policy.fallback]).map((t) => t.rules);
+  return rules.some((r) => r.drift?.unknown === 'revoke') ? 'revoke' : 'report';
 }

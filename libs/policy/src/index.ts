@@ -1,5 +1,5 @@
 export * from './policy.types';
 export { compilePolicy, policyRevision, PolicyError } from './policy.compile';
-export { evaluate, owningTeam, QWIET_CI_ROLE_ID } from './evaluate';
+export { driftUnknownAction, evaluate, owningTeam, QWIET_CI_ROLE_ID } from './evaluate';
 export { generateSecret, characterClasses, isCommonPassword } from './secrets';
 export { POLICY_SCHEMA } from './policy.schema';

@@ -213,6 +213,12 @@ function checkTightens(global: RuleSet, team: RuleSet, path: string, problems: s
       keepOn('forbid_common');
     }
   }
+  // drift.unknown: revoke is the stricter; a team may not report what the global rules revoke.
+  if (global.drift?.unknown === 'revoke' && team.drift?.unknown === 'report') {
+    problems.push(
+      `${path}.drift.unknown: report would loosen the global rule (revoke); ${LOOSEN}`,
+    );
+  }
 }
 
 /** A team's fields replace the global ones (already checked to be tighter); an unset mode is inherited. */
@@ -264,5 +270,9 @@ function merge(global: RuleSet, team: RuleSet): EffectiveRules {
     revocation: {
       other_team: mergeRule(global.revocation?.other_team, team.revocation?.other_team),
     },
+    drift:
+      (team.drift?.unknown ?? global.drift?.unknown) === undefined
+        ? undefined
+        : { unknown: team.drift?.unknown ?? global.drift?.unknown },
   };
 }

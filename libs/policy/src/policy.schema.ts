@@ -84,6 +84,17 @@ const ruleSet = {
       additionalProperties: false,
       properties: { other_team: rule({}) },
     },
+    drift: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        unknown: {
+          enum: ['report', 'revoke'],
+          description:
+            'a credential at the vendor that Keygate never issued: report (default) or revoke',
+        },
+      },
+    },
   },
 };
 

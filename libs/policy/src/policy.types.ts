@@ -40,11 +40,20 @@ export interface RevocationRules {
   other_team?: Rule;
 }
 
+/** What a reconciliation pass does with a credential at the vendor that Keygate never issued. */
+export type DriftUnknownAction = 'report' | 'revoke';
+
+export interface DriftRules {
+  /** report (the default): a drift.unknown_credential record; revoke: that, and revoked at the vendor. */
+  unknown?: DriftUnknownAction;
+}
+
 export interface RuleSet {
   qwiet?: QwietRules;
   octane?: OctaneRules;
   quota?: QuotaRules;
   revocation?: RevocationRules;
+  drift?: DriftRules;
 }
 
 export interface TeamSection {
@@ -66,6 +75,8 @@ export interface EffectiveRules {
   octane: Omit<OctaneRules, 'name_pattern'> & { name_patterns: { pattern: string; mode: Mode }[] };
   quota: QuotaRules;
   revocation: RevocationRules;
+  /** Absent when neither the global rules nor the team's set it (then: report). */
+  drift?: DriftRules;
 }
 
 export interface TeamPolicy {
