@@ -215,9 +215,7 @@ function checkTightens(global: RuleSet, team: RuleSet, path: string, problems: s
   }
   // drift.unknown: revoke is the stricter; a team may not report what the global rules revoke.
   if (global.drift?.unknown === 'revoke' && team.drift?.unknown === 'report') {
-    problems.push(
-      `${path}.drift.unknown: report would loosen the global rule (revoke); ${LOOSEN}`,
-    );
+    problems.push(`${path}.drift.unknown: report would loosen the global rule (revoke); ${LOOSEN}`);
   }
 }
 
