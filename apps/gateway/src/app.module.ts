@@ -7,6 +7,7 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module';
+import { ConsoleModule } from './console/console.module';
 import { CLOCK, Clock, systemClock } from './common/clock';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter';
 import { OwnCredentials } from './common/own-credentials';
@@ -72,6 +73,7 @@ export class AppModule {
         PolicyModule,
         QwietModule,
         OctaneModule,
+        ConsoleModule,
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },

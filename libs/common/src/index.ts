@@ -5,6 +5,7 @@ export {
   CREDENTIAL_ACTIONS,
   CREDENTIAL_STATUSES,
   GatewayRole,
+  NOTIFICATION_EVENTS,
   OCTANE_ID,
   POLICY_ACTIONS,
   QWIET_CI_ROLE_ID,
@@ -15,5 +16,6 @@ export type {
   AuditPhaseName,
   CredentialAction,
   CredentialStatus,
+  NotificationEventName,
   PolicyActionName,
 } from './vocabulary';

@@ -66,6 +66,17 @@ export const AUDIT_EVENTS = [
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 
+/** The events that are notifications: their `succeeded` records go to the outbox (webhooks). */
+export const NOTIFICATION_EVENTS = [
+  'credential.expiring',
+  'credential.expired',
+  'drift.unknown_credential',
+  'credential.revocation_unverified',
+  'leak.revoked',
+  'offboarding.done',
+] as const satisfies readonly AuditEventName[];
+export type NotificationEventName = (typeof NOTIFICATION_EVENTS)[number];
+
 /**
  * The states of a credential in the inventory. `revoke_unverified`: revoked at the vendor's word but
  * still working there (or not checkable yet); `revoked_outside`: gone at the vendor without a

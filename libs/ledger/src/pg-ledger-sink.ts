@@ -10,6 +10,7 @@ import {
   headMac,
 } from '@app/audit';
 import type { SinkHealth } from '@app/audit';
+import { NOTIFICATION_EVENTS } from '@app/common';
 import type { CredentialStatus } from '@app/common';
 import type { Database } from './database';
 
@@ -102,10 +103,14 @@ export function inventoryKeyOf(record: AuditRecord): string | undefined {
   return change && changeKey(change);
 }
 
+/** The notification events as SQL literals (constants of @app/common, never input). */
+const NOTIFICATION_EVENTS_SQL = NOTIFICATION_EVENTS.map((e) => `'${e}'`).join(', ');
+
 /**
  * One statement, so one round trip and one commit: moves the head from $1 (compare-and-swap; or
- * creates it when the ledger is empty), and only if it moved inserts the records and applies the
- * inventory changes. The foreign keys are checked at the statement's end, over all of it.
+ * creates it when the ledger is empty), and only if it moved inserts the records, applies the
+ * inventory changes and puts each notification event's record in the outbox (its event id from
+ * its seq and hash). The foreign keys are checked at the statement's end, over all of it.
  */
 function batchStatement(first: boolean): string {
   const head = first
@@ -166,6 +171,14 @@ function batchStatement(first: boolean): string {
     FROM changes c
     WHERE c.op IN ('regenerate', 'revoke', 'status') AND credentials.vendor = c.vendor
       AND credentials.scope = c.scope AND credentials.credential_id = c.credential_id
+    RETURNING 1
+  ),
+  outbox AS (
+    INSERT INTO notification_events (seq, event_id, event)
+    SELECT o.seq, 'evt_' || o.seq || '_' || left(o.hash, 16), o.event
+    FROM unnest($5::bigint[], $7::text[], $11::text[], $12::text[]) AS o(seq, hash, event, phase)
+    WHERE EXISTS (SELECT 1 FROM head) AND o.phase = 'succeeded'
+      AND o.event IN (${NOTIFICATION_EVENTS_SQL})
     RETURNING 1
   )
   SELECT (SELECT count(*) FROM head)::int AS moved, (SELECT count(*) FROM recs)::int AS inserted,

@@ -1,0 +1,269 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, hasRole, ROLES, serves, Session } from '../api';
+import { ErrorNote, when } from '../ui';
+
+/** One credential as the page shows it, whichever source it came from. */
+export interface Credential {
+  vendor: 'qwiet' | 'octane';
+  scope: string;
+  id: string;
+  name: string;
+  ownerTeam?: string;
+  ownerSubject?: string;
+  created?: string;
+  expires?: string;
+  status: string;
+  marks: string[];
+}
+
+const SOON_MS = 7 * 24 * 3600 * 1000;
+const ACTIVE = new Set(['active', 'valid', 'revoke_unverified']);
+
+const s = (v: unknown) =>
+  typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v);
+
+/** GET /v1/credentials rows (issue 14's inventory), read by the names it documents. */
+function fromInventory(row: Record<string, unknown>): Credential {
+  const owner = (row.owner ?? {}) as Record<string, unknown>;
+  const status = s(row.status) ?? 'unknown';
+  const marks: string[] = [];
+  if (status === 'revoke_unverified') marks.push('revocation unverified');
+  if (status === 'revoked_outside') marks.push('revoked outside Keygate');
+  if (row.drift) marks.push('drift');
+  return {
+    vendor: s(row.vendor) === 'octane' ? 'octane' : 'qwiet',
+    scope: s(row.scope) ?? s(row.org_id) ?? s(row.shared_space_id) ?? '',
+    id: s(row.id) ?? s(row.credential_id) ?? '',
+    name: s(row.name) ?? s(row.label) ?? s(row.client_id) ?? '',
+    ownerTeam: s(row.owner_team) ?? s(owner.team) ?? s(row.team),
+    ownerSubject: s(row.owner_subject) ?? s(owner.subject) ?? s(row.subject),
+    created: s(row.created_at) ?? s(row.created),
+    expires: s(row.expires_at) ?? s(row.expires),
+    status,
+    marks,
+  };
+}
+
+async function fromVendors(session: Session): Promise<Credential[]> {
+  const policy = await api<{ qwiet_orgs: string[]; octane_shared_spaces: string[] }>(
+    'GET',
+    '/v1/policy',
+  );
+  const rows: Credential[] = [];
+  for (const org of policy.qwiet_orgs) {
+    const answer = await api<{ response: Record<string, unknown>[] }>(
+      'GET',
+      `/qwiet/api/v4/orgs/${encodeURIComponent(org)}/tokens?show_expired=true`,
+    );
+    for (const t of answer.response)
+      rows.push({
+        vendor: 'qwiet',
+        scope: org,
+        id: s(t.id) ?? '',
+        name: s(t.label) ?? '',
+        ownerTeam: session.team,
+        expires: s(t.expires_at),
+        status:
+          t.expires_at && Date.parse(String(t.expires_at)) < Date.now() ? 'expired' : 'active',
+        marks: [],
+      });
+  }
+  for (const space of policy.octane_shared_spaces) {
+    const answer = await api<{ data: Record<string, unknown>[] }>(
+      'GET',
+      `/octane/api/shared_spaces/${encodeURIComponent(space)}/api_accesses`,
+    );
+    for (const k of answer.data)
+      rows.push({
+        vendor: 'octane',
+        scope: space,
+        id: s(k.id) ?? '',
+        name: s(k.name) ?? s(k.client_id) ?? '',
+        ownerTeam: session.team,
+        created: s(k.creation_time),
+        expires: s(k.expiration),
+        status: k.is_valid === false ? 'revoked' : 'active',
+        marks: [],
+      });
+  }
+  return rows;
+}
+
+export async function revoke(c: Credential): Promise<void> {
+  if (c.vendor === 'qwiet')
+    await api(
+      'DELETE',
+      `/qwiet/api/v4/orgs/${encodeURIComponent(c.scope)}/tokens/${encodeURIComponent(c.id)}`,
+    );
+  else
+    await api(
+      'PUT',
+      `/octane/api/shared_spaces/${encodeURIComponent(c.scope)}/api_accesses/${encodeURIComponent(c.id)}`,
+      {
+        is_valid: false,
+      },
+    );
+}
+
+const bySoonest = (a: Credential, b: Credential) =>
+  (a.expires ? Date.parse(a.expires) : Infinity) - (b.expires ? Date.parse(b.expires) : Infinity);
+
+export function CredentialsPage({ session }: { session: Session }) {
+  const [rows, setRows] = useState<Credential[] | undefined>(undefined);
+  const [source, setSource] = useState('');
+  const [error, setError] = useState<unknown>(undefined);
+  const [confirming, setConfirming] = useState<string | undefined>(undefined);
+  const [status, setStatus] = useState('');
+  const [showInactive, setShowInactive] = useState(false);
+
+  const load = async () => {
+    setError(undefined);
+    try {
+      if (await serves('GET', '/v1/credentials')) {
+        const answer = await api<unknown>('GET', '/v1/credentials?limit=500');
+        const list = Array.isArray(answer)
+          ? answer
+          : ((answer as Record<string, unknown>).credentials ??
+            (answer as Record<string, unknown>).items ??
+            (answer as Record<string, unknown>).data ??
+            []);
+        setRows((list as Record<string, unknown>[]).map(fromInventory));
+        setSource(
+          hasRole(session, ROLES.admin, ROLES.auditor)
+            ? 'Keygate’s inventory (every team)'
+            : `Keygate’s inventory (team ${session.team})`,
+        );
+      } else {
+        setRows(await fromVendors(session));
+        setSource(`the vendors’ lists for team ${session.team} (the inventory API is unavailable)`);
+      }
+    } catch (e) {
+      setError(e);
+      setRows([]);
+    }
+  };
+  useEffect(() => {
+    void load();
+  }, []);
+
+  const doRevoke = async (c: Credential) => {
+    setConfirming(undefined);
+    setStatus(`Revoking ${c.name}…`);
+    try {
+      await revoke(c);
+      setStatus(`Revoked ${c.vendor === 'qwiet' ? 'token' : 'key'} ${c.name} (${c.id}).`);
+      await load();
+    } catch (e) {
+      setStatus('');
+      setError(e);
+    }
+  };
+
+  if (rows === undefined) return <p aria-busy="true">Loading…</p>;
+  const now = Date.now();
+  const shown = rows.filter((r) => showInactive || ACTIVE.has(r.status)).sort(bySoonest);
+  const key = (c: Credential) => `${c.vendor}/${c.scope}/${c.id}`;
+  return (
+    <>
+      <p class="meta">
+        From {source}. Soonest expiry first; those expiring within 7 days are marked.
+      </p>
+      <ErrorNote error={error} />
+      <p role="status" class="status">
+        {status}
+      </p>
+      <div class="row">
+        <input
+          type="checkbox"
+          id="show-inactive"
+          checked={showInactive}
+          onChange={(e) => setShowInactive((e.target as HTMLInputElement).checked)}
+        />
+        <label for="show-inactive">Show revoked and expired</label>
+      </div>
+      {shown.length === 0 ? (
+        <p>
+          No credentials. <a href="/console/issue">Issue one</a>.
+        </p>
+      ) : (
+        <div class="scroll" role="region" aria-label="Credentials" tabIndex={0}>
+          <table>
+            <caption class="sr-only">Credentials, soonest expiry first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Vendor</th>
+                <th scope="col">Name</th>
+                <th scope="col">Scope</th>
+                <th scope="col">Owner</th>
+                <th scope="col">Expires</th>
+                <th scope="col">Status</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((c) => {
+                const exp = c.expires ? Date.parse(c.expires) : NaN;
+                const soon = !Number.isNaN(exp) && exp > now && exp - now < SOON_MS;
+                return (
+                  <tr key={key(c)} data-credential={c.id}>
+                    <td>{c.vendor === 'qwiet' ? 'Qwiet token' : 'Octane key'}</td>
+                    <td>
+                      {c.name}
+                      <div class="meta mono">{c.id}</div>
+                    </td>
+                    <td class="mono">{c.scope}</td>
+                    <td>
+                      {c.ownerTeam}
+                      {c.ownerSubject && ` / ${c.ownerSubject}`}
+                    </td>
+                    <td>
+                      {c.expires ? when(c.expires) : 'never'}
+                      {soon && <span class="badge warn"> expiring soon</span>}
+                    </td>
+                    <td>
+                      {c.status}
+                      {c.marks.map((m) => (
+                        <span key={m} class="badge warn">
+                          {' '}
+                          {m}
+                        </span>
+                      ))}
+                    </td>
+                    <td>
+                      {ACTIVE.has(c.status) &&
+                        (confirming === key(c) ? (
+                          <span class="row">
+                            <button
+                              type="button"
+                              class="danger"
+                              autoFocus
+                              onClick={() => void doRevoke(c)}
+                            >
+                              Confirm revoke {c.name}
+                            </button>
+                            <button type="button" onClick={() => setConfirming(undefined)}>
+                              Cancel
+                            </button>
+                          </span>
+                        ) : (
+                          <button
+                            type="button"
+                            aria-label={`Revoke ${c.name}`}
+                            onClick={() => setConfirming(key(c))}
+                          >
+                            Revoke
+                          </button>
+                        ))}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
