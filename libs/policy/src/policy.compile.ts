@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import Ajv from 'ajv';
 import type * as Recheck from 'recheck';
 import { parseDocument } from 'yaml';
+import { compileNotify } from './notify';
 import { POLICY_SCHEMA } from './policy.schema';
 import type {
   CompiledPolicy,
@@ -81,12 +82,14 @@ export function compilePolicy(text: string): CompiledPolicy {
       rules: merge(global, section.rules ?? {}),
     });
   }
+  const notify = compileNotify(doc.notify, problems);
   if (problems.length > 0) throw new PolicyError(problems);
   return {
     revision: policyRevision(doc),
     document: doc,
     teams,
     fallback: { qwietOrgs: [], octaneSharedSpaces: [], rules: merge(global, {}) },
+    notify,
   };
 }
 

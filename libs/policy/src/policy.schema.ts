@@ -1,3 +1,5 @@
+import { NOTIFY_SCHEMA } from './notify';
+
 /** JSON Schema of the policy file: structure and types; the compiler checks what a schema cannot. */
 const mode = { enum: ['enforce', 'dry_run'], description: 'enforce denies; dry_run only warns' };
 const onExceed = {
@@ -107,6 +109,7 @@ export const POLICY_SCHEMA = {
   properties: {
     version: { const: 1 },
     rules: ruleSet,
+    notify: NOTIFY_SCHEMA,
     teams: {
       type: 'object',
       propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },

@@ -1,4 +1,5 @@
 import type { PolicyActionName } from '@app/common';
+import type { CompiledNotify, NotifyDocument } from './notify';
 
 export type Mode = 'enforce' | 'dry_run';
 export type OnExceed = 'deny' | 'clamp';
@@ -67,6 +68,8 @@ export interface PolicyDocument {
   version: 1;
   rules?: RuleSet;
   teams?: Record<string, TeamSection>;
+  /** Expiry thresholds and webhook targets of notifications (libs/policy/src/notify.ts). */
+  notify?: NotifyDocument;
 }
 
 /** A team's rules after merging its section into the global ones (patterns: all must match). */
@@ -91,6 +94,8 @@ export interface CompiledPolicy {
   teams: ReadonlyMap<string, TeamPolicy>;
   /** Rules for a team with no section: the global ones, and no org or shared space. */
   fallback: TeamPolicy;
+  /** Expiry thresholds (largest first) and webhook targets. */
+  notify: CompiledNotify;
 }
 
 export interface PolicyCaller {
