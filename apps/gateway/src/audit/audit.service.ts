@@ -21,6 +21,7 @@ const DANGLING_SQL = `
   WHERE r.request_id IN (
     SELECT a.request_id FROM ledger_records a
     WHERE a.phase = 'attempt'
+      AND a.seq >= coalesce((SELECT seq FROM recovery_watermark), 0)
       AND NOT EXISTS (
         SELECT 1 FROM ledger_records o
         WHERE o.request_id = a.request_id
@@ -78,11 +79,29 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * The records crash recovery and lost answers look at: every record of each request whose
-   * attempt has no outcome that settles it (an indexed query).
+   * attempt has no outcome that settles it, from the recovery watermark on (an indexed query that
+   * reads no history), and the ledger's head when it was asked.
    */
-  async recoveryRecords(): Promise<AuditRecord[]> {
+  async recoveryRecords(): Promise<{ records: AuditRecord[]; head: number }> {
+    // The head first: an attempt after it may be another instance's request still in flight.
+    const head = await this.database.query<{ seq: string }>('SELECT seq FROM ledger_head');
     const { rows } = await this.database.query<{ line: string }>(DANGLING_SQL);
-    return rows.map((r) => JSON.parse(r.line) as AuditRecord);
+    return {
+      records: rows.map((r) => JSON.parse(r.line) as AuditRecord),
+      head: Number(head.rows[0]?.seq ?? 0),
+    };
+  }
+
+  /**
+   * Crash recovery has settled every attempt below `seq` (or found it needs nothing): later
+   * passes start there. Only ever moves up.
+   */
+  async settledBelow(seq: number): Promise<void> {
+    await this.database.query(
+      `INSERT INTO recovery_watermark (id, seq) VALUES (true, $1)
+       ON CONFLICT (id) DO UPDATE SET seq = greatest(recovery_watermark.seq, EXCLUDED.seq)`,
+      [seq],
+    );
   }
 
   /** After the server has stopped and finished its requests (Nest runs destroy hooks before that). */
@@ -116,6 +135,24 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
 
   health(): PgSinkHealth {
     return this.sink.health();
+  }
+
+  /**
+   * While the ledger's end does not match its head (a gap found at start-up), checks it again:
+   * an operator's `keygate audit accept-loss --db` is picked up without a restart.
+   */
+  async recheck(): Promise<void> {
+    if (!this.sink.health().gap) return;
+    if (await this.sink.recheck().catch(() => false))
+      this.logger.log(
+        { sink: this.where },
+        'audit ledger end matches its head again: changes resume',
+      );
+  }
+
+  /** Stores a checkpoint of the ledger's end in the database (the start-up check requires it). */
+  storeCheckpoint(): Promise<void> {
+    return this.sink.checkpoint();
   }
 
   get lastSeq(): number {

@@ -54,8 +54,10 @@ export class IssuanceRecovery implements OnApplicationBootstrap {
    * passed) goes on being asked in the background.
    */
   async reconcile(): Promise<AuditEntry[]> {
-    // Only the requests an indexed query finds dangling: no history is read.
-    const records = await this.audit.recoveryRecords();
+    // Only the requests an indexed query finds dangling after the watermark: no history is read.
+    const { records, head } = await this.audit.recoveryRecords();
+    // The lowest attempt still open after this pass: the next one starts there.
+    let open = head + 1;
     const byRequest = new Map<string, AuditRecord[]>();
     for (const r of records) {
       const group = byRequest.get(r.request_id);
@@ -81,10 +83,14 @@ export class IssuanceRecovery implements OnApplicationBootstrap {
             id,
           ) !== undefined,
       });
-      if (!outcome) continue;
+      if (!outcome) {
+        open = Math.min(open, question.attempt.seq);
+        continue;
+      }
       if (outcome.target.credential_id) known.add(outcome.target.credential_id);
       outcomes.push(outcome);
     }
+    await this.audit.settledBelow(open);
     return outcomes;
   }
 }
