@@ -13,7 +13,7 @@ import { AuditFileSink, verifyAuditLog } from '@app/audit';
 import { GatewayRole, mintDevToken } from '@app/auth';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import { freePort, ROOT } from '../test/support/processes';
-import { AUDIT_KEY, JWT_SECRET, startStack, verifyStoredLedger } from './stack';
+import { AUDIT_KEY, cpuSeconds, JWT_SECRET, startStack, verifyStoredLedger } from './stack';
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -44,6 +44,9 @@ interface Measure {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU µs a request of the process measured (and of PostgreSQL, for the gateway), from /proc. */
+  cpuUs?: number;
+  pgCpuUs?: number;
 }
 
 async function main(): Promise<void> {
@@ -63,19 +66,24 @@ async function main(): Promise<void> {
     const urls: Partial<Record<Target, string>> = { simulator: sim };
     const durable = await stack.startGateway();
     urls.gateway = durable.url;
+    const pids: Partial<Record<Target, number>> = { gateway: durable.child.pid };
     const fwdPort = await freePort();
-    await stack.spawn(
-      'bench/raw-forwarder.ts',
-      { ...stack.vendorEnv, PORT: String(fwdPort) },
-      'raw forwarder listening',
-    );
+    pids.baseline = (
+      await stack.spawn(
+        'bench/raw-forwarder.ts',
+        { ...stack.vendorEnv, PORT: String(fwdPort) },
+        'raw forwarder listening',
+      )
+    ).pid;
     urls.baseline = `http://127.0.0.1:${fwdPort}`;
     const floorPort = await freePort();
-    await stack.spawn(
-      'bench/nest-floor.ts',
-      { ...stack.vendorEnv, PORT: String(floorPort) },
-      'nest floor listening',
-    );
+    pids['Nest floor'] = (
+      await stack.spawn(
+        'bench/nest-floor.ts',
+        { ...stack.vendorEnv, PORT: String(floorPort) },
+        'nest floor listening',
+      )
+    ).pid;
     urls['Nest floor'] = `http://127.0.0.1:${floorPort}`;
 
     const jwt = await mintDevToken(JWT_SECRET, { subject: 'bench', team: 'bench' });
@@ -143,15 +151,34 @@ async function main(): Promise<void> {
           }
         : { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
 
-    const load = (scenario: Scenario, target: Target, connections: number, seconds: number) =>
-      measure(
+    // CPU time from /proc around each load: the process measured, and PostgreSQL's for the gateway.
+    const load = async (
+      scenario: Scenario,
+      target: Target,
+      connections: number,
+      seconds: number,
+    ): Promise<Measure> => {
+      const pid = pids[target];
+      const cpu = pid ? cpuSeconds(pid) : 0;
+      const pg = stack.postgresCpuSeconds();
+      const { total, ...m } = await measure(
         urls[target] as string,
         target === 'simulator' ? scenario.direct : scenario.path,
         scenario,
         headersFor(target),
         connections,
         seconds,
-      ).then((m): Measure => ({ ...m, scenario: scenario.name, target, connections }));
+      );
+      const perRequest = (s: number) => Math.round((s * 1e6) / Math.max(total, 1));
+      return {
+        ...m,
+        scenario: scenario.name,
+        target,
+        connections,
+        ...(pid && { cpuUs: perRequest(cpuSeconds(pid) - cpu) }),
+        ...(target === 'gateway' && { pgCpuUs: perRequest(stack.postgresCpuSeconds() - pg) }),
+      };
+    };
 
     // Measured first, while this process is fresh (autocannon's histograms make GC busy later).
     const verify = await verifyThroughput();
@@ -166,7 +193,7 @@ async function main(): Promise<void> {
           const m = await load(scenario, target, CONNECTIONS, DURATION_S);
           results.push(m);
           process.stdout.write(
-            `round ${round}  ${scenario.name.padEnd(46)} ${target.padEnd(20)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}\n`,
+            `round ${round}  ${scenario.name.padEnd(46)} ${target.padEnd(20)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}  CPU ${m.cpuUs ?? '-'} µs${m.pgCpuUs === undefined ? '' : ` + PostgreSQL ${m.pgCpuUs} µs`}\n`,
           );
         }
       }
@@ -237,44 +264,47 @@ function measure(
   seconds: number,
 ) {
   let n = 0;
-  return new Promise<Omit<Measure, 'scenario' | 'target' | 'connections'>>((resolve, reject) => {
-    autocannon(
-      {
-        url,
-        connections,
-        duration: seconds,
-        requests: [
-          {
-            method: scenario.method,
-            path,
-            headers,
-            ...(typeof scenario.body === 'string' && { body: scenario.body }),
-            ...(typeof scenario.body === 'function' && {
-              setupRequest: (req: autocannon.Request) => ({
-                ...req,
-                body: (scenario.body as (n: number) => string)(n++),
+  return new Promise<Pick<Measure, 'rps' | 'p50' | 'p99' | 'errors'> & { total: number }>(
+    (resolve, reject) => {
+      autocannon(
+        {
+          url,
+          connections,
+          duration: seconds,
+          requests: [
+            {
+              method: scenario.method,
+              path,
+              headers,
+              ...(typeof scenario.body === 'string' && { body: scenario.body }),
+              ...(typeof scenario.body === 'function' && {
+                setupRequest: (req: autocannon.Request) => ({
+                  ...req,
+                  body: (scenario.body as (n: number) => string)(n++),
+                }),
               }),
-            }),
-          },
-        ],
-      },
-      (error: Error | null, result: autocannon.Result) => {
-        if (error) return reject(error);
-        const statuses =
-          (result as unknown as { statusCodeStats?: Record<string, { count: number }> })
-            .statusCodeStats ?? {};
-        const unexpected = Object.entries(statuses)
-          .filter(([code]) => Number(code) !== scenario.expect)
-          .reduce((sum, [, s]) => sum + s.count, 0);
-        resolve({
-          rps: result.requests.average,
-          p50: result.latency.p50,
-          p99: result.latency.p99,
-          errors: result.errors + result.timeouts + unexpected,
-        });
-      },
-    );
-  });
+            },
+          ],
+        },
+        (error: Error | null, result: autocannon.Result) => {
+          if (error) return reject(error);
+          const statuses =
+            (result as unknown as { statusCodeStats?: Record<string, { count: number }> })
+              .statusCodeStats ?? {};
+          const unexpected = Object.entries(statuses)
+            .filter(([code]) => Number(code) !== scenario.expect)
+            .reduce((sum, [, s]) => sum + s.count, 0);
+          resolve({
+            rps: result.requests.average,
+            total: result.requests.total,
+            p50: result.latency.p50,
+            p99: result.latency.p99,
+            errors: result.errors + result.timeouts + unexpected,
+          });
+        },
+      );
+    },
+  );
 }
 
 const UNLOADED_REQUESTS = 2000;
@@ -404,6 +434,7 @@ function summarise(
   const scenarios = [...new Set(results.map((r) => r.scenario))];
   const ratios: Record<string, number> = {};
   const floors: Record<string, number> = {};
+  const cpus: Record<string, { gateway: number; pg: number }> = {};
   for (const scenario of scenarios) {
     const base = median(by(scenario, 'baseline').map((r) => r.rps));
     for (const target of ['baseline', 'Nest floor', 'gateway'] as Target[]) {
@@ -413,8 +444,12 @@ function summarise(
       const ratio = base ? rps / base : undefined;
       if (ratio !== undefined && target === 'gateway') ratios[scenario] = ratio;
       if (ratio !== undefined && target === 'Nest floor') floors[scenario] = ratio;
+      const cpu = runs[0].cpuUs === undefined ? undefined : median(runs.map((r) => r.cpuUs ?? 0));
+      const pg =
+        runs[0].pgCpuUs === undefined ? undefined : median(runs.map((r) => r.pgCpuUs ?? 0));
+      if (target === 'gateway' && cpu !== undefined) cpus[scenario] = { gateway: cpu, pg: pg ?? 0 };
       rows.push(
-        `| ${scenario} | ${target} | ${rps.toFixed(0)} | ${median(runs.map((r) => r.p50))} | ${median(runs.map((r) => r.p99))} | ${runs.reduce((s, r) => s + r.errors, 0)} | ${ratio === undefined ? '-' : ratio.toFixed(2)} |`,
+        `| ${scenario} | ${target} | ${rps.toFixed(0)} | ${median(runs.map((r) => r.p50))} | ${median(runs.map((r) => r.p99))} | ${runs.reduce((s, r) => s + r.errors, 0)} | ${ratio === undefined ? '-' : ratio.toFixed(2)} | ${cpu ?? '-'} | ${pg ?? '-'} |`,
       );
     }
   }
@@ -424,11 +459,15 @@ function summarise(
   const markdown = [
     `## Keygate benchmark (${new Date().toISOString()}, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION_S} s, median shown)`,
     '',
-    '| scenario | target | req/s | p50 ms | p99 ms | errors | ratio to baseline |',
-    '|---|---|---|---|---|---|---|',
+    '| scenario | target | req/s | p50 ms | p99 ms | errors | ratio to baseline | CPU µs/req | PostgreSQL CPU µs/req |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     `- Qwiet create through the full gateway: **${(ratios[create] ?? 0).toFixed(2)}** of the raw forwarder (target 0.35); NestJS on Fastify forwarding alone, with no check, log or audit: ${(floors[create] ?? 0).toFixed(2)}.`,
+    ...Object.entries(cpus).map(
+      ([scenario, c]) =>
+        `- ${scenario}: the gateway spends ${c.gateway} µs of CPU a request and PostgreSQL ${c.pg} µs (from /proc, while loaded): 10,000 a second would need about **${((c.gateway * 10_000) / 1e6).toFixed(1)} cores of gateway instances and ${((c.pg * 10_000) / 1e6).toFixed(1)} of PostgreSQL** (on paper: this machine has 2 cores, shared by the load generator and the simulator).`,
+    ),
     `- The audit ledger is PostgreSQL, two commits per issuance (attempt, outcome), synchronous_commit on (the sink sets it: there is no durability-off gateway to compare with).`,
     `- Unloaded (one request at a time, ${UNLOADED_REQUESTS} a round) Qwiet create p50: simulator direct ${directP50.toFixed(3)} ms, through Keygate ${gatewayP50.toFixed(3)} ms: added **${(gatewayP50 - directP50).toFixed(2)} ms** (target at most 1.0 ms); p99 through Keygate ${median(unloaded.filter((r) => r.target === 'gateway').map((r) => r.p99)).toFixed(3)} ms; errors ${unloaded.reduce((sum, r) => sum + r.errors, 0)}.`,
     `  By the gateway's own metrics (means a request): the two ledger commits ${split.ledgerMs.toFixed(3)} ms, the vendor call as the gateway sees it (axios, socket, simulator) ${split.vendorMs.toFixed(3)} ms; the rest is the gateway's own work and event-loop turns.`,
@@ -437,6 +476,7 @@ function summarise(
   ].join('\n');
   return {
     markdown,
+    cpus,
     ratios,
     floors,
     addedLatencyMs: gatewayP50 - directP50,

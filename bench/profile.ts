@@ -10,7 +10,7 @@ import autocannon from 'autocannon';
 import { mintDevToken } from '@app/auth';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import { ROOT } from '../test/support/processes';
-import { JWT_SECRET, startStack } from './stack';
+import { cpuSeconds, JWT_SECRET, startStack } from './stack';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 
@@ -36,12 +36,6 @@ function selfTime(profile: Profile, key: (n: ProfileNode) => string): [string, n
     all += dt;
   });
   return [...totals].map(([k, t]): [string, number] => [k, t / all]).sort((a, b) => b[1] - a[1]);
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const packageOf = ({ callFrame: { url, functionName } }: ProfileNode): string => {

@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -41,8 +41,53 @@ export interface Stack {
     ready: string,
     nodeArgs?: string[],
   ) => Promise<ChildProcess>;
+  /** A new empty database on the run's PostgreSQL: its DATABASE_URL. */
+  createDatabase: (name: string) => Promise<string>;
+  /** CPU seconds the run's PostgreSQL has used so far (server and every backend, ended ones too). */
+  postgresCpuSeconds: () => number;
   /** Stops every process, then the PostgreSQL server, and removes its data (bounded; never throws). */
   stop: () => Promise<void>;
+}
+
+/** The fields of /proc/PID/stat after the command name (field 3 onwards), or undefined when gone. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) process `pid` has used so far, from /proc (Linux); 0 once gone. */
+export function cpuSeconds(pid: number): number {
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND : 0;
+}
+
+/** Resident memory of process `pid` in MiB (VmRSS), from /proc. */
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/**
+ * CPU seconds of a PostgreSQL server: the postmaster's own, those of its children that have
+ * ended (reaped: cutime + cstime) and those of its living backends and workers.
+ */
+function serverCpuSeconds(dataDir: string): number {
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const own = statFields(postmaster);
+  if (!own) return 0;
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = statFields(Number(entry));
+    if (f && Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / TICKS_PER_SECOND;
 }
 
 /** How long a process or the PostgreSQL server gets to stop before it is killed / given up on. */
@@ -155,7 +200,11 @@ export async function startStack(policyRules = ''): Promise<Stack> {
       rmSync(postgres.dir, { recursive: true, force: true });
     })());
   try {
-    return await startProcesses(policyRules, creds, children, postgres.server.url, stop);
+    return {
+      ...(await startProcesses(policyRules, creds, children, postgres.server.url, stop)),
+      createDatabase: (name: string) => createDatabase(postgres.server.url, name),
+      postgresCpuSeconds: () => serverCpuSeconds(postgres.server.dataDir),
+    };
   } catch (error) {
     await stop();
     throw error;
@@ -168,7 +217,7 @@ async function startProcesses(
   children: ChildProcess[],
   serverUrl: string,
   stop: () => Promise<void>,
-): Promise<Stack> {
+): Promise<Omit<Stack, 'createDatabase' | 'postgresCpuSeconds'>> {
   const spawn = async (
     script: string,
     env: Record<string, string>,

@@ -1,0 +1,242 @@
+/**
+ * `npm run bench:scale`: the gateway on a large ledger. Generates a file log of
+ * BENCH_LEDGER_RECORDS records (default 2,000,000; as the file sink wrote them), loads it with
+ * `keygate audit import` (the compiled CLI), then compares a gateway on that ledger with one on an
+ * empty ledger: start-up to ready and RSS; `GET /v1/audit` latency under issuance load for a filter
+ * that matches nothing, by team, by credential id and by fingerprint; and the issuances' p99 with
+ * and without those queries running. Bounded in time; loopback only.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { AuditEntry, AuditFileSink } from '@app/audit';
+import { GatewayRole, mintDevToken } from '@app/auth';
+import { CI_ROLE_ID } from '@app/upstream-sim';
+import { ROOT } from '../test/support/processes';
+import { compiledArgs, compiledEnv } from './compiled';
+import { AUDIT_KEY, JWT_SECRET, rssMiB, startStack, stopChild } from './stack';
+
+const RECORDS = Number(process.env.BENCH_LEDGER_RECORDS ?? 2_000_000);
+const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const READY_TIMEOUT_MS = 120_000;
+const TEAMS = 40;
+
+/** A history like CI issuance: attempts and outcomes of Qwiet tokens, 40 teams, a fingerprint each. */
+function historyEntry(n: number, known: Known): AuditEntry {
+  const outcome = n % 2 === 1;
+  const credential = outcome ? randomUUID() : undefined;
+  const fingerprint = outcome ? `hmac-sha256:${randomBytes(32).toString('hex')}` : undefined;
+  if (credential && n % 100_001 === 1) known.credentials.push(credential);
+  if (fingerprint && n % 100_003 === 1) known.fingerprints.push(fingerprint);
+  return {
+    request_id: `req-${Math.floor(n / 2)}`,
+    event: 'qwiet.token.issue',
+    phase: outcome ? 'succeeded' : 'attempt',
+    actor: { subject: `ci-bot-${n % 997}`, team: `team-${n % TEAMS}`, ip: '10.1.2.3' },
+    target: {
+      vendor: 'qwiet',
+      org_id: '2c0b6f7e-1d5a-4c1f-9a36-8f0f5b1e7d42',
+      ...(credential && { credential_id: credential }),
+      label: `ci-build-${n}`,
+      role_ids: [CI_ROLE_ID],
+      token_type: 'access',
+      lifetime_requested: 3600,
+      lifetime_effective: 3600,
+    },
+    decision: { allowed: true, violations: [], warnings: [], policy_revision: 'sha256:5f1c0de2a9' },
+    ...(outcome && { vendor: { status: 200, latency_ms: 12 }, fingerprint }),
+  };
+}
+
+interface Known {
+  credentials: string[];
+  fingerprints: string[];
+}
+
+/** Writes the file log (fsync off: generating it is not what is measured). */
+async function generateFileLog(dir: string, count: number, known: Known): Promise<void> {
+  const sink = await AuditFileSink.open({
+    dir,
+    segmentBytes: 256 * 1024 * 1024,
+    hmacKey: AUDIT_KEY,
+    fsync: false,
+  });
+  for (let done = 0; done < count;) {
+    const batch: AuditEntry[] = [];
+    for (let i = 0; i < 5_000 && done < count; i++) batch.push(historyEntry(++done, known));
+    await sink.append(batch);
+  }
+  await sink.close();
+}
+
+/** Runs the compiled `keygate` CLI; throws with its output when it fails. */
+function keygate(args: string[], databaseUrl: string): string {
+  const result = spawnSync(process.execPath, [...compiledArgs('apps/cli/src/main.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...compiledEnv, DATABASE_URL: databaseUrl, AUDIT_HMAC_KEY: AUDIT_KEY },
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (result.status !== 0)
+    throw new Error(`keygate ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
+  return result.stdout.trim();
+}
+
+/** Polls /health/ready (bounded) until it answers 200: milliseconds since `since`. */
+async function readyAfter(url: string, since: number): Promise<number> {
+  for (;;) {
+    const res = await fetch(`${url}/health/ready`).catch(() => undefined);
+    if (res?.status === 200) return performance.now() - since;
+    if (performance.now() - since > READY_TIMEOUT_MS)
+      throw new Error(`${url} not ready within ${READY_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+};
+
+async function main(): Promise<void> {
+  const stack = await startStack(
+    'rules:\n  qwiet: { max_lifetime: { max_seconds: 86400 }, lifetime_required: {} }\n',
+  );
+  process.once('SIGINT', () => void stack.stop().then(() => process.exit(130)));
+  const logDir = mkdtempSync(join(tmpdir(), 'keygate-bench-log-'));
+  const lines: string[] = [];
+  const say = (line: string) => {
+    lines.push(line);
+    process.stdout.write(`${line}\n`);
+  };
+  try {
+    const [org] = stack.creds.qwietOrgs;
+    const member = await mintDevToken(JWT_SECRET, { subject: 'bench', team: 'bench' });
+    const auditor = await mintDevToken(JWT_SECRET, {
+      subject: 'auditor',
+      team: 'security',
+      roles: [GatewayRole.AUDITOR],
+    });
+
+    const startMeasured = async (databaseUrl?: string) => {
+      const since = performance.now();
+      const g = await stack.startGateway(databaseUrl ? { DATABASE_URL: databaseUrl } : {});
+      const readyMs = await readyAfter(g.url, since);
+      return { ...g, readyMs, rss: rssMiB(g.child.pid as number) };
+    };
+
+    // 1. The empty ledger: start-up and memory to compare with.
+    const empty = await startMeasured();
+    say(`empty ledger: ready in ${empty.readyMs.toFixed(0)} ms, RSS ${empty.rss.toFixed(0)} MiB`);
+    await stopChild(empty.child);
+
+    // 2. The large ledger: a generated file log loaded by `keygate audit import`.
+    const known: Known = { credentials: [], fingerprints: [] };
+    let started = performance.now();
+    await generateFileLog(logDir, RECORDS, known);
+    say(
+      `generated a file log of ${RECORDS.toLocaleString('en')} records in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+    const bigUrl = await stack.createDatabase('keygate_bench_scale');
+    keygate(['db', 'migrate'], bigUrl);
+    started = performance.now();
+    keygate(['audit', 'import', logDir], bigUrl);
+    const importSeconds = (performance.now() - started) / 1000;
+    say(
+      `keygate audit import: ${RECORDS.toLocaleString('en')} records in ${importSeconds.toFixed(1)} s (${Math.round(RECORDS / importSeconds).toLocaleString('en')} records/s)`,
+    );
+    rmSync(logDir, { recursive: true, force: true });
+
+    // 3. Start-up on it, twice (the first also warms the file cache, as a restart would find it).
+    await stopChild((await startMeasured(bigUrl)).child);
+    const big = await startMeasured(bigUrl);
+    say(
+      `${RECORDS.toLocaleString('en')}-record ledger: ready in ${big.readyMs.toFixed(0)} ms (${(big.readyMs / empty.readyMs).toFixed(2)} × the empty ledger's; target ≤ 1.2), RSS ${big.rss.toFixed(0)} MiB (${(big.rss - empty.rss).toFixed(0)} MiB more; target ≤ 50)`,
+    );
+
+    // 4. Issuances alone, then with the auditors' queries running meanwhile.
+    const issue = () =>
+      new Promise<autocannon.Result>((resolve, reject) =>
+        autocannon(
+          {
+            url: big.url,
+            connections: 8,
+            duration: LOAD_SECONDS,
+            requests: [
+              {
+                method: 'POST',
+                path: `/qwiet/api/v4/orgs/${org.id}/tokens`,
+                headers: { authorization: `Bearer ${member}`, 'content-type': 'application/json' },
+                body: JSON.stringify({
+                  label: 'ci-scale',
+                  role_id: CI_ROLE_ID,
+                  valid_for_seconds: 3600,
+                }),
+              },
+            ],
+          },
+          (error: Error | null, result: autocannon.Result) =>
+            error ? reject(error) : resolve(result),
+        ),
+      );
+    await issue(); // warm-up
+    const alone = await issue();
+
+    const queries: Record<string, string> = {
+      'matches nothing': `credential_id=${randomUUID()}`,
+      'by team': `team=team-${TEAMS - 1}&limit=100`,
+      'by credential id': `credential_id=${known.credentials[0]}`,
+      'by fingerprint': `fingerprint=${known.fingerprints[0]}`,
+    };
+    const latencies: Record<string, number[]> = Object.fromEntries(
+      Object.keys(queries).map((k) => [k, []]),
+    );
+    let loading = true;
+    const queryLoop = async () => {
+      for (let i = 0; loading && i < 100_000; i++) {
+        const [name, query] = Object.entries(queries)[i % 4];
+        const t = performance.now();
+        const res = await fetch(`${big.url}/v1/audit?${query}`, {
+          headers: { authorization: `Bearer ${auditor}` },
+        });
+        const body = (await res.json()) as { records?: unknown[] };
+        if (res.status !== 200) throw new Error(`GET /v1/audit?${query}: ${res.status}`);
+        if (name !== 'matches nothing' && !body.records?.length)
+          throw new Error(`GET /v1/audit?${query} found nothing`);
+        latencies[name].push(performance.now() - t);
+      }
+    };
+    const withQueries = issue();
+    const loops = Promise.all([queryLoop(), queryLoop()]);
+    const loaded = await withQueries;
+    loading = false;
+    await loops;
+
+    say(
+      `issuances (Qwiet create, 8 connections, ${LOAD_SECONDS} s): alone ${alone.requests.average.toFixed(0)} req/s p99 ${alone.latency.p99} ms; with two auditors querying meanwhile ${loaded.requests.average.toFixed(0)} req/s p99 ${loaded.latency.p99} ms (${(loaded.latency.p99 / alone.latency.p99).toFixed(2)} ×; target ≤ 1.2)`,
+    );
+    for (const [name, times] of Object.entries(latencies))
+      say(
+        `GET /v1/audit ${name}: ${times.length} queries, p50 ${percentile(times, 0.5).toFixed(1)} ms, p99 ${percentile(times, 0.99).toFixed(1)} ms (target ≤ 50)`,
+      );
+
+    const outDir = join(ROOT, 'bench-results');
+    mkdirSync(outDir, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    writeFileSync(join(outDir, `scale-${stamp}.md`), `${lines.map((l) => `- ${l}`).join('\n')}\n`);
+    process.stdout.write(`results: bench-results/scale-${stamp}.md\n`);
+  } finally {
+    rmSync(logDir, { recursive: true, force: true });
+    await stack.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});
