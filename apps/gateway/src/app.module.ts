@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module';
 import { ConsoleModule } from './console/console.module';
 import { CLOCK, Clock, systemClock } from './common/clock';
+import { CredentialsModule } from './credentials/credentials.module';
 import { GatewayExceptionFilter } from './common/gateway-exception.filter';
 import { OwnCredentials } from './common/own-credentials';
 import { createValidationPipe } from './common/validation';
@@ -73,6 +74,7 @@ export class AppModule {
         PolicyModule,
         QwietModule,
         OctaneModule,
+        CredentialsModule,
         ConsoleModule,
       ],
       providers: [

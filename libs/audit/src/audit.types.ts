@@ -100,6 +100,19 @@ export interface AuditRead {
   records?: number;
 }
 
+/**
+ * offboarding.done and leak.revoked: whose credentials (the owner asked for, or the leaked
+ * credential's), and for an offboarding how many were found active, revoked and not revoked.
+ */
+export interface AuditOwnerAction {
+  subject?: string;
+  team?: string;
+  vendor?: 'qwiet' | 'octane';
+  found?: number;
+  revoked?: number;
+  failed?: number;
+}
+
 /** What a caller of the audit log provides; seq, time and the chain are added when it is written. */
 export interface AuditEntry {
   /** Keygate's own id of the request, unique: it links an attempt to its outcome. */
@@ -115,6 +128,7 @@ export interface AuditEntry {
   policy?: AuditPolicyChange;
   loss?: AuditLoss;
   read?: AuditRead;
+  owner?: AuditOwnerAction;
   /** HMAC-SHA256 of the issued secret with the deployment key: never the secret. */
   fingerprint?: string;
   note?: string;

@@ -18,6 +18,12 @@ export const ErrorCode = {
   UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
   UPSTREAM_BAD_RESPONSE: 'UPSTREAM_BAD_RESPONSE',
   UPSTREAM_CREDENTIALS_REJECTED: 'UPSTREAM_CREDENTIALS_REJECTED',
+  /** Idempotency-Key: this key's request already issued the credential (its secret was shown once). */
+  IDEMPOTENT_REPLAY: 'IDEMPOTENT_REPLAY',
+  /** Idempotency-Key: the same key with another request (route or body). */
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  /** Idempotency-Key: the first request with this key is still being handled. */
+  IDEMPOTENCY_IN_PROGRESS: 'IDEMPOTENCY_IN_PROGRESS',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,9 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Caller, isAdmin } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
+import type { Database } from '@app/ledger';
 import { OctaneClient, OctaneListQuery } from '@app/upstream';
 import type { RequestMeta } from '../audit/request-meta';
 import { OwnCredentials } from '../common/own-credentials';
+import { teamCredentialIds } from '../credentials/inventory';
+import { octaneListForTeam } from '../credentials/team-lists';
+import { DATABASE } from '../database/database.tokens';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { IssuancePipeline } from '../issuance/issuance.pipeline';
 import { PolicyEnforcer } from '../policy/policy.enforcer';
@@ -36,6 +40,7 @@ export class OctaneService {
     private readonly pipeline: IssuancePipeline,
     private readonly ops: OctaneApiAccessOperations,
     private readonly own: OwnCredentials,
+    @Inject(DATABASE) private readonly database: Database,
   ) {}
 
   private readonly keyLocks = new KeyedQueue();
@@ -59,12 +64,17 @@ export class OctaneService {
     spaceId: string,
     query: OctaneListQuery,
   ): Promise<GatewayAnswer> {
-    const answer = await this.client.listApiAccesses(this.readable(caller, spaceId), {
-      ...query,
-    });
-    if (isAdmin(caller) || answer.status !== 200) return { answer };
-    const own = await this.own.octaneKeyId(spaceId);
-    return { answer: { ...answer, body: OwnCredentials.withoutOwn(answer.body, 'data', own) } };
+    const space = this.readable(caller, spaceId);
+    if (isAdmin(caller)) return { answer: await this.client.listApiAccesses(space, { ...query }) };
+    // A member sees only the keys their team owns in the inventory (never Keygate's own key,
+    // another team's, or one Keygate did not issue), paged and counted as Octane would.
+    const owned = await teamCredentialIds(this.database, 'octane', space, caller.team);
+    const answer = await octaneListForTeam(
+      (q) => this.client.listApiAccesses(space, q),
+      { ...query },
+      owned,
+    );
+    return { answer };
   }
 
   async getApiAccess(

@@ -1,9 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Caller, isAdmin } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
+import type { Database } from '@app/ledger';
 import { QwietClient } from '@app/upstream';
 import type { RequestMeta } from '../audit/request-meta';
-import { OwnCredentials } from '../common/own-credentials';
+import { teamCredentialIds } from '../credentials/inventory';
+import { qwietListForTeam } from '../credentials/team-lists';
+import { DATABASE } from '../database/database.tokens';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { IssuancePipeline } from '../issuance/issuance.pipeline';
 import { PolicyEnforcer } from '../policy/policy.enforcer';
@@ -19,7 +22,7 @@ export class QwietService {
     private readonly policy: PolicyEnforcer,
     private readonly pipeline: IssuancePipeline,
     private readonly ops: QwietTokenOperations,
-    private readonly own: OwnCredentials,
+    @Inject(DATABASE) private readonly database: Database,
   ) {}
 
   async listRoles(caller: Caller, orgId: string): Promise<GatewayAnswer> {
@@ -33,9 +36,11 @@ export class QwietService {
   ): Promise<GatewayAnswer> {
     const org = this.readable(caller, orgId);
     const answer = await this.client.listTokens(org, { ...query });
-    if (isAdmin(caller)) return { answer };
-    const own = this.own.qwietTokenId(org);
-    return { answer: { ...answer, body: OwnCredentials.withoutOwn(answer.body, 'response', own) } };
+    if (isAdmin(caller) || answer.status !== 200) return { answer };
+    // A member sees only the tokens their team owns in the inventory: never Keygate's own token,
+    // another team's, or one Keygate did not issue.
+    const owned = await teamCredentialIds(this.database, 'qwiet', org, caller.team);
+    return { answer: { ...answer, body: qwietListForTeam(answer.body, owned) } };
   }
 
   issueToken(

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { IssuanceModule } from '../issuance/issuance.module';
+import { CredentialRevoker } from './credential-revoker';
+import { CredentialsController, LeaksController } from './credentials.controller';
+import { CredentialsService } from './credentials.service';
+import { LeaksService } from './leaks.service';
+import { OffboardingService } from './offboarding.service';
+
+/** The credentials inventory API, offboarding and leaked secrets (issue 14). */
+@Module({
+  imports: [AuditModule, IssuanceModule],
+  controllers: [CredentialsController, LeaksController],
+  providers: [CredentialsService, CredentialRevoker, OffboardingService, LeaksService],
+})
+export class CredentialsModule {}
