@@ -11,6 +11,8 @@ export const ErrorCode = {
   /** Keygate's own vendor credential: nobody changes it through the proxy. */
   PROTECTED_CREDENTIAL: 'PROTECTED_CREDENTIAL',
   AUDIT_UNAVAILABLE: 'AUDIT_UNAVAILABLE',
+  /** A revocation Keygate decided itself (a leaked secret's credential) that the vendor did not do. */
+  REVOCATION_FAILED: 'REVOCATION_FAILED',
   RATE_LIMITED: 'RATE_LIMITED',
   QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
   VENDOR_CIRCUIT_OPEN: 'VENDOR_CIRCUIT_OPEN',
