@@ -12,20 +12,25 @@ export interface RequestMeta {
   userAgent?: string;
   /** X-Keygate-Team: the team an admin issues for where several teams use the org or space. */
   forTeam?: string;
+  /** The Idempotency-Key header as sent (checked by the issuance pipeline; array: repeated). */
+  idempotencyKey?: string | string[];
 }
 
 export const FOR_TEAM_HEADER = 'x-keygate-team';
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 
 /** The audit's view of a request; a fresh Keygate id each time it is called for a request. */
 export function requestMetaOf(req: FastifyRequest): RequestMeta {
   const ua = req.headers['user-agent'];
   const forTeam = req.headers[FOR_TEAM_HEADER];
+  const idempotencyKey = req.headers[IDEMPOTENCY_KEY_HEADER];
   return {
     requestId: randomUUID(),
     callerRequestId: req.id,
     ip: req.ip,
     userAgent: typeof ua === 'string' ? ua.slice(0, 256) : undefined,
     ...(typeof forTeam === 'string' && { forTeam: forTeam.slice(0, 64) }),
+    ...(idempotencyKey !== undefined && { idempotencyKey }),
   };
 }
 

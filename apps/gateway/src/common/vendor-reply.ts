@@ -14,6 +14,8 @@ import { map, Observable } from 'rxjs';
 export interface GatewayAnswer {
   answer: VendorResponse;
   decision?: Decision;
+  /** Keygate's own headers on the answer (e.g. X-Keygate-Revocation). */
+  headers?: Record<string, string>;
 }
 
 export const POLICY_REVISION_HEADER = 'X-Keygate-Policy-Revision';
@@ -33,7 +35,8 @@ export class VendorAnswerInterceptor implements NestInterceptor<GatewayAnswer, u
   intercept(context: ExecutionContext, next: CallHandler<GatewayAnswer>): Observable<unknown> {
     const reply = context.switchToHttp().getResponse<FastifyReply>();
     return next.handle().pipe(
-      map(({ answer, decision }) => {
+      map(({ answer, decision, headers }) => {
+        for (const [name, value] of Object.entries(headers ?? {})) reply.header(name, value);
         if (decision) {
           reply.header('Cache-Control', 'no-store');
           reply.header(POLICY_REVISION_HEADER, decision.revision);

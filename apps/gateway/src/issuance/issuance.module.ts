@@ -3,18 +3,22 @@ import { AuditModule } from '../audit/audit.module';
 import { OctaneApiAccessOperations } from '../octane/octane-api-access.operations';
 import { PolicyModule } from '../policy/policy.module';
 import { QwietTokenOperations } from '../qwiet/qwiet-token.operations';
+import { IdempotencyKeys } from './idempotency';
 import { IssuancePipeline } from './issuance.pipeline';
 import { LostAnswers } from './lost-answers';
 import { OperationsRegistry } from './operations.registry';
 import { IssuanceRecovery } from './recovery.service';
+import { RevocationVerifier } from './verification';
 
 /** The issuance pipeline, the operation of each vendor action, lost answers and crash recovery. */
 @Module({
   imports: [AuditModule, PolicyModule],
   providers: [
     IssuancePipeline,
+    IdempotencyKeys,
     LostAnswers,
     IssuanceRecovery,
+    RevocationVerifier,
     QwietTokenOperations,
     OctaneApiAccessOperations,
     {
@@ -30,6 +34,6 @@ import { IssuanceRecovery } from './recovery.service';
         ]),
     },
   ],
-  exports: [IssuancePipeline, QwietTokenOperations, OctaneApiAccessOperations],
+  exports: [IssuancePipeline, RevocationVerifier, QwietTokenOperations, OctaneApiAccessOperations],
 })
 export class IssuanceModule {}

@@ -20,10 +20,13 @@ import { MetricsService } from '../metrics/metrics.service';
 import { CredentialOwners } from '../policy/credential-owners';
 import { PolicyEnforcer } from '../policy/policy.enforcer';
 import { PolicyStore } from '../policy/policy.store';
+import { systemClock } from '../common/clock';
+import { IdempotencyKeys } from './idempotency';
 import { IssuancePipeline } from './issuance.pipeline';
 import { LostAnswers } from './lost-answers';
 import { IssuanceOperation, LostAnswerFinding, VendorAnswered } from './operation';
 import { OperationsRegistry } from './operations.registry';
+import { RevocationVerifier } from './verification';
 
 const ORG = '2c0b6f7e-1d5a-4c1f-9a36-8f0f5b1e7d42';
 const alice: Caller = { subject: 'alice', team: 'payments', roles: [] };
@@ -107,7 +110,13 @@ async function stack(policyRules = '') {
   const enforcer = new PolicyEnforcer(store, metrics);
   const build = (op: IssuanceOperation<FakeInput>) => {
     const lost = new LostAnswers(config, audit, new OperationsRegistry([op]), owners);
-    return { pipeline: new IssuancePipeline(enforcer, audit, counter, lost, owners), lost };
+    const registry = new OperationsRegistry([op]);
+    const verifier = new RevocationVerifier(audit, systemClock, database, registry);
+    const idempotency = new IdempotencyKeys(database, systemClock);
+    return {
+      pipeline: new IssuancePipeline(enforcer, audit, counter, lost, owners, verifier, idempotency),
+      lost,
+    };
   };
   const records = async (): Promise<AuditRecord[]> =>
     (await ledgerRecords(db.url)).filter((r) => r.event === 'qwiet.token.issue');

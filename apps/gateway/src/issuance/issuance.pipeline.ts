@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { SECRET_ISSUING_EVENTS } from '@app/audit';
 import type { AuditDecision, AuditEntry, AuditPhase } from '@app/audit';
 import type { Caller } from '@app/auth';
@@ -11,8 +11,10 @@ import type { GatewayAnswer } from '../common/vendor-reply';
 import { IssuanceCounter } from '../limits/issuance-counter';
 import { CredentialOwners } from '../policy/credential-owners';
 import { PolicyEnforcer, policyViolation } from '../policy/policy.enforcer';
+import { IdempotencyClaim, IdempotencyKeys, ReplayedAnswer, routeOf } from './idempotency';
 import { LostAnswers } from './lost-answers';
 import { IssuanceOperation, Issued, VendorAnswered } from './operation';
+import { RevocationVerifier, REVOCATION_HEADER } from './verification';
 
 /** The refusal's rule id in the ledger when a request targets Keygate's own vendor credential. */
 const PROTECTED = 'keygate.protected_credential';
@@ -41,12 +43,18 @@ const failureCode = (error: unknown): string =>
       ? error.code
       : 'internal';
 
+/** How far a request got: what settles its Idempotency-Key when it ends. */
+interface Progress {
+  stage: 'deciding' | 'denied' | 'calling' | 'answered';
+  credentialId?: string;
+}
+
 /**
  * THE request path of every issuance, regeneration and revocation, whatever the vendor:
  *
- *   prepare (reads the action needs) -> decide (policy, quotas, Keygate's own credentials) ->
+ *   [claim the Idempotency-Key] -> prepare (reads the action needs) -> decide (policy, quotas, Keygate's own credentials) ->
  *   record the attempt (durable before the vendor is called) -> call the vendor -> record the
- *   outcome (durable before the caller is answered) -> answer.
+ *   outcome (durable before the caller is answered) -> verify a revocation at the vendor -> answer.
  *
  * A success whose outcome cannot be recorded is undone at the vendor (compensation) and answered
  * 503; an answer lost on the way back is looked for at the vendor (LostAnswers). What differs
@@ -60,13 +68,78 @@ export class IssuancePipeline {
     private readonly counter: IssuanceCounter,
     private readonly lost: LostAnswers,
     private readonly owners: CredentialOwners,
+    private readonly verifier: RevocationVerifier,
+    private readonly idempotency: IdempotencyKeys,
   ) {}
 
+  private readonly logger = new Logger('IssuancePipeline');
+
+  /**
+   * One request. With an Idempotency-Key (creates and regenerations) the key is claimed first:
+   * a retry gets the first request's outcome (IdempotencyKeys), and how this request ends settles
+   * the key: issued -> completed; refused by Keygate, or failed where the vendor may have acted ->
+   * the same answer to every retry; failed before the vendor acted -> released (a retry runs again).
+   */
   async run<I>(
     op: IssuanceOperation<I>,
     given: I,
     caller: Caller,
     meta: RequestMeta,
+  ): Promise<GatewayAnswer> {
+    const key = SECRET_ISSUING_EVENTS.has(op.event)
+      ? IdempotencyKeys.parse(meta.idempotencyKey)
+      : undefined;
+    const progress: Progress = { stage: 'deciding' };
+    if (key === undefined) return this.once(op, given, caller, meta, progress);
+    let claim: IdempotencyClaim;
+    try {
+      const route = routeOf(op.event, op.target(given));
+      claim = await this.idempotency.claim(caller.subject, key, route, given, meta.requestId);
+    } catch (error) {
+      if (error instanceof ReplayedAnswer) return { answer: error.answer };
+      throw error;
+    }
+    let result: GatewayAnswer;
+    try {
+      result = await this.once(op, given, caller, meta, progress);
+    } catch (error) {
+      const keep =
+        progress.stage === 'denied' ||
+        progress.stage === 'answered' ||
+        (progress.stage === 'calling' && mayHaveActed(error));
+      await this.settle(meta, keep ? claim.refused(error) : claim.release());
+      throw error;
+    }
+    const { status } = result.answer;
+    await this.settle(
+      meta,
+      status >= 200 && status < 300
+        ? claim.completed(result.answer, progress.credentialId)
+        : status >= 500
+          ? claim.refused(result.answer)
+          : claim.release(),
+    );
+    return result;
+  }
+
+  /** A key that cannot be settled stays in progress until it expires: logged, never the answer. */
+  private async settle(meta: RequestMeta, settling: Promise<void>): Promise<void> {
+    try {
+      await settling;
+    } catch (error) {
+      this.logger.error(
+        { request_id: meta.requestId, error: (error as Error).message },
+        'the Idempotency-Key could not be settled: it stays in progress until it expires',
+      );
+    }
+  }
+
+  private async once<I>(
+    op: IssuanceOperation<I>,
+    given: I,
+    caller: Caller,
+    meta: RequestMeta,
+    progress: Progress,
   ): Promise<GatewayAnswer> {
     const record =
       (input: I) =>
@@ -152,6 +225,7 @@ export class IssuancePipeline {
         entry('attempt', { decision: refused, ...deniedFingerprint }),
         entry('denied', { decision: refused, ...deniedFingerprint }),
       ]);
+      progress.stage = 'denied';
       throw new GatewayError(
         403,
         ErrorCode.PROTECTED_CREDENTIAL,
@@ -163,6 +237,7 @@ export class IssuancePipeline {
         entry('attempt', deniedFingerprint),
         entry('denied', deniedFingerprint),
       ]);
+      progress.stage = 'denied';
       throw policyViolation(decision, this.retryAfter(counted));
     }
 
@@ -179,6 +254,7 @@ export class IssuancePipeline {
       const started = process.hrtime.bigint();
       const latency = () => Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
       let answer: VendorResponse;
+      progress.stage = 'calling';
       try {
         answer = await op.send(input, { decision, requestId: attempt.request_id, secret });
       } catch (error) {
@@ -194,9 +270,11 @@ export class IssuancePipeline {
       }
 
       // 5. Record the outcome: on disk before the caller is answered, or undone at the vendor.
+      progress.stage = 'answered';
       const ok = answer.status >= 200 && answer.status < 300;
       if (!ok) release();
       const issued: Issued = ok && op.issued ? op.issued(input, answer, secret) : {};
+      progress.credentialId = issued.credentialId;
       const outcome = entry(ok ? 'succeeded' : 'failed', {
         target: {
           ...attempt.target,
@@ -218,8 +296,19 @@ export class IssuancePipeline {
       }
       if (issuing && answer.status >= 500) void this.lost.settle(attempt, secret);
 
-      // 6. Answer.
-      const result: GatewayAnswer = { answer, decision };
+      // 6. A revocation the vendor reported done: checked at the vendor (verified revocation);
+      // the answer waits for the first check a short while at most, and says what it found.
+      const verified =
+        ok && op.verifyRevoked
+          ? await this.verifier.afterRevocation(op, outcome.target, outcome.actor, meta.requestId)
+          : undefined;
+
+      // 7. Answer.
+      const result: GatewayAnswer = {
+        answer,
+        decision,
+        ...(verified && { headers: { [REVOCATION_HEADER]: verified } }),
+      };
       return ok && op.answer ? op.answer(result, secret) : result;
     } catch (error) {
       release();
@@ -245,6 +334,7 @@ export class IssuancePipeline {
         team: caller.team,
         ip: meta.ip,
         user_agent: meta.userAgent,
+        ...(caller.via && { via: caller.via }),
       },
       target: op.target(input),
       phase,

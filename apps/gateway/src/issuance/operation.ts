@@ -45,6 +45,14 @@ export type LostAnswerFinding =
   /** Settled: the phase to record, why, and what it found (the note gets the question's prefix). */
   | { kind: 'settled'; phase: AuditEntry['phase']; note: string; extra?: Partial<AuditEntry> };
 
+/** What the vendor shows of a credential after its revocation (verified revocation). */
+export interface RevocationCheck {
+  /** The credential no longer works at the vendor. */
+  revoked: boolean;
+  /** What was seen, for the ledger (never a secret). */
+  note: string;
+}
+
 /** A look-up before the decision that the vendor refused: its answer goes to the caller, recorded. */
 export class VendorAnswered extends Error {
   constructor(readonly answer: VendorResponse) {
@@ -77,6 +85,11 @@ export interface IssuanceOperation<I> {
   undo?(input: I, issued: Issued): Promise<unknown>;
   /** The answer the caller gets (e.g. with the secret Keygate generated, shown once). */
   answer?(result: GatewayAnswer, secret?: SentSecret): GatewayAnswer;
+  /**
+   * Revocations: whether the credential still works at the vendor, asked after the vendor said it
+   * was revoked (throws when the vendor cannot be asked).
+   */
+  verifyRevoked?(target: AuditTarget): Promise<RevocationCheck>;
   /** What the vendor shows of an attempt whose answer was lost or whose process died. */
   findLost(attempt: AuditEntry, ctx: LostAnswerContext): Promise<LostAnswerFinding>;
 }

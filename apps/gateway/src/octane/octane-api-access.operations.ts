@@ -140,6 +140,15 @@ export class OctaneApiAccessOperations {
     }),
     isProtected: ({ isOwnKey }) => isOwnKey,
     send: ({ space, id, fields }) => this.revokeKey(space, id, fields),
+    // Keygate does not keep a key's secret, so it cannot sign in with it: the key as Octane has it.
+    verifyRevoked: async (target) => {
+      const { shared_space_id: space = '', credential_id: id = '' } = target;
+      const answer = await this.client.getApiAccess(space, id, 'is_valid');
+      if (answer.status === 404) return { revoked: true, note: 'Octane no longer has the key' };
+      return conclusive(answer).is_valid === false
+        ? { revoked: true, note: 'Octane shows the key is_valid: false' }
+        : { revoked: false, note: 'Octane shows the key is_valid: true: it still works' };
+    },
     findLost: async (attempt) => {
       const { shared_space_id: space = '', credential_id: id = '' } = attempt.target;
       return conclusive(await this.client.getApiAccess(space, id, 'is_valid')).is_valid === false

@@ -121,6 +121,20 @@ export class QwietTokenOperations {
     isProtected: ({ org, id }) =>
       this.own.qwietToken(org, id, this.owners.ownerOf('qwiet', org, id) !== undefined),
     send: ({ org, id }) => this.client.deleteToken(org, id),
+    // Keygate never holds a token's value, so it cannot try the token: a revoked token is one
+    // Qwiet no longer lists, even with show_expired=true (Qwiet lists every live or expired one).
+    verifyRevoked: async (target) => {
+      const id = target.credential_id?.toLowerCase();
+      const listed = (await this.tokens(target.org_id ?? '')).some(
+        (t) => String(t.id).toLowerCase() === id,
+      );
+      return listed
+        ? {
+            revoked: false,
+            note: 'Qwiet still lists the token (show_expired=true): it still works',
+          }
+        : { revoked: true, note: 'Qwiet no longer lists the token (show_expired=true)' };
+    },
     findLost: async (attempt) => {
       const id = attempt.target.credential_id?.toLowerCase();
       const live = (await this.tokens(attempt.target.org_id ?? '')).some(

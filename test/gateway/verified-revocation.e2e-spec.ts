@@ -1,0 +1,215 @@
+import type { AuditRecord } from '@app/audit';
+import { CI_ROLE_ID } from '@app/upstream-sim';
+import { Client } from 'pg';
+import { RevocationVerifier } from '../../apps/gateway/src/issuance/verification';
+import { ledgerRecords } from '../support/db';
+import { useStack } from '../support/gateway';
+
+const STRONG = '9011@83sd!f1042ds+f19fg86M';
+
+interface InventoryRow {
+  status: string;
+  verified_at: Date | null;
+  last_checked_at: Date | null;
+}
+
+describe('gateway: verified revocation (the vendor is asked whether the credential still works)', () => {
+  // The gateway's lifecycle clock is the simulator's: retries become due when the test moves it.
+  const stack = useStack({}, {}, { clock: 'simulator' });
+  const org = () => stack.s.options.qwietOrgs[0].id;
+  const space = () => stack.s.options.octaneSpaces[0].id;
+  const bearer = async () => ({ Authorization: `Bearer ${await stack.g.token()}` });
+  const verifier = () => stack.g.app.get(RevocationVerifier);
+
+  const sql = async <R>(text: string, values: unknown[] = []): Promise<R[]> => {
+    const client = new Client({ connectionString: stack.g.db.url });
+    await client.connect();
+    try {
+      return (await client.query(text, values)).rows as R[];
+    } finally {
+      await client.end();
+    }
+  };
+  const inventory = async (vendor: string, scope: string, id: string) =>
+    (
+      await sql<InventoryRow>(
+        'SELECT status, verified_at, last_checked_at FROM credentials WHERE vendor = $1 AND scope = $2 AND credential_id = $3',
+        [vendor, scope, id.toLowerCase()],
+      )
+    )[0];
+  const pending = async (id: string) =>
+    (
+      await sql<{ attempts: number; next_at: Date }>(
+        'SELECT attempts, next_at FROM revocation_checks WHERE credential_id = $1',
+        [id.toLowerCase()],
+      )
+    )[0];
+  const lifecycle = async (id: string): Promise<AuditRecord[]> =>
+    (await ledgerRecords(stack.g.db.url)).filter(
+      (r) => r.event.startsWith('credential.revocation_') && r.target.credential_id === id,
+    );
+
+  const issueToken = async (label: string): Promise<string> => {
+    const res = await stack.g
+      .http()
+      .post(`/qwiet/api/v4/orgs/${org()}/tokens`)
+      .set(await bearer())
+      .send({ label, role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 86_400 })
+      .expect(200);
+    return res.body.response.id as string;
+  };
+  const revokeToken = async (id: string) =>
+    stack.g
+      .http()
+      .delete(`/qwiet/api/v4/orgs/${org()}/tokens/${id}`)
+      .set(await bearer())
+      .expect(200);
+  const createKey = async (name: string): Promise<string> => {
+    const res = await stack.g
+      .http()
+      .post(`/octane/api/shared_spaces/${space()}/api_accesses`)
+      .set(await bearer())
+      .send({ data: [{ name, client_secret: STRONG }] })
+      .expect(201);
+    return String(res.body.data[0].id);
+  };
+  const revokeKey = async (id: string) =>
+    stack.g
+      .http()
+      .put(`/octane/api/shared_spaces/${space()}/api_accesses/${id}`)
+      .set(await bearer())
+      .send({ is_valid: false })
+      .expect(200);
+  const listed = async (id: string) =>
+    (await stack.s.admin.state()).qwiet.tokens.some((t) => t.id === id && t.revoked_at === null);
+
+  it('verifies a Qwiet revocation (the token is no longer listed) before answering', async () => {
+    const id = await issueToken('verified-q');
+    const res = await revokeToken(id);
+    expect(res.headers['x-keygate-revocation']).toBe('verified');
+    const [record, ...more] = await lifecycle(id);
+    expect(more).toEqual([]);
+    expect(record).toMatchObject({
+      event: 'credential.revocation_verified',
+      phase: 'succeeded',
+      actor: { subject: 'alice', team: 'payments' },
+      target: { vendor: 'qwiet', org_id: org(), credential_id: id },
+    });
+    expect(record.note).toMatch(/no longer lists/);
+    const row = await inventory('qwiet', org(), id);
+    expect(row.status).toBe('revoked');
+    expect(row.verified_at).not.toBeNull();
+    expect(await pending(id)).toBeUndefined();
+  });
+
+  it('verifies an Octane revocation (is_valid: false at Octane)', async () => {
+    const id = await createKey('verified-o');
+    const res = await revokeKey(id);
+    expect(res.headers['x-keygate-revocation']).toBe('verified');
+    expect((await lifecycle(id)).map((r) => r.event)).toEqual(['credential.revocation_verified']);
+    expect((await inventory('octane', space(), id)).status).toBe('revoked');
+  });
+
+  it('catches a Qwiet "revoked" that leaves the token working, retries with backoff on the clock, and verifies once Qwiet really revokes', async () => {
+    const id = await issueToken('ignored-q');
+    await stack.s.admin.fault({ op: 'qwiet.tokens.delete', kind: 'revoke_ignored', times: 1 });
+    const res = await revokeToken(id);
+    expect(res.body).toEqual({ ok: true });
+    expect(res.headers['x-keygate-revocation']).toBe('unverified');
+    expect(await listed(id)).toBe(true);
+
+    const [unverified, ...more] = await lifecycle(id);
+    expect(more).toEqual([]);
+    expect(unverified).toMatchObject({
+      event: 'credential.revocation_unverified',
+      phase: 'succeeded',
+      target: { vendor: 'qwiet', org_id: org(), credential_id: id },
+    });
+    expect(unverified.note).toMatch(/still lists the token/);
+    expect((await inventory('qwiet', org(), id)).status).toBe('revoke_unverified');
+    expect((await pending(id)).attempts).toBe(1);
+
+    // Not due yet: nothing is asked.
+    const before = (await stack.s.admin.state()).requests['qwiet.tokens.list'] ?? 0;
+    expect(await verifier().retryDue()).toBe(0);
+    expect((await stack.s.admin.state()).requests['qwiet.tokens.list'] ?? 0).toBe(before);
+
+    // Due after a minute: asked again, still working; no second notification-raising record.
+    await stack.s.admin.advanceClock(61);
+    expect(await verifier().retryDue()).toBe(1);
+    expect((await lifecycle(id)).length).toBe(1);
+    const second = await pending(id);
+    expect(second.attempts).toBe(2);
+    // Backoff: the next check two minutes after this one, not one.
+    const wait = second.next_at.getTime() - stack.s.sim.clock.now();
+    expect(wait).toBeGreaterThan(110_000);
+    expect(wait).toBeLessThanOrEqual(120_000);
+    const checked = await inventory('qwiet', org(), id);
+    expect(checked.status).toBe('revoke_unverified');
+    expect(checked.last_checked_at).not.toBeNull();
+    await stack.s.admin.advanceClock(61);
+    expect(await verifier().retryDue()).toBe(0);
+
+    // Qwiet really revokes it; the next due check verifies it.
+    expect(stack.s.sim.qwiet.delete(org(), id)).toBe(true);
+    await stack.s.admin.advanceClock(60);
+    expect(await verifier().retryDue()).toBe(1);
+    const records = await lifecycle(id);
+    expect(records.map((r) => r.event)).toEqual([
+      'credential.revocation_unverified',
+      'credential.revocation_verified',
+    ]);
+    expect(records[1].actor).toEqual({ subject: 'keygate', team: 'keygate' });
+    const row = await inventory('qwiet', org(), id);
+    expect(row.status).toBe('revoked');
+    expect(row.verified_at).not.toBeNull();
+    expect(await pending(id)).toBeUndefined();
+  });
+
+  it('catches an Octane key still valid after "revoked"; revoking it again through Keygate verifies it and ends the retries', async () => {
+    const id = await createKey('ignored-o');
+    await stack.s.admin.fault({
+      op: 'octane.api_accesses.update',
+      kind: 'revoke_ignored',
+      times: 1,
+    });
+    const res = await revokeKey(id);
+    expect(res.body.is_valid).toBe(false);
+    expect(res.headers['x-keygate-revocation']).toBe('unverified');
+    const state = await stack.s.admin.state();
+    expect(state.octane.api_accesses.find((a) => a.id === id)?.is_valid).toBe(true);
+    expect((await inventory('octane', space(), id)).status).toBe('revoke_unverified');
+
+    const again = await revokeKey(id);
+    expect(again.headers['x-keygate-revocation']).toBe('verified');
+    expect((await inventory('octane', space(), id)).status).toBe('revoked');
+    // The pending retry finds it verified and is dropped without asking Octane.
+    await stack.s.admin.advanceClock(61);
+    const gets = (await stack.s.admin.state()).requests['octane.api_accesses.get'] ?? 0;
+    expect(await verifier().retryDue()).toBe(1);
+    expect((await stack.s.admin.state()).requests['octane.api_accesses.get'] ?? 0).toBe(gets);
+    expect(await pending(id)).toBeUndefined();
+    expect((await lifecycle(id)).map((r) => r.event)).toEqual([
+      'credential.revocation_unverified',
+      'credential.revocation_verified',
+    ]);
+  });
+
+  it('records a revocation it could not check as unverified, and verifies it when the vendor answers again', async () => {
+    const id = await issueToken('unaskable');
+    // The list after the revocation fails (a 500 is not retried).
+    await stack.s.admin.fault({ op: 'qwiet.tokens.list', kind: 'status', status: 500, times: 1 });
+    const res = await revokeToken(id);
+    expect(res.headers['x-keygate-revocation']).toBe('unverified');
+    const [unverified] = await lifecycle(id);
+    expect(unverified.event).toBe('credential.revocation_unverified');
+    expect(unverified.note).toMatch(/could not be asked/);
+    await stack.s.admin.advanceClock(61);
+    expect(await verifier().retryDue()).toBe(1);
+    expect((await lifecycle(id)).map((r) => r.event)).toEqual([
+      'credential.revocation_unverified',
+      'credential.revocation_verified',
+    ]);
+    expect((await inventory('qwiet', org(), id)).status).toBe('revoked');
+  });
+});
