@@ -24,6 +24,7 @@ import { FixedWindowThrottlerStorage } from './limits/fixed-window.storage';
 import { OctaneModule } from './octane/octane.module';
 import { PolicyModule } from './policy/policy.module';
 import { QwietModule } from './qwiet/qwiet.module';
+import { SessionModule } from './session/session.module';
 
 export interface AppModuleOptions {
   /** The gateway's pino logger (createGatewayLogger): Nest's log lines go there too. */
@@ -74,6 +75,7 @@ export class AppModule {
         PolicyModule,
         QwietModule,
         OctaneModule,
+        SessionModule,
         CredentialsModule,
         ConsoleModule,
       ],

@@ -16,6 +16,9 @@ async function main(): Promise<void> {
   if (embedded) env = embedded.env;
   if (embedded?.postgres) stopAfterGateway(embedded.postgres);
   const config = loadGatewayConfig(env);
+  // The development provider `npm start` started itself: the one place it is allowed.
+  if (embedded?.identityProvider && config.signIn.oidc)
+    config.signIn.oidc.allowDevelopmentProvider = true;
   const { url } = await serve(config);
 
   if (embedded && config.auth.mode === 'hs256') {
@@ -29,6 +32,11 @@ async function main(): Promise<void> {
         `  token:  export KEYGATE_TOKEN=${token}`,
         `          (team payments, subject alice; mint others with: npm run token -- --team platform --sub bob)`,
         `  try:    curl -s -H "Authorization: Bearer $KEYGATE_TOKEN" ${url}/qwiet/api/v4/orgs/${org}/roles`,
+        ...(embedded.identityProvider
+          ? [
+              `  console sign-in: ${url}/auth/login (development OpenID provider on ${embedded.identityProvider.issuer})`,
+            ]
+          : []),
         '',
       ].join('\n'),
     );

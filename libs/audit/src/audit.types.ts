@@ -27,6 +27,8 @@ export interface AuditActor {
   team: string;
   ip?: string;
   user_agent?: string;
+  /** How the caller came in: a bearer JWT or the console's session cookie. */
+  via?: 'bearer' | 'session';
 }
 
 export interface AuditTarget {

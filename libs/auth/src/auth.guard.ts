@@ -2,6 +2,7 @@ import {
   CanActivate,
   ExecutionContext,
   Injectable,
+  Optional,
   SetMetadata,
   createParamDecorator,
 } from '@nestjs/common';
@@ -10,6 +11,12 @@ import { ErrorCode, GatewayError } from '@app/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Caller } from './caller';
 import { AuthenticationError, CallerVerifier } from './caller-verifier';
+import {
+  CSRF_HEADER,
+  csrfTokenMatches,
+  SessionAuthenticator,
+  STATE_CHANGING_METHODS,
+} from './session-authenticator';
 
 const PUBLIC = 'keygate:public';
 const ROLES = 'keygate:roles';
@@ -22,6 +29,8 @@ export const RequireAnyRole = (...roles: string[]) => SetMetadata(ROLES, roles);
 /** The request as any HTTP adapter gives it: its headers, and the caller once verified. */
 interface AuthenticatedRequest {
   headers: IncomingHttpHeaders;
+  method?: string;
+  protocol?: string;
   caller?: Caller;
 }
 
@@ -33,12 +42,18 @@ export const CurrentCaller = createParamDecorator(
   },
 );
 
-/** Every route needs a verified company JWT unless marked @Public(). */
+/**
+ * Every route needs a verified company JWT, or the console's session cookie, unless marked
+ * @Public(). A request with an Authorization header is judged by it alone (the bearer wins, the
+ * cookie is ignored); without one, a session cookie (when the gateway keeps sessions) names the
+ * caller, and a state-changing request through it needs the session's X-CSRF-Token.
+ */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly verifier: CallerVerifier,
     private readonly reflector: Reflector,
+    @Optional() private readonly sessions?: SessionAuthenticator,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -46,7 +61,7 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets)) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     try {
-      request.caller = await this.verifier.verify(request.headers.authorization);
+      request.caller = await this.callerOf(request);
     } catch (error) {
       if (error instanceof AuthenticationError) {
         throw new GatewayError(401, ErrorCode.UNAUTHENTICATED, error.message);
@@ -62,5 +77,25 @@ export class AuthGuard implements CanActivate {
       );
     }
     return true;
+  }
+
+  private async callerOf(request: AuthenticatedRequest): Promise<Caller> {
+    const authorization = request.headers.authorization;
+    const session =
+      authorization === undefined && this.sessions
+        ? await this.sessions.authenticate(request)
+        : undefined;
+    if (!session) return { ...(await this.verifier.verify(authorization)), via: 'bearer' };
+    if (
+      STATE_CHANGING_METHODS.has((request.method ?? 'GET').toUpperCase()) &&
+      !csrfTokenMatches(request.headers[CSRF_HEADER], session.csrfToken)
+    ) {
+      throw new GatewayError(
+        403,
+        ErrorCode.CSRF_REQUIRED,
+        `a ${request.method} through the session cookie needs the session's X-CSRF-Token header (GET /auth/session gives it)`,
+      );
+    }
+    return { ...session.caller, via: 'session' };
   }
 }

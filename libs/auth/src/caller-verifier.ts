@@ -70,26 +70,38 @@ export class CallerVerifier {
   }
 
   private callerFrom(payload: JWTPayload): Caller {
-    const subject = payload.sub as unknown;
-    if (!isName(subject, MAX_SUBJECT_LENGTH)) {
-      throw new AuthenticationError(
-        `token claim "sub" must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} printable characters`,
-      );
-    }
-    const team = payload[this.config.teamClaim];
-    if (!isName(team, MAX_TEAM_LENGTH)) {
-      throw new AuthenticationError(
-        `token claim "${this.config.teamClaim}" must be a non-empty string of at most ${MAX_TEAM_LENGTH} printable characters`,
-      );
-    }
-    const raw = payload[this.config.rolesClaim];
-    const roles = Array.isArray(raw)
-      ? raw.filter((r): r is string => typeof r === 'string')
-      : typeof raw === 'string'
-        ? raw.split(' ').filter(Boolean)
-        : [];
-    return { subject, team, roles };
+    return callerFromClaims(payload, this.config.teamClaim, this.config.rolesClaim);
   }
+}
+
+/**
+ * The caller named by verified claims (a company JWT, or an OpenID Connect ID token): `sub`, the
+ * team claim and the roles claim (an array of strings or one space-separated string).
+ */
+export function callerFromClaims(
+  payload: Record<string, unknown>,
+  teamClaim: string,
+  rolesClaim: string,
+): Caller {
+  const subject = payload.sub;
+  if (!isName(subject, MAX_SUBJECT_LENGTH)) {
+    throw new AuthenticationError(
+      `token claim "sub" must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} printable characters`,
+    );
+  }
+  const team = payload[teamClaim];
+  if (!isName(team, MAX_TEAM_LENGTH)) {
+    throw new AuthenticationError(
+      `token claim "${teamClaim}" must be a non-empty string of at most ${MAX_TEAM_LENGTH} printable characters`,
+    );
+  }
+  const raw = payload[rolesClaim];
+  const roles = Array.isArray(raw)
+    ? raw.filter((r): r is string => typeof r === 'string')
+    : typeof raw === 'string'
+      ? raw.split(' ').filter(Boolean)
+      : [];
+  return { subject, team, roles };
 }
 
 /** Subjects and teams key quotas, budgets, ownership and the audit log: typed, bounded, printable. */

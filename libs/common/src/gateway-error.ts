@@ -27,6 +27,12 @@ export const ErrorCode = {
   /** Idempotency-Key: the first request with this key is still being handled. */
   IDEMPOTENCY_IN_PROGRESS: 'IDEMPOTENCY_IN_PROGRESS',
   INTERNAL: 'INTERNAL',
+  /** A state-changing request through the console's session cookie without its X-CSRF-Token. */
+  CSRF_REQUIRED: 'CSRF_REQUIRED',
+  /** The console's sign-in failed (state, code, ID token or claims): start again. */
+  SIGN_IN_FAILED: 'SIGN_IN_FAILED',
+  /** The identity provider cannot be reached (its discovery or token endpoint). */
+  SIGN_IN_UNAVAILABLE: 'SIGN_IN_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

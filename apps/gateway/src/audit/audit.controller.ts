@@ -99,6 +99,7 @@ export class AuditController {
             team: caller.team,
             ip: meta.ip,
             user_agent: meta.userAgent,
+            ...(caller.via && { via: caller.via }),
           },
           target: {},
           read,

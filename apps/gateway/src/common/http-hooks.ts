@@ -33,6 +33,17 @@ const DOCS_HEADERS = helmetHeaders({
   },
 });
 
+// The console and its sign-in pages: no inline script, no framing, no plugins, no <base>.
+const CONSOLE_HEADERS = {
+  ...API_HEADERS,
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+const isConsolePath = (url: string) =>
+  url === '/console' || /^\/(?:console|auth)(?:[/?]|$)/.test(url);
+
 /** application/json and application/*+json, with or without parameters (`; charset="utf-8"`). */
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json(?:;|$)/;
 /** Keys refused anywhere in a body, however they are spelled in the JSON text (`"\u005f_proto__"`). */
@@ -113,7 +124,13 @@ function checkBodyShape(body: unknown): void {
 export function installHttpHooks(fastify: FastifyInstance, bodyLimit: number): void {
   fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done) => {
     reply.header(REQUEST_ID_HEADER, req.id);
-    reply.headers(req.url.startsWith('/docs') ? DOCS_HEADERS : API_HEADERS);
+    reply.headers(
+      req.url.startsWith('/docs')
+        ? DOCS_HEADERS
+        : isConsolePath(req.url)
+          ? CONSOLE_HEADERS
+          : API_HEADERS,
+    );
     try {
       requireJsonBody(req);
     } catch (error) {

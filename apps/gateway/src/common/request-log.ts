@@ -25,7 +25,13 @@ export function logAnswers(fastify: FastifyInstance, logger: Logger): void {
     if (!req.url.startsWith('/health')) {
       logger.info(
         {
-          req: { id: req.id, method: req.method, url: req.url, remoteAddress: req.ip },
+          // The sign-in's callback carries the provider's code and state: its query is left out.
+          req: {
+            id: req.id,
+            method: req.method,
+            url: req.url.startsWith('/auth/') ? req.url.split('?')[0] : req.url,
+            remoteAddress: req.ip,
+          },
           res: { statusCode: reply.statusCode },
           responseTime: Math.round(reply.elapsedTime * 10) / 10,
         },

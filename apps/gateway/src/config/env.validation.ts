@@ -17,6 +17,11 @@ import { databaseUrlProblem } from '@app/ledger';
 import { OCTANE_ID, UUID } from '@app/common';
 import type { GatewayConfig } from './gateway.config';
 import { parseTrustProxy } from './trust-proxy';
+import {
+  DEFAULT_ABSOLUTE_SECONDS,
+  DEFAULT_IDLE_SECONDS,
+  isLoopbackUrl,
+} from '../session/sign-in.config';
 
 const URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
 
@@ -65,6 +70,16 @@ class GatewayEnvironment {
   @IsOptional() @IsString() AUTH_AUDIENCE?: string;
   @IsOptional() @Matches(/^[\w:./-]+$/) AUTH_TEAM_CLAIM?: string;
   @IsOptional() @Matches(/^[\w:./-]+$/) AUTH_ROLES_CLAIM?: string;
+
+  @IsOptional() @IsUrl(URL_OPTIONS) OIDC_ISSUER?: string;
+  @IsOptional() @IsString() OIDC_CLIENT_ID?: string;
+  /** Never echoed in a problem. */
+  @IsOptional() @IsString() OIDC_CLIENT_SECRET?: string;
+  @IsOptional() @Matches(/^[\w:./-]+$/) OIDC_TEAM_CLAIM?: string;
+  @IsOptional() @Matches(/^[\w:./-]+$/) OIDC_ROLES_CLAIM?: string;
+  @IsOptional() @IsUrl(URL_OPTIONS) OIDC_REDIRECT_URL?: string;
+  @IsOptional() @IsInt() @Min(60) @Max(86_400) SESSION_IDLE_SECONDS?: number;
+  @IsOptional() @IsInt() @Min(60) @Max(30 * 86_400) SESSION_ABSOLUTE_SECONDS?: number;
 }
 
 export class ConfigError extends Error {
@@ -169,6 +184,38 @@ const REQUIRED: Record<string, string> = {
     'the PostgreSQL store of the audit ledger, quotas and inventory, postgres://user:password@host:5432/database',
 };
 
+/** The console's sign-in: a client with the issuer, https outside loopback, sane timeouts. */
+function signInProblems(env: Record<string, string | undefined>, problems: string[]): void {
+  if (env.OIDC_ISSUER) {
+    if (!env.OIDC_CLIENT_ID) problems.push('OIDC_ISSUER needs OIDC_CLIENT_ID');
+    if (!env.OIDC_CLIENT_SECRET) problems.push('OIDC_ISSUER needs OIDC_CLIENT_SECRET');
+  } else {
+    for (const name of ['OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URL'])
+      if (env[name]) problems.push(`${name} is set without OIDC_ISSUER`);
+  }
+  for (const name of ['OIDC_ISSUER', 'OIDC_REDIRECT_URL']) {
+    const value = env[name];
+    if (!value) continue;
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      continue; // named by the URL check
+    }
+    if (url.protocol === 'http:' && !isLoopbackUrl(url))
+      problems.push(`${name} must be https (plain http only on loopback, for development)`);
+  }
+  if (
+    env.OIDC_REDIRECT_URL &&
+    !/\/auth\/callback$/.test(new URL(env.OIDC_REDIRECT_URL, 'http://x').pathname)
+  )
+    problems.push("OIDC_REDIRECT_URL must end in /auth/callback (the gateway's callback route)");
+  const idle = Number(env.SESSION_IDLE_SECONDS ?? DEFAULT_IDLE_SECONDS);
+  const absolute = Number(env.SESSION_ABSOLUTE_SECONDS ?? DEFAULT_ABSOLUTE_SECONDS);
+  if (idle > absolute)
+    problems.push('SESSION_IDLE_SECONDS must not be longer than SESSION_ABSOLUTE_SECONDS');
+}
+
 export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
   // An empty variable means unset, as in most deployment tools.
   const env = Object.fromEntries(
@@ -204,6 +251,7 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
     problems.push('AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE');
   }
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
+  signInProblems(env, problems);
   const databaseProblem = env.DATABASE_URL && databaseUrlProblem(env.DATABASE_URL);
   if (databaseProblem) problems.push(databaseProblem);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -222,6 +270,21 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
       port: parsed.PORT ?? 3000,
       bodyLimitBytes: byteSize(parsed.BODY_LIMIT ?? '64kb'),
       trustProxy,
+    },
+    signIn: {
+      oidc: parsed.OIDC_ISSUER
+        ? {
+            issuer: parsed.OIDC_ISSUER,
+            clientId: parsed.OIDC_CLIENT_ID as string,
+            clientSecret: parsed.OIDC_CLIENT_SECRET as string,
+            teamClaim: parsed.OIDC_TEAM_CLAIM ?? 'team',
+            rolesClaim: parsed.OIDC_ROLES_CLAIM ?? 'roles',
+            redirectUrl: parsed.OIDC_REDIRECT_URL,
+            allowDevelopmentProvider: false,
+          }
+        : undefined,
+      idleSeconds: parsed.SESSION_IDLE_SECONDS ?? DEFAULT_IDLE_SECONDS,
+      absoluteSeconds: parsed.SESSION_ABSOLUTE_SECONDS ?? DEFAULT_ABSOLUTE_SECONDS,
     },
     auth: parsed.AUTH_JWKS_URL
       ? { mode: 'jwks', jwksUrl: parsed.AUTH_JWKS_URL, ...issuerAudience, ...claims }

@@ -1,5 +1,6 @@
 import type { AuthConfig } from '@app/auth';
 import type { TrustProxy } from './trust-proxy';
+import type { SignInConfig } from '../session/sign-in.config';
 import type { OctaneUpstreamConfig, QwietUpstreamConfig, TransportOptions } from '@app/upstream';
 
 export interface GatewayConfig {
@@ -11,6 +12,8 @@ export interface GatewayConfig {
     trustProxy?: TrustProxy;
   };
   auth: AuthConfig;
+  /** The console's sign-in: OIDC (when OIDC_ISSUER is set) and the session timeouts. */
+  signIn: SignInConfig;
   qwiet: QwietUpstreamConfig;
   /** Keygate's own Qwiet token id by org, where the operator named it (else read from its jti). */
   qwietOwnTokenIds: Readonly<Record<string, string>>;

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { DEV_AUDIT_KEY_FILE, devSecret, devSigningSecret } from '@app/auth';
+import { DevIdentityProvider } from '../../../dev-idp/src/dev-idp';
 import { generatedCredentials, UpstreamSimulator } from '@app/upstream-sim';
 import { EMBEDDED_PG_DIR, EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres';
 
@@ -20,6 +22,8 @@ export async function startEmbeddedDefault(env: NodeJS.ProcessEnv): Promise<{
   env: NodeJS.ProcessEnv;
   simulator: UpstreamSimulator;
   postgres?: EmbeddedPostgres;
+  /** The development OpenID provider of the console's sign-in (unless OIDC_ISSUER is set). */
+  identityProvider?: DevIdentityProvider;
 }> {
   const options = {
     ...generatedCredentials(),
@@ -29,11 +33,14 @@ export async function startEmbeddedDefault(env: NodeJS.ProcessEnv): Promise<{
   const postgres = env.DATABASE_URL
     ? undefined
     : await startEmbeddedPostgres(env.KEYGATE_PG_DIR || EMBEDDED_PG_DIR);
+  const oidc = env.OIDC_ISSUER ? undefined : await startDevIdentityProvider();
   return {
     simulator,
     postgres,
+    identityProvider: oidc?.provider,
     env: {
       ...env,
+      ...oidc?.env,
       DATABASE_URL: env.DATABASE_URL || postgres?.url,
       QWIET_BASE_URL: `${simulator.url}/api/v4`,
       QWIET_ORG_TOKENS: JSON.stringify(
@@ -51,6 +58,29 @@ export async function startEmbeddedDefault(env: NodeJS.ProcessEnv): Promise<{
       POLICY_FILE: env.POLICY_FILE ?? EXAMPLE_POLICY,
       AUDIT_HMAC_KEY: env.AUDIT_HMAC_KEY ?? devSecret(DEV_AUDIT_KEY_FILE),
       AUTH_JWT_SECRET: env.AUTH_JWT_SECRET ?? (env.AUTH_JWKS_URL ? undefined : devSigningSecret()),
+    },
+  };
+}
+
+/**
+ * The console's sign-in in development: the development OpenID provider on a loopback port with
+ * one confidential client (its secret fresh each start, never written anywhere).
+ */
+async function startDevIdentityProvider(): Promise<{
+  provider: DevIdentityProvider;
+  env: NodeJS.ProcessEnv;
+}> {
+  const client = {
+    clientId: 'keygate-console',
+    clientSecret: randomBytes(32).toString('base64url'),
+  };
+  const provider = await DevIdentityProvider.start({ clients: [client] }, 0, '127.0.0.1');
+  return {
+    provider,
+    env: {
+      OIDC_ISSUER: provider.issuer,
+      OIDC_CLIENT_ID: client.clientId,
+      OIDC_CLIENT_SECRET: client.clientSecret,
     },
   };
 }

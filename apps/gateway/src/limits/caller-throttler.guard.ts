@@ -70,6 +70,7 @@ export class CallerThrottlerGuard extends ThrottlerGuard {
             team: req.caller.team,
             ip: meta.ip,
             user_agent: meta.userAgent,
+            ...(req.caller.via && { via: req.caller.via }),
           },
           target: audited.target,
           decision: {

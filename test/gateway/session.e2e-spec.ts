@@ -1,0 +1,551 @@
+import { createHash } from 'node:crypto';
+import { Client } from 'pg';
+import { DevIdentityProvider } from '../../apps/dev-idp/src/dev-idp';
+import { loadGatewayConfig } from '../../apps/gateway/src/config/env.validation';
+import { refuseDevelopmentProvider } from '../../apps/gateway/src/session/production-checks';
+import {
+  gatewayEnv,
+  startGateway,
+  StartedGateway,
+  StartedSimulator,
+  useStack,
+} from '../support/gateway';
+
+/*
+ * The console's sign-in (README "Console sign-in"), driven over real HTTP as a browser would: the
+ * redirects followed by hand with a cookie jar, through the development OpenID provider started
+ * in-process on an ephemeral port, against the real gateway and PostgreSQL. Session timeouts move
+ * with the simulator's clock (the gateway's clock in these tests), never by sleeping.
+ */
+
+const CLIENT = { clientId: 'keygate-console', clientSecret: 'dev-client-secret-0123456789abcdef' };
+const CI_ROLE_ID = '66ad5168-41be-4b6c-9ac5-a30b02229c35';
+const IDLE = 600;
+const ABSOLUTE = 1800;
+const CSP =
+  "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+interface Answer {
+  status: number;
+  location?: string;
+  setCookies: string[];
+  headers: Headers;
+  text: string;
+}
+
+/** A browser's view of HTTP: one cookie jar (loopback hosts share cookies, as in a browser). */
+class Browser {
+  readonly cookies = new Map<string, string>();
+  /** Everything the browser received: no token may be in it. */
+  readonly seen: string[] = [];
+
+  constructor(private readonly extraHeaders: Record<string, string> = {}) {}
+
+  cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  async request(
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<Answer> {
+    const headers: Record<string, string> = { ...this.extraHeaders, ...init.headers };
+    if (this.cookies.size > 0) headers.cookie = this.cookieHeader();
+    const res = await fetch(url, {
+      method: init.method ?? 'GET',
+      headers,
+      body: init.body,
+      redirect: 'manual',
+    });
+    const text = await res.text();
+    const setCookies = res.headers.getSetCookie();
+    for (const line of setCookies) {
+      const [pair, ...attributes] = line.split(';').map((p) => p.trim());
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq);
+      const value = pair.slice(eq + 1);
+      if (attributes.some((a) => /^max-age=0$/i.test(a)) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const answer = {
+      status: res.status,
+      location: res.headers.get('location') ?? undefined,
+      setCookies,
+      headers: res.headers,
+      text,
+    };
+    this.seen.push(JSON.stringify([...res.headers]), text);
+    return answer;
+  }
+
+  postForm(url: string, form: Record<string, string>): Promise<Answer> {
+    return this.request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
+  }
+}
+
+/** The provider's login page: the form that signs in `user` (its hidden rid). */
+function ridFor(page: string, user: string): string {
+  const forms = page.split('<form').slice(1);
+  const form = forms.find((f) => f.includes(`name="user" value="${user}"`));
+  const rid = form && /name="rid" value="([^"]+)"/.exec(form);
+  if (!rid) throw new Error(`no login form for ${user}`);
+  return rid[1];
+}
+
+describe('gateway: console sign-in (OIDC BFF)', () => {
+  let idp: DevIdentityProvider;
+  beforeAll(async () => {
+    idp = await DevIdentityProvider.start({ clients: [CLIENT] });
+  });
+  afterAll(async () => idp?.close());
+
+  const oidcEnv = (): NodeJS.ProcessEnv => ({
+    OIDC_ISSUER: idp.issuer,
+    OIDC_CLIENT_ID: CLIENT.clientId,
+    OIDC_CLIENT_SECRET: CLIENT.clientSecret,
+    SESSION_IDLE_SECONDS: String(IDLE),
+    SESSION_ABSOLUTE_SECONDS: String(ABSOLUTE),
+  });
+  const stack = useStack(() => oidcEnv(), {}, { clock: 'simulator' });
+  let g: StartedGateway;
+  let s: StartedSimulator;
+  beforeAll(() => {
+    ({ g, s } = stack);
+    // What `npm start` does for the provider it started itself (production refuses it).
+    g.config.signIn.oidc!.allowDevelopmentProvider = true;
+  });
+
+  const tokens = () => `${g.url}/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`;
+  const issueBody = (label: string) =>
+    JSON.stringify({ label, role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 600 });
+  const json = { 'content-type': 'application/json' };
+
+  /** login -> provider -> pick the user -> callback -> session; returns the steps' answers. */
+  async function signIn(browser: Browser, user = 'alice', gateway = g.url) {
+    const login = await browser.request(`${gateway}/auth/login`);
+    expect(login.status).toBe(302);
+    const page = await browser.request(login.location as string);
+    expect(page.status).toBe(200);
+    const picked = await browser.postForm(`${idp.issuer}/login`, {
+      rid: ridFor(page.text, user),
+      user,
+    });
+    expect(picked.status).toBe(303);
+    const callbackUrl = picked.location as string;
+    const callback = await browser.request(callbackUrl);
+    return { login, page, picked, callbackUrl, callback };
+  }
+
+  async function session(browser: Browser) {
+    const res = await browser.request(`${g.url}/auth/session`);
+    return { status: res.status, body: JSON.parse(res.text) as Record<string, unknown> };
+  }
+
+  async function signedIn(user = 'alice') {
+    const browser = new Browser();
+    const flow = await signIn(browser, user);
+    expect(flow.callback.status).toBe(302);
+    const who = await session(browser);
+    expect(who.status).toBe(200);
+    return { browser, csrf: who.body.csrf_token as string, flow };
+  }
+
+  const sessionCookie = (b: Browser) => b.cookies.get('keygate_session') as string;
+
+  async function sql<T>(query: string, values: unknown[] = []): Promise<T[]> {
+    const client = new Client({ connectionString: g.db.url });
+    await client.connect();
+    try {
+      return (await client.query(query, values)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('signs in by the code flow with PKCE S256, state and nonce, and keeps a hashed session', async () => {
+    const browser = new Browser();
+    const { login, callback } = await signIn(browser, 'alice');
+
+    const authorize = new URL(login.location as string);
+    expect(authorize.origin).toBe(idp.issuer);
+    expect(authorize.searchParams.get('response_type')).toBe('code');
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(authorize.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(authorize.searchParams.get('state')).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    expect(authorize.searchParams.get('nonce')).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    expect(authorize.searchParams.get('redirect_uri')).toBe(`${g.url}/auth/callback`);
+    expect(authorize.searchParams.has('code_verifier')).toBe(false);
+
+    // The login cookie binds the sign-in to this browser; it is spent at the callback.
+    const loginCookie = login.setCookies.find((c) => c.startsWith('keygate_login='));
+    expect(loginCookie).toMatch(/; HttpOnly/);
+    expect(loginCookie).toMatch(/; SameSite=Lax/);
+
+    expect(callback.status).toBe(302);
+    expect(callback.location).toBe('/console/');
+    expect(browser.cookies.has('keygate_login')).toBe(false);
+    const cookie = callback.setCookies.find((c) => c.startsWith('keygate_session='));
+    expect(cookie).toBeDefined();
+    const attributes = (cookie as string).split('; ');
+    expect(attributes).toEqual(
+      expect.arrayContaining(['Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${ABSOLUTE}`]),
+    );
+    // Plain http on loopback: no Secure, so no __Host- prefix (README).
+    expect(attributes).not.toContain('Secure');
+    expect(attributes.some((a) => a.startsWith('Domain'))).toBe(false);
+    const id = sessionCookie(browser);
+    expect(Buffer.from(id, 'base64url').length).toBeGreaterThanOrEqual(16);
+
+    const who = await session(browser);
+    expect(who.status).toBe(200);
+    expect(who.body).toMatchObject({
+      subject: 'alice',
+      team: 'payments',
+      roles: [],
+      via: 'session',
+    });
+    expect(who.body.csrf_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const created = Date.parse(who.body.created_at as string);
+    expect(Date.parse(who.body.expires_at as string) - created).toBe(ABSOLUTE * 1000);
+    expect(Date.parse(who.body.idle_expires_at as string)).toBeGreaterThan(created);
+
+    // PostgreSQL holds the id's SHA-256, never the id.
+    const rows = await sql<Record<string, unknown>>('SELECT * FROM sessions WHERE id_hash = $1', [
+      createHash('sha256').update(id).digest('hex'),
+    ]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ subject: 'alice', team: 'payments', roles: [] });
+    expect(JSON.stringify(await sql('SELECT * FROM sessions'))).not.toContain(id);
+  });
+
+  it('maps roles from the ID token: an auditor reads the audit log through the session', async () => {
+    const { browser } = await signedIn('audrey');
+    expect((await session(browser)).body).toMatchObject({
+      subject: 'audrey',
+      team: 'payments',
+      roles: ['keygate:auditor'],
+    });
+    expect((await browser.request(`${g.url}/v1/audit?limit=1`)).status).toBe(200);
+    const { browser: member } = await signedIn('alice');
+    expect((await member.request(`${g.url}/v1/audit?limit=1`)).status).toBe(403);
+  });
+
+  it('401 without a session, and for a cookie that names none', async () => {
+    const none = await new Browser().request(`${g.url}/auth/session`);
+    expect(none.status).toBe(401);
+    expect(JSON.parse(none.text).code).toBe('UNAUTHENTICATED');
+    const forged = new Browser();
+    forged.cookies.set('keygate_session', 'A'.repeat(43));
+    expect((await forged.request(`${g.url}/auth/session`)).status).toBe(401);
+    expect((await forged.request(`${g.url}/v1/policy`)).status).toBe(401);
+  });
+
+  it('state-changing requests through the session need its CSRF token; with it, an issuance is recorded with actor.via session', async () => {
+    const { browser, csrf } = await signedIn('alice');
+    const other = await signedIn('bob');
+    const before = (await s.admin.state()).qwiet.tokens.length;
+
+    const without = await browser.request(tokens(), {
+      method: 'POST',
+      headers: json,
+      body: issueBody('no-csrf'),
+    });
+    expect(without.status).toBe(403);
+    expect(JSON.parse(without.text).code).toBe('CSRF_REQUIRED');
+
+    const othersToken = await browser.request(tokens(), {
+      method: 'POST',
+      headers: { ...json, 'x-csrf-token': other.csrf },
+      body: issueBody('other-csrf'),
+    });
+    expect(othersToken.status).toBe(403);
+    expect(JSON.parse(othersToken.text).code).toBe('CSRF_REQUIRED');
+    expect((await s.admin.state()).qwiet.tokens.length).toBe(before);
+
+    // Reads need no CSRF token.
+    expect((await browser.request(tokens())).status).toBe(200);
+
+    const issued = await browser.request(tokens(), {
+      method: 'POST',
+      headers: { ...json, 'x-csrf-token': csrf, 'x-request-id': 'session-issue-0001' },
+      body: issueBody('through-session'),
+    });
+    expect(issued.status).toBe(200);
+    expect((await s.admin.state()).qwiet.tokens.length).toBe(before + 1);
+
+    const auditor = `Bearer ${await g.token({ team: 'security', sub: 'eve', roles: ['keygate:auditor'] })}`;
+    const records = await g
+      .http()
+      .get('/v1/audit?request_id=session-issue-0001')
+      .set('Authorization', auditor)
+      .expect(200);
+    const changes = records.body.records.filter(
+      (r: { event: string }) => r.event === 'qwiet.token.issue',
+    );
+    expect(changes.map((r: { phase: string }) => r.phase).sort()).toEqual(['attempt', 'succeeded']);
+    for (const r of changes)
+      expect(r.actor).toMatchObject({ subject: 'alice', team: 'payments', via: 'session' });
+  });
+
+  it('bearer callers are unaffected (no CSRF token, via bearer), and a bearer wins over a cookie', async () => {
+    const { browser } = await signedIn('alice');
+    const bob = await g.token({ team: 'platform', sub: 'bob-bearer' });
+    const orgB = s.options.qwietOrgs[1].id;
+    // Bob's bearer and Alice's cookie: the bearer decides (Bob's org, no CSRF token asked).
+    const res = await browser.request(`${g.url}/qwiet/api/v4/orgs/${orgB}/tokens`, {
+      method: 'POST',
+      headers: { ...json, authorization: `Bearer ${bob}`, 'x-request-id': 'bearer-wins-0001' },
+      body: issueBody('bearer-wins'),
+    });
+    expect(res.status).toBe(200);
+    // A bad bearer is not rescued by a good cookie.
+    const bad = await browser.request(tokens(), {
+      headers: { authorization: 'Bearer not.a.jwt' },
+    });
+    expect(bad.status).toBe(401);
+
+    const auditor = `Bearer ${await g.token({ team: 'security', sub: 'eve', roles: ['keygate:auditor'] })}`;
+    const records = await g
+      .http()
+      .get('/v1/audit?request_id=bearer-wins-0001')
+      .set('Authorization', auditor)
+      .expect(200);
+    for (const r of records.body.records.filter((x: { event: string }) => x.event !== 'audit.read'))
+      expect(r.actor).toMatchObject({ subject: 'bob-bearer', team: 'platform', via: 'bearer' });
+  });
+
+  it('idle timeout: refused and deleted after SESSION_IDLE_SECONDS unused; activity keeps it alive', async () => {
+    const { browser } = await signedIn('alice');
+    const hash = createHash('sha256').update(sessionCookie(browser)).digest('hex');
+    await s.admin.advanceClock(IDLE - 60);
+    expect((await session(browser)).status).toBe(200);
+    await s.admin.advanceClock(IDLE - 60);
+    expect((await session(browser)).status).toBe(200);
+    await s.admin.advanceClock(IDLE + 1);
+    const expired = await session(browser);
+    expect(expired.status).toBe(401);
+    expect(await sql('SELECT 1 FROM sessions WHERE id_hash = $1', [hash])).toHaveLength(0);
+    expect((await browser.request(tokens())).status).toBe(401);
+  });
+
+  it('absolute timeout: refused after SESSION_ABSOLUTE_SECONDS however active', async () => {
+    const { browser } = await signedIn('alice');
+    const step = IDLE - 100;
+    let elapsed = 0;
+    while (elapsed + step < ABSOLUTE) {
+      await s.admin.advanceClock(step);
+      elapsed += step;
+      expect((await session(browser)).status).toBe(200);
+    }
+    await s.admin.advanceClock(ABSOLUTE - elapsed + 1);
+    expect((await session(browser)).status).toBe(401);
+  });
+
+  it('logout ends the session server-side (CSRF token required) and points at the provider’s end_session', async () => {
+    const { browser, csrf } = await signedIn('alice');
+    const stolen = sessionCookie(browser);
+
+    const refused = await browser.request(`${g.url}/auth/logout`, { method: 'POST' });
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.text).code).toBe('CSRF_REQUIRED');
+    expect((await session(browser)).status).toBe(200);
+
+    const out = await browser.request(`${g.url}/auth/logout`, {
+      method: 'POST',
+      headers: { 'x-csrf-token': csrf },
+    });
+    expect(out.status).toBe(200);
+    const body = JSON.parse(out.text);
+    expect(body.logged_out).toBe(true);
+    const end = new URL(body.redirect);
+    expect(`${end.origin}${end.pathname}`).toBe(`${idp.issuer}/end_session`);
+    expect(end.searchParams.get('client_id')).toBe(CLIENT.clientId);
+    expect(end.searchParams.get('post_logout_redirect_uri')).toBe(`${g.url}/console/`);
+    expect(end.searchParams.has('id_token_hint')).toBe(false);
+    expect(browser.cookies.has('keygate_session')).toBe(false);
+
+    // The old cookie, replayed by whoever kept it, names nothing any more.
+    const replay = new Browser();
+    replay.cookies.set('keygate_session', stolen);
+    expect((await replay.request(`${g.url}/auth/session`)).status).toBe(401);
+    expect((await replay.request(tokens())).status).toBe(401);
+    const provider = await browser.request(body.redirect);
+    expect(provider.status).toBe(303);
+    expect(provider.location).toBe(`${g.url}/console/`);
+  });
+
+  it('a tampered state is refused, and the sign-in it belonged to is used up', async () => {
+    const browser = new Browser();
+    await browser.request(`${g.url}/auth/login`).then(async (login) => {
+      const page = await browser.request(login.location as string);
+      const picked = await browser.postForm(`${idp.issuer}/login`, {
+        rid: ridFor(page.text, 'alice'),
+        user: 'alice',
+      });
+      const callback = new URL(picked.location as string);
+      const loginCookie = browser.cookies.get('keygate_login') as string;
+      const state = callback.searchParams.get('state') as string;
+      callback.searchParams.set('state', `${state.slice(0, -1)}${state.endsWith('A') ? 'B' : 'A'}`);
+      const tampered = await browser.request(callback.toString());
+      expect(tampered.status).toBe(400);
+      expect(JSON.parse(tampered.text).code).toBe('SIGN_IN_FAILED');
+      expect(browser.cookies.has('keygate_session')).toBe(false);
+      // The genuine callback after it: that sign-in is gone (one use).
+      browser.cookies.set('keygate_login', loginCookie);
+      const genuine = await browser.request(picked.location as string);
+      expect(genuine.status).toBe(400);
+      expect(browser.cookies.has('keygate_session')).toBe(false);
+    });
+    // A callback without any sign-in under way in this browser.
+    const stranger = await new Browser().request(`${g.url}/auth/callback?code=x&state=y`);
+    expect(stranger.status).toBe(400);
+    expect(JSON.parse(stranger.text).code).toBe('SIGN_IN_FAILED');
+  });
+
+  it('a replayed code is refused: by the used-up sign-in, and by the provider under a fresh one', async () => {
+    const browser = new Browser();
+    const first = await signIn(browser, 'alice');
+    expect(first.callback.status).toBe(302);
+    const loginCookie = first.login.setCookies
+      .find((c) => c.startsWith('keygate_login='))!
+      .split(';')[0]
+      .split('=')[1];
+    // The same callback again, login cookie and all: the sign-in was used.
+    const attacker = new Browser();
+    attacker.cookies.set('keygate_login', loginCookie);
+    const again = await attacker.request(first.callbackUrl);
+    expect(again.status).toBe(400);
+    expect(attacker.cookies.has('keygate_session')).toBe(false);
+
+    // A fresh sign-in in the attacker's browser, its state, the old code: the provider refuses.
+    const fresh = await attacker.request(`${g.url}/auth/login`);
+    const state = new URL(fresh.location as string).searchParams.get('state') as string;
+    const oldCode = new URL(first.callbackUrl).searchParams.get('code') as string;
+    const replayedBefore = idp.replayedCodes;
+    const replay = await attacker.request(
+      `${g.url}/auth/callback?code=${encodeURIComponent(oldCode)}&state=${encodeURIComponent(state)}`,
+    );
+    expect(replay.status).toBe(400);
+    expect(JSON.parse(replay.text).code).toBe('SIGN_IN_FAILED');
+    expect(idp.replayedCodes).toBe(replayedBefore + 1);
+    expect(attacker.cookies.has('keygate_session')).toBe(false);
+  });
+
+  it('the console’s and sign-in pages carry the CSP without inline script, nosniff and no-referrer', async () => {
+    const browser = new Browser();
+    for (const path of ['/auth/login', '/auth/session', '/console/']) {
+      const res = await browser.request(`${g.url}${path}`);
+      expect([path, res.headers.get('content-security-policy')]).toEqual([path, CSP]);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    }
+    const login = await browser.request(`${g.url}/auth/login`);
+    expect(login.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('never lets a token, code or secret reach the browser or a log line', async () => {
+    const { browser, flow } = await signedIn('alice');
+    const code = new URL(flow.callbackUrl).searchParams.get('code') as string;
+    const issued = idp.issued.find((t) => t.code === code);
+    expect(issued).toBeDefined();
+    const { idToken, accessToken } = issued!;
+    const gatewaySeen = browser.seen.join('\n');
+    expect(gatewaySeen).not.toContain(idToken);
+    expect(gatewaySeen).not.toContain(accessToken);
+    expect(gatewaySeen).not.toContain(CLIENT.clientSecret);
+    const logs = g.logs.text();
+    expect(logs).toContain('/auth/callback');
+    for (const secret of [
+      idToken,
+      accessToken,
+      code,
+      CLIENT.clientSecret,
+      sessionCookie(browser),
+      (await session(browser)).body.csrf_token as string,
+    ])
+      expect(logs).not.toContain(secret);
+    const stored = JSON.stringify(await sql('SELECT * FROM sessions'));
+    expect(stored).not.toContain(idToken);
+    expect(stored).not.toContain(accessToken);
+  });
+
+  describe('served over https (behind a TLS proxy)', () => {
+    let https: StartedGateway;
+    beforeAll(async () => {
+      https = await startGateway(s, { ...oidcEnv(), TRUST_PROXY: '127.0.0.1' });
+    });
+    afterAll(async () => https?.close());
+
+    it('refuses the development provider unless allowed (as production does)', async () => {
+      const res = await new Browser({ 'x-forwarded-proto': 'https' }).request(
+        `${https.url}/auth/login`,
+      );
+      expect(res.status).toBe(503);
+      expect(JSON.parse(res.text).code).toBe('SIGN_IN_UNAVAILABLE');
+    });
+
+    it('names the cookies __Host- with Secure', async () => {
+      https.config.signIn.oidc!.allowDevelopmentProvider = true;
+      const browser = new Browser({ 'x-forwarded-proto': 'https' });
+      const login = await browser.request(`${https.url}/auth/login`);
+      expect(login.status).toBe(302);
+      const redirect = new URL(login.location as string).searchParams.get('redirect_uri');
+      expect(redirect).toBe(`${https.url.replace('http:', 'https:')}/auth/callback`);
+      expect(login.setCookies[0]).toMatch(
+        /^__Host-keygate_login=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure/,
+      );
+      const page = await browser.request(login.location as string);
+      const picked = await browser.postForm(`${idp.issuer}/login`, {
+        rid: ridFor(page.text, 'sam'),
+        user: 'sam',
+      });
+      // The proxy's TLS ends here: the same callback, in plain http with X-Forwarded-Proto.
+      const callback = await browser.request(
+        (picked.location as string).replace('https:', 'http:'),
+      );
+      expect(callback.status).toBe(302);
+      const cookie = callback.setCookies.find((c) => c.startsWith('__Host-keygate_session='));
+      expect(cookie?.split('; ')).toEqual(
+        expect.arrayContaining(['Path=/', 'HttpOnly', 'SameSite=Lax', 'Secure']),
+      );
+      const who = await browser.request(`${https.url}/auth/session`);
+      expect(who.status).toBe(200);
+      expect(JSON.parse(who.text)).toMatchObject({ subject: 'sam', roles: ['keygate:security'] });
+      // The bare name is not read over https (no cookie tossing past the prefix).
+      const tossed = new Browser({ 'x-forwarded-proto': 'https' });
+      tossed.cookies.set('keygate_session', browser.cookies.get('__Host-keygate_session')!);
+      expect((await tossed.request(`${https.url}/auth/session`)).status).toBe(401);
+    });
+  });
+
+  describe('production', () => {
+    it('refuses the development provider at start-up (its discovery says keygate_dev)', async () => {
+      const config = loadGatewayConfig(gatewayEnv(s, { DATABASE_URL: g.db.url, ...oidcEnv() }));
+      config.signIn.oidc!.allowDevelopmentProvider = true;
+      await expect(refuseDevelopmentProvider(config)).rejects.toThrow(
+        /OIDC_ISSUER .* is Keygate's development OpenID provider/,
+      );
+    });
+
+    it('refuses a plain http issuer or redirect URL outside loopback, and a half-configured client', () => {
+      const load = (env: NodeJS.ProcessEnv) => () =>
+        loadGatewayConfig(gatewayEnv(s, { DATABASE_URL: g.db.url, ...env }));
+      expect(load({ ...oidcEnv(), OIDC_ISSUER: 'http://idp.example.com' })).toThrow(
+        /OIDC_ISSUER must be https/,
+      );
+      expect(
+        load({ ...oidcEnv(), OIDC_REDIRECT_URL: 'http://keygate.example.com/auth/callback' }),
+      ).toThrow(/OIDC_REDIRECT_URL must be https/);
+      expect(load({ OIDC_ISSUER: 'https://idp.example.com' })).toThrow(
+        /OIDC_ISSUER needs OIDC_CLIENT_ID/,
+      );
+      expect(
+        load({ ...oidcEnv(), SESSION_IDLE_SECONDS: '7200', SESSION_ABSOLUTE_SECONDS: '3600' }),
+      ).toThrow(/SESSION_IDLE_SECONDS must not be longer/);
+    });
+  });
+});
