@@ -4,13 +4,14 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm run build:console && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/apps/console/dist ./apps/console/dist
 COPY config ./config
 COPY package.json ./
 RUN mkdir -p /var/lib/keygate/audit && chown node:node /var/lib/keygate/audit

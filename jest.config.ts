@@ -48,6 +48,17 @@ const config: Config = {
       transform,
       moduleNameMapper,
     },
+    {
+      // The console in a real browser (Debian's chromium driven by playwright-core): one browser
+      // for the file, against a gateway, the simulator and the development OpenID provider.
+      displayName: 'browser',
+      rootDir: '.',
+      testEnvironment: 'node',
+      moduleFileExtensions: ['ts', 'js', 'json'],
+      testMatch: ['<rootDir>/test/browser/*.browser-spec.ts'],
+      transform,
+      moduleNameMapper,
+    },
   ],
 };
 

@@ -148,7 +148,12 @@ export function listOf(answer: unknown): Record<string, unknown>[] {
 }
 
 /** A secret shown once: a warning, a copy button, and a way to dismiss it for good. */
-export function SecretOnce(props: { label: string; secret: string; onDone: () => void }) {
+export function SecretOnce(props: {
+  id: string;
+  label: string;
+  secret: string;
+  onDone: () => void;
+}) {
   const [copied, setCopied] = useState('');
   const box = useRef<HTMLInputElement>(null);
   const heading = useRef<HTMLHeadingElement>(null);
@@ -163,17 +168,17 @@ export function SecretOnce(props: { label: string; secret: string; onDone: () =>
     }
   };
   return (
-    <section class="secret" aria-labelledby="secret-heading">
-      <h3 id="secret-heading" tabIndex={-1} ref={heading}>
+    <section class="secret" aria-labelledby={`${props.id}-heading`}>
+      <h3 id={`${props.id}-heading`} tabIndex={-1} ref={heading}>
         {props.label}
       </h3>
       <p class="warning">
         <strong>Shown once.</strong> Keygate does not store this secret and cannot show it again:
         copy it into your secret store now.
       </p>
-      <label for="secret-value">Secret</label>
+      <label for={`${props.id}-value`}>Secret</label>
       <div class="row">
-        <input id="secret-value" ref={box} readOnly value={props.secret} class="mono" />
+        <input id={`${props.id}-value`} ref={box} readOnly value={props.secret} class="mono" />
         <button type="button" onClick={() => void copy()}>
           Copy
         </button>

@@ -14,7 +14,14 @@ interface Role {
   id: string;
   label?: string;
   name?: string;
+  role?: { id: string } | null;
+  workspace?: { id: string } | null;
 }
+
+/** An Octane workspace role in words: which role, in which workspace (or the whole space). */
+const workspaceRoleName = (r: Role) =>
+  r.name ??
+  `role ${r.role?.id ?? '?'} ${r.workspace ? `in workspace ${r.workspace.id}` : 'in the shared space'}`;
 
 const days = (seconds: number) =>
   seconds % 86400 === 0 ? `${seconds / 86400} day(s)` : `${Math.round(seconds / 3600)} hour(s)`;
@@ -205,6 +212,7 @@ function QwietForm({ policy }: { policy: OwnPolicy }) {
       <Limits items={limitsOf(policy.rules, 'qwiet', names)} id="qwiet-limits" />
       {secret ? (
         <SecretOnce
+          id="qwiet-secret"
           label={`Qwiet token “${secret.label}” issued`}
           secret={secret.value}
           onDone={() => setSecret(undefined)}
@@ -355,7 +363,7 @@ function OctaneForm({ policy }: { policy: OwnPolicy }) {
       setBusy(false);
     }
   };
-  const names = new Map(wsRoles.map((r) => [r.id, r.name ?? r.id]));
+  const names = new Map(wsRoles.map((r) => [r.id, `${r.id} (${workspaceRoleName(r)})`]));
   if (policy.octane_shared_spaces.length === 0)
     return <p>Your team has no Octane shared space in the policy.</p>;
   return (
@@ -363,6 +371,7 @@ function OctaneForm({ policy }: { policy: OwnPolicy }) {
       <Limits items={limitsOf(policy.rules, 'octane', names)} id="octane-limits" />
       {secret ? (
         <SecretOnce
+          id="octane-secret"
           label={`Octane key issued: ${secret.label}`}
           secret={secret.value}
           onDone={() => setSecret(undefined)}
@@ -412,7 +421,7 @@ function OctaneForm({ policy }: { policy: OwnPolicy }) {
                   }
                 />
                 <label for={`o-ws-${r.id}`}>
-                  {r.name ?? r.id} ({r.id})
+                  {r.id}: {workspaceRoleName(r)}
                 </label>
               </div>
             ))}
