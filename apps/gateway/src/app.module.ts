@@ -18,6 +18,7 @@ import { GATEWAY_CONFIG } from './config/config.tokens';
 import type { GatewayConfig } from './config/gateway.config';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { MetricsService } from './metrics/metrics.service';
 import { CallerThrottlerGuard } from './limits/caller-throttler.guard';
 import { FixedWindowThrottlerStorage } from './limits/fixed-window.storage';
@@ -75,6 +76,7 @@ export class AppModule {
         PolicyModule,
         QwietModule,
         OctaneModule,
+        NotificationsModule,
         SessionModule,
         CredentialsModule,
         ConsoleModule,

@@ -130,6 +130,8 @@ export interface AuditEntry {
   policy?: AuditPolicyChange;
   loss?: AuditLoss;
   read?: AuditRead;
+  /** credential.expiring: the notice threshold crossed (`7d`, in seconds). */
+  expiry?: { threshold: string; threshold_seconds: number };
   owner?: AuditOwnerAction;
   /** HMAC-SHA256 of the issued secret with the deployment key: never the secret. */
   fingerprint?: string;

@@ -17,6 +17,7 @@ import { databaseUrlProblem } from '@app/ledger';
 import { OCTANE_ID, UUID } from '@app/common';
 import type { GatewayConfig } from './gateway.config';
 import { parseTrustProxy } from './trust-proxy';
+import { loadNotifyConfig } from '../notifications/notify.config';
 import {
   DEFAULT_ABSOLUTE_SECONDS,
   DEFAULT_IDLE_SECONDS,
@@ -252,6 +253,7 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
   }
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
   signInProblems(env, problems);
+  const notify = loadNotifyConfig(env, problems);
   const databaseProblem = env.DATABASE_URL && databaseUrlProblem(env.DATABASE_URL);
   if (databaseProblem) problems.push(databaseProblem);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -314,5 +316,6 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 600,
     health: { vendorCheckMs: parsed.HEALTH_VENDOR_CHECK_MS ?? 30_000 },
     lostAnswerWindowMs: parsed.LOST_ANSWER_WINDOW_MS ?? 300_000,
+    notify,
   };
 }

@@ -1,5 +1,6 @@
 import type { AuthConfig } from '@app/auth';
 import type { TrustProxy } from './trust-proxy';
+import type { NotifyConfig } from '../notifications/notify.config';
 import type { SignInConfig } from '../session/sign-in.config';
 import type { OctaneUpstreamConfig, QwietUpstreamConfig, TransportOptions } from '@app/upstream';
 
@@ -45,4 +46,6 @@ export interface GatewayConfig {
    * up): a credential not found at the vendor before then may still appear.
    */
   lostAnswerWindowMs: number;
+  /** Notifications: expiry scans, outbox deliveries, webhook secrets (NOTIFY_*, WEBHOOK_SECRET_*). */
+  notify: NotifyConfig;
 }

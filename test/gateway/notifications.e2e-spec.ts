@@ -1,0 +1,343 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from 'pg';
+import { CI_ROLE_ID } from '@app/upstream-sim';
+import { NOTIFICATION_EVENTS } from '@app/common';
+import {
+  scopeOnlyPolicy,
+  StartedGateway,
+  startGateway,
+  StartedSimulator,
+  useStack,
+  writePolicy,
+} from '../support/gateway';
+
+const SECRET = 'whsec-test-0123456789abcdef-not-a-real-one';
+const DAY = 86_400;
+
+/** One request the test receiver got, and whether its signature was right. */
+interface Received {
+  eventId: string;
+  type: string;
+  body: {
+    id: string;
+    type: string;
+    data: { target?: { credential_id?: string } };
+    ledger: { seq: number };
+  };
+  signatureOk: boolean;
+  /** What the receiver answered. */
+  status: number;
+}
+
+/**
+ * A webhook receiver on 127.0.0.1 that checks each request's signature as a customer would:
+ * `Keygate-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, t equal to
+ * Keygate-Timestamp, constant-time comparison. While `down`, it answers 503.
+ */
+class Receiver {
+  readonly got: Received[] = [];
+  down = false;
+  private server!: Server;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const status = this.down ? 503 : 204;
+        this.got.push({
+          eventId: String(req.headers['keygate-event-id']),
+          type: String(req.headers['keygate-event']),
+          body: JSON.parse(raw),
+          signatureOk: verify(req, raw),
+          status,
+        });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks/keygate`;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Requests about one credential. */
+  about(credentialId: string): Received[] {
+    return this.got.filter((r) => r.body.data.target?.credential_id === credentialId);
+  }
+}
+
+function verify(req: IncomingMessage, raw: string): boolean {
+  const header = String(req.headers['keygate-signature'] ?? '');
+  const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header);
+  if (!match || match[1] !== req.headers['keygate-timestamp']) return false;
+  const expected = createHmac('sha256', SECRET).update(`${match[1]}.${raw}`).digest();
+  return timingSafeEqual(expected, Buffer.from(match[2], 'hex'));
+}
+
+function notifyPolicy(s: StartedSimulator, url: string): string {
+  return scopeOnlyPolicy(
+    s,
+    [
+      'notify:',
+      '  expiry_thresholds: [7d, 1d]',
+      '  webhooks:',
+      `    - { name: receiver, url: "${url}", secret_env: WEBHOOK_SECRET_TEST }`,
+    ].join('\n'),
+  );
+}
+
+async function sql<T extends object>(g: StartedGateway, text: string, values: unknown[] = []) {
+  const client = new Client({ connectionString: g.db.url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('notifications: expiry notices and webhook deliveries from the outbox', () => {
+  const receiver = new Receiver();
+  let hookUrl = '';
+  beforeAll(async () => {
+    hookUrl = await receiver.start();
+  });
+  afterAll(() => receiver.close());
+
+  const env = (s: StartedSimulator) => ({
+    POLICY_FILE: writePolicy(notifyPolicy(s, hookUrl)),
+    WEBHOOK_SECRET_TEST: SECRET,
+    // Driven by POST /v1/notifications/run after the clock is moved: nothing on a timer.
+    NOTIFY_SCAN_INTERVAL: 'off',
+    NOTIFY_DELIVERY_INTERVAL: 'off',
+    RECONCILE_INTERVAL: 'off',
+  });
+  const stack = useStack(env, {}, { clock: 'simulator' });
+  let admin: { Authorization: string };
+  beforeAll(async () => {
+    admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
+  });
+
+  const issue = async (validForSeconds: number, label = 'notify-test'): Promise<string> => {
+    const orgId = stack.s.options.qwietOrgs[0].id;
+    const res = await stack.g
+      .http()
+      .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
+      .set(admin)
+      .send({
+        label,
+        role_id: CI_ROLE_ID,
+        token_type: 'access',
+        valid_for_seconds: validForSeconds,
+      })
+      .expect(200);
+    return String(res.body.response.id);
+  };
+  const run = async (g: StartedGateway = stack.g) =>
+    (await g.http().post('/v1/notifications/run').set(admin).expect(200)).body;
+
+  it('writes one notice at each threshold, then the expiry, each delivered once and signed', async () => {
+    const id = await issue(10 * DAY);
+    await run();
+    expect(receiver.about(id)).toEqual([]);
+
+    await stack.s.admin.advanceClock(3.5 * DAY); // 6.5 days left: within 7d
+    const first = await run();
+    expect(first.scan).toEqual({ expired: 0, expiring: 1 });
+    expect(first.delivery).toMatchObject({ events: 1, created: 1, delivered: 1 });
+    await run(); // nothing new: one notice per (credential, threshold), ever
+    expect(receiver.about(id).map((r) => r.type)).toEqual(['credential.expiring']);
+
+    await stack.s.admin.advanceClock(6 * DAY); // half a day left: within 1d
+    await run();
+    await run();
+    await stack.s.admin.advanceClock(1 * DAY); // past its expiry
+    await run();
+    await run();
+
+    const got = receiver.about(id);
+    expect(got.map((r) => [r.type, r.body.data])).toEqual([
+      [
+        'credential.expiring',
+        expect.objectContaining({ expiry: { threshold: '7d', threshold_seconds: 7 * DAY } }),
+      ],
+      [
+        'credential.expiring',
+        expect.objectContaining({ expiry: { threshold: '1d', threshold_seconds: DAY } }),
+      ],
+      [
+        'credential.expired',
+        expect.objectContaining({ actor: { subject: 'keygate', team: 'keygate' } }),
+      ],
+    ]);
+    expect(got.every((r) => r.signatureOk && r.status === 204)).toBe(true);
+    expect(new Set(got.map((r) => r.eventId)).size).toBe(3);
+    for (const r of got) {
+      expect(r.body.id).toBe(r.eventId);
+      expect(r.eventId).toMatch(new RegExp(`^evt_${r.body.ledger.seq}_[0-9a-f]{16}$`));
+    }
+    // The inventory followed the credential.expired record.
+    const [row] = await sql<{ status: string }>(
+      stack.g,
+      'SELECT status FROM credentials WHERE credential_id = $1',
+      [id],
+    );
+    expect(row.status).toBe('expired');
+  });
+
+  it('puts exactly the succeeded notification records in the outbox, in their own statement', async () => {
+    const counts = await sql<{ records: number; outbox: number; strays: number }>(
+      stack.g,
+      `SELECT (SELECT count(*) FROM ledger_records
+                WHERE phase = 'succeeded' AND event = ANY ($1))::int AS records,
+              (SELECT count(*) FROM notification_events)::int AS outbox,
+              (SELECT count(*) FROM notification_events e JOIN ledger_records r USING (seq)
+                WHERE r.phase <> 'succeeded' OR r.event <> e.event
+                   OR NOT (r.event = ANY ($1)))::int AS strays`,
+      [NOTIFICATION_EVENTS],
+    );
+    expect(counts[0].records).toBeGreaterThan(0);
+    expect(counts[0]).toEqual({ records: counts[0].records, outbox: counts[0].records, strays: 0 });
+  });
+
+  it('retries a receiver that is down for an hour with backoff, then delivers everything once, same ids', async () => {
+    const ids = [await issue(3600, 'a'), await issue(3600, 'b'), await issue(3600, 'c')];
+    receiver.down = true;
+    await stack.s.admin.advanceClock(2 * 3600); // expired
+    const first = await run();
+    expect(first.scan).toMatchObject({ expired: 3 });
+    expect(first.delivery).toMatchObject({ events: 3, attempted: 3, retrying: 3, delivered: 0 });
+
+    const pending = await stack.g
+      .http()
+      .get('/v1/notifications?status=pending')
+      .set(admin)
+      .expect(200);
+    const mine = (pending.body.deliveries as { credential?: { credential_id: string } }[]).filter(
+      (d) => ids.includes(d.credential?.credential_id ?? ''),
+    );
+    expect(mine).toHaveLength(3);
+    expect(mine[0]).toMatchObject({
+      event: 'credential.expired',
+      target: 'receiver',
+      url: hookUrl,
+      status: 'pending',
+      attempts: 1,
+      last_status: 503,
+      last_error: 'HTTP 503',
+    });
+
+    // An hour down, the clock moved ten minutes at a time, a delivery round each time.
+    for (let i = 0; i < 6; i++) {
+      await stack.s.admin.advanceClock(600);
+      await run();
+    }
+    const down = ids.map((id) => receiver.about(id));
+    expect(down.every((attempts) => attempts.length >= 3)).toBe(true);
+
+    receiver.down = false;
+    await stack.s.admin.advanceClock(15 * 60); // past the longest backoff (10 min + 25%)
+    const back = await run();
+    expect(back.delivery).toMatchObject({ delivered: 3 });
+    await stack.s.admin.advanceClock(15 * 60);
+    await run();
+
+    for (const id of ids) {
+      const attempts = receiver.about(id);
+      // Every attempt of the event carried its one id; it got through exactly once, at the end.
+      expect(new Set(attempts.map((a) => a.eventId)).size).toBe(1);
+      expect(attempts.filter((a) => a.status === 204)).toHaveLength(1);
+      expect(attempts.at(-1)!.status).toBe(204);
+      expect(attempts.every((a) => a.signatureOk)).toBe(true);
+    }
+    const delivered = await stack.g
+      .http()
+      .get('/v1/notifications?status=delivered&event=credential.expired&limit=500')
+      .set(admin)
+      .expect(200);
+    for (const id of ids) {
+      const d = (
+        delivered.body.deliveries as {
+          credential?: { credential_id: string };
+          attempts: number;
+          last_error: string | null;
+          delivered_at: string;
+        }[]
+      ).find((x) => x.credential?.credential_id === id);
+      expect(d).toMatchObject({ last_error: null, delivered_at: expect.any(String) });
+      expect(d!.attempts).toBe(receiver.about(id).length);
+    }
+  });
+
+  it('delivers each event once with two gateway instances running rounds at the same time', async () => {
+    const g2 = await startGateway(stack.s, env(stack.s), { clock: 'simulator' });
+    try {
+      const ids: string[] = [];
+      for (let round = 0; round < 3; round++) {
+        for (let k = 0; k < 4; k++) ids.push(await issue(600, `two-${round}-${k}`));
+        await stack.s.admin.advanceClock(1200);
+        const reports = await Promise.all([run(stack.g), run(g2), run(stack.g), run(g2)]);
+        // At most one instance scanned and one delivered at a time; the others found it taken or done.
+        expect(reports.some((r) => r.scan.expired === 4)).toBe(true);
+      }
+      for (const id of ids) {
+        const got = receiver.about(id);
+        expect(got).toHaveLength(1);
+        expect(got[0]).toMatchObject({
+          type: 'credential.expired',
+          status: 204,
+          signatureOk: true,
+        });
+      }
+    } finally {
+      await g2.close();
+    }
+  });
+
+  it('pages the deliveries newest first; only admin, security and auditor read them, only admin runs', async () => {
+    const page1 = await stack.g.http().get('/v1/notifications?limit=2').set(admin).expect(200);
+    expect(page1.body.deliveries).toHaveLength(2);
+    expect(page1.body.deliveries[0].id).toBeGreaterThan(page1.body.deliveries[1].id);
+    const page2 = await stack.g
+      .http()
+      .get(`/v1/notifications?limit=2&before_id=${page1.body.next_before_id}`)
+      .set(admin)
+      .expect(200);
+    expect(page2.body.deliveries[0].id).toBeLessThan(page1.body.deliveries[1].id);
+
+    const as = async (roles?: string[]) => ({
+      Authorization: `Bearer ${await stack.g.token({ roles })}`,
+    });
+    await stack.g
+      .http()
+      .get('/v1/notifications')
+      .set(await as())
+      .expect(403);
+    await stack.g
+      .http()
+      .get('/v1/notifications')
+      .set(await as(['keygate:auditor']))
+      .expect(200);
+    await stack.g
+      .http()
+      .get('/v1/notifications')
+      .set(await as(['keygate:security']))
+      .expect(200);
+    await stack.g
+      .http()
+      .post('/v1/notifications/run')
+      .set(await as(['keygate:auditor']))
+      .expect(403);
+    await stack.g.http().get('/v1/notifications?status=lost').set(admin).expect(400);
+  });
+
+  it('never logs the signing secret', () => {
+    expect(stack.g.logs.text()).not.toContain(SECRET);
+  });
+});
