@@ -1,4 +1,5 @@
 import type { SimClock } from '../clock';
+import { behindTheBackRoutes } from './behind-the-back.routes';
 import { FaultInjector, validateFaultSpec } from '../faults/faults';
 import type { Route, SimResponse } from '../http/router';
 import type { OctaneSessions } from '../octane/octane.sessions';
@@ -100,5 +101,6 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       status: 200,
       body: { rotating: deps.sessions.rotateAll() },
     })),
+    ...behindTheBackRoutes(deps, route),
   ];
 }
