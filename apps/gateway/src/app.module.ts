@@ -14,6 +14,7 @@ import { GatewayExceptionFilter } from './common/gateway-exception.filter';
 import { OwnCredentials } from './common/own-credentials';
 import { createValidationPipe } from './common/validation';
 import { DatabaseModule } from './database/database.module';
+import { DriftModule } from './drift/drift.module';
 import { GATEWAY_CONFIG } from './config/config.tokens';
 import type { GatewayConfig } from './config/gateway.config';
 import { HealthModule } from './health/health.module';
@@ -76,6 +77,7 @@ export class AppModule {
         PolicyModule,
         QwietModule,
         OctaneModule,
+        DriftModule,
         NotificationsModule,
         SessionModule,
         CredentialsModule,

@@ -8,6 +8,8 @@ export const ErrorCode = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   POLICY_VIOLATION: 'POLICY_VIOLATION',
+  /** POST /v1/reconcile while a reconciliation pass runs (in this instance or another). */
+  RECONCILE_IN_PROGRESS: 'RECONCILE_IN_PROGRESS',
   /** Keygate's own vendor credential: nobody changes it through the proxy. */
   PROTECTED_CREDENTIAL: 'PROTECTED_CREDENTIAL',
   AUDIT_UNAVAILABLE: 'AUDIT_UNAVAILABLE',

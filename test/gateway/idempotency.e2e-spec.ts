@@ -1,0 +1,208 @@
+import { CI_ROLE_ID } from '@app/upstream-sim';
+import type { Response } from 'supertest';
+import { ledgerRecords } from '../support/db';
+import { StartedGateway, startGateway, useStack } from '../support/gateway';
+
+const STRONG = '9011@83sd!f1042ds+f19fg86M';
+
+/** The answer had this status (its body shown when it did not). */
+const status =
+  (code: number) =>
+  (res: Response): Response => {
+    expect({ status: res.status, body: res.body as unknown }).toMatchObject({ status: code });
+    return res;
+  };
+
+describe('gateway: Idempotency-Key on creates and regenerations', () => {
+  // The lifecycle clock is the simulator's: the 24 h of a key pass when the test moves it.
+  const stack = useStack({}, {}, { clock: 'simulator' });
+  const org = () => stack.s.options.qwietOrgs[0].id;
+  const otherOrg = () => stack.s.options.qwietOrgs[1].id;
+  const space = () => `/octane/api/shared_spaces/${stack.s.options.octaneSpaces[0].id}`;
+  const bearer = async (sub = 'alice') => ({
+    Authorization: `Bearer ${await stack.g.token({ sub })}`,
+  });
+  const token = (label: string, extra: object = {}) => ({
+    label,
+    role_id: CI_ROLE_ID,
+    token_type: 'access',
+    valid_for_seconds: 3600,
+    ...extra,
+  });
+  const issue = async (
+    key: string | undefined,
+    body: object,
+    options: { g?: StartedGateway; sub?: string; orgId?: string } = {},
+  ) => {
+    const req = (options.g ?? stack.g)
+      .http()
+      .post(`/qwiet/api/v4/orgs/${options.orgId ?? org()}/tokens`)
+      .set(await bearer(options.sub));
+    if (key !== undefined) req.set('Idempotency-Key', key);
+    return req.send(body);
+  };
+  const tokensLabelled = async (label: string) =>
+    (await stack.s.admin.state()).qwiet.tokens.filter((t) => t.label === label);
+  const creates = async () => (await stack.s.admin.state()).requests['qwiet.tokens.create'] ?? 0;
+
+  it('answers a retry of a completed create 409 IDEMPOTENT_REPLAY with the credential id, without a second token or the secret', async () => {
+    const first = await issue('retry-1', token('idem-a')).then(status(200));
+    const id = first.body.response.id as string;
+    expect(first.body.response.value).toEqual(expect.any(String));
+    const again = await issue('retry-1', token('idem-a')).then(status(409));
+    expect(again.body).toMatchObject({
+      ok: false,
+      code: 'IDEMPOTENT_REPLAY',
+      credential_id: id,
+      secret_shown_once: true,
+      idempotent_replay: true,
+    });
+    expect(again.body.message).toMatch(/shown once/);
+    expect(JSON.stringify(again.body)).not.toContain(first.body.response.value);
+    expect(await tokensLabelled('idem-a')).toHaveLength(1);
+    // The secret is nowhere in what the key keeps.
+    const { Client } = await import('pg');
+    const client = new Client({ connectionString: stack.g.db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query('SELECT * FROM idempotency_keys');
+      expect(JSON.stringify(rows)).not.toContain(first.body.response.value);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('refuses the same key with another body (422 IDEMPOTENCY_KEY_REUSED) and keeps keys per caller', async () => {
+    await issue('reuse-1', token('idem-b')).then(status(200));
+    const other = await issue('reuse-1', token('idem-b', { valid_for_seconds: 60 })).then(
+      status(422),
+    );
+    expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    // Another route with the key: refused too.
+    const elsewhere = await stack.g
+      .http()
+      .post(`${space()}/api_accesses`)
+      .set(await bearer())
+      .set('Idempotency-Key', 'reuse-1')
+      .send({ data: [{ name: 'idem-b', client_secret: STRONG }] })
+      .expect(422);
+    expect(elsewhere.body.error_code).toBe('IDEMPOTENCY_KEY_REUSED');
+    // Bob's key of the same name is his own: his request is his, and he cannot read alice's outcome.
+    const bob = await issue('reuse-1', token('idem-b'), { sub: 'bob' }).then(status(200));
+    expect(bob.body.response.value).toEqual(expect.any(String));
+    expect(await tokensLabelled('idem-b')).toHaveLength(2);
+  });
+
+  it('answers a denied first attempt with the same error again, without deciding twice', async () => {
+    const denied = await issue('denied-1', token('idem-c'), { orgId: otherOrg() }).then(
+      status(403),
+    );
+    expect(denied.body.code).toBe('POLICY_VIOLATION');
+    const count = (await ledgerRecords(stack.g.db.url)).length;
+    const again = await issue('denied-1', token('idem-c'), { orgId: otherOrg() }).then(status(403));
+    expect(again.body).toMatchObject({
+      code: 'POLICY_VIOLATION',
+      message: denied.body.message,
+      idempotent_replay: true,
+    });
+    expect((await ledgerRecords(stack.g.db.url)).length).toBe(count);
+  });
+
+  it('runs a retry again when the first attempt failed before the vendor acted (the vendor refused it)', async () => {
+    await stack.s.admin.fault({ op: 'qwiet.tokens.create', kind: 'status', status: 400, times: 1 });
+    await issue('vendor-400', token('idem-d')).then(status(400));
+    const before = await creates();
+    const retried = await issue('vendor-400', token('idem-d')).then(status(200));
+    expect(retried.body.response.value).toEqual(expect.any(String));
+    expect(await creates()).toBe(before + 1);
+    expect(await tokensLabelled('idem-d')).toHaveLength(1);
+  });
+
+  it('answers the same failure again when the vendor may have acted (a 500), and does not call it twice', async () => {
+    await stack.s.admin.fault({ op: 'qwiet.tokens.create', kind: 'status', status: 500, times: 1 });
+    const failed = await issue('vendor-500', token('idem-e')).then(status(500));
+    const before = await creates();
+    const again = await issue('vendor-500', token('idem-e')).then(status(500));
+    expect(again.body).toEqual(failed.body);
+    expect(await creates()).toBe(before);
+  });
+
+  it('honours a key for 24 hours on the clock, then takes it as new', async () => {
+    await issue('day-1', token('idem-f')).then(status(200));
+    await stack.s.admin.advanceClock(23 * 3600);
+    await issue('day-1', token('idem-f')).then(status(409));
+    await stack.s.admin.advanceClock(3600 + 1);
+    await issue('day-1', token('idem-f')).then(status(200));
+    expect(await tokensLabelled('idem-f')).toHaveLength(2);
+  });
+
+  it('checks the key: 1-255 printable characters', async () => {
+    const long = await issue('k'.repeat(256), token('idem-g')).then(status(400));
+    expect(long.body.code).toBe('VALIDATION_FAILED');
+    expect(long.body.validation_errors.join()).toMatch(/Idempotency-Key/);
+    await issue('', token('idem-g')).then(status(400));
+    await issue('k'.repeat(255), token('idem-g')).then(status(200));
+    await issue('with spaces and ~!@#', token('idem-g')).then(status(200));
+    expect(await tokensLabelled('idem-g')).toHaveLength(2);
+  });
+
+  it('makes Octane creates and regenerations idempotent (the regenerated secret is not shown again)', async () => {
+    const create = async (key: string) =>
+      stack.g
+        .http()
+        .post(`${space()}/api_accesses`)
+        .set(await bearer())
+        .set('Idempotency-Key', key)
+        .send({ data: [{ name: 'idem-h', client_secret: STRONG }] });
+    const created = await create('octane-create').then(status(201));
+    const id = String(created.body.data[0].id);
+    const again = await create('octane-create').then(status(409));
+    expect(again.body).toMatchObject({ error_code: 'IDEMPOTENT_REPLAY', credential_id: id });
+    const regenerate = async () =>
+      stack.g
+        .http()
+        .put(`${space()}/api_accesses/${id}`)
+        .set(await bearer())
+        .set('Idempotency-Key', 'octane-regenerate')
+        .send({ is_valid: true, client_secret: `${STRONG}x` });
+    await regenerate().then(status(200));
+    const replay = await regenerate().then(status(409));
+    expect(replay.body).toMatchObject({ error_code: 'IDEMPOTENT_REPLAY', credential_id: id });
+    const key = (await stack.s.admin.state()).octane.api_accesses.find((a) => a.id === id);
+    expect(key?.regenerated_at).toHaveLength(1);
+  });
+
+  describe('two gateway instances on one database', () => {
+    let second: StartedGateway;
+    beforeAll(async () => {
+      second = await startGateway(stack.s, {}, { clock: 'simulator' });
+    });
+    afterAll(() => second?.close());
+
+    it('issue at most one credential for two concurrent requests with one key', async () => {
+      const losers: string[] = [];
+      for (let round = 0; round < 5; round++) {
+        // The vendor is slow on the first create: the second request arrives while it is in flight.
+        await stack.s.admin.fault({
+          op: 'qwiet.tokens.create',
+          kind: 'latency',
+          latency_ms: 150,
+          times: 1,
+        });
+        const label = `idem-race-${round}`;
+        const [a, b] = await Promise.all([
+          issue(`race-${round}`, token(label)),
+          issue(`race-${round}`, token(label), { g: second }),
+        ]);
+        const statuses = [a.status, b.status].sort();
+        expect(statuses).toEqual([200, 409]);
+        const loser = a.status === 409 ? a : b;
+        expect(['IDEMPOTENCY_IN_PROGRESS', 'IDEMPOTENT_REPLAY']).toContain(loser.body.code);
+        losers.push(loser.body.code as string);
+        expect(await tokensLabelled(label)).toHaveLength(1);
+      }
+      // The requests did overlap: the loser was told the first one was in flight.
+      expect(losers).toContain('IDEMPOTENCY_IN_PROGRESS');
+    });
+  });
+});
