@@ -70,6 +70,9 @@ export function gatewayEnv(
     LOG_LEVEL: 'info',
     // The vendor acts at once in these tests: the first check after a lost answer is the last.
     LOST_ANSWER_WINDOW_MS: '0',
+    // No background reconciliation pass in tests that move the clock for other reasons (the drift
+    // tests ask for one: POST /v1/reconcile, or RECONCILE_INTERVAL in their overrides).
+    RECONCILE_INTERVAL: 'off',
     ...overrides,
   };
 }

@@ -17,6 +17,7 @@ import { databaseUrlProblem } from '@app/ledger';
 import { OCTANE_ID, UUID } from '@app/common';
 import type { GatewayConfig } from './gateway.config';
 import { parseTrustProxy } from './trust-proxy';
+import { RECONCILE_INTERVAL_FORM, reconcileIntervalMs } from '../drift/reconcile-interval';
 import { loadNotifyConfig } from '../notifications/notify.config';
 import {
   DEFAULT_ABSOLUTE_SECONDS,
@@ -60,6 +61,11 @@ class GatewayEnvironment {
   @IsOptional() @IsInt() @Min(1) @Max(10_000) CIRCUIT_MIN_CALLS?: number;
   @IsOptional() @IsInt() @Min(100) @Max(600_000) CIRCUIT_RESET_MS?: number;
   @IsOptional() @IsInt() @Min(100) @Max(3_600_000) HEALTH_VENDOR_CHECK_MS?: number;
+  @IsOptional()
+  @Matches(RECONCILE_INTERVAL_FORM, {
+    message: 'RECONCILE_INTERVAL must be off, 0, or a duration like 300, 90s, 5m or 1h',
+  })
+  RECONCILE_INTERVAL?: string;
   @IsOptional() @IsString() TRUST_PROXY?: string;
 
   @IsOptional()
@@ -316,6 +322,7 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 600,
     health: { vendorCheckMs: parsed.HEALTH_VENDOR_CHECK_MS ?? 30_000 },
     lostAnswerWindowMs: parsed.LOST_ANSWER_WINDOW_MS ?? 300_000,
+    reconcileIntervalMs: reconcileIntervalMs(parsed.RECONCILE_INTERVAL),
     notify,
   };
 }

@@ -46,6 +46,8 @@ export interface GatewayConfig {
    * up): a credential not found at the vendor before then may still appear.
    */
   lostAnswerWindowMs: number;
+  /** RECONCILE_INTERVAL: a drift reconciliation pass this often on the lifecycle clock; 0: none scheduled. */
+  reconcileIntervalMs: number;
   /** Notifications: expiry scans, outbox deliveries, webhook secrets (NOTIFY_*, WEBHOOK_SECRET_*). */
   notify: NotifyConfig;
 }
