@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { DevIdentityProvider } from '../../apps/dev-idp/src/dev-idp';
 import { loadGatewayConfig } from '../../apps/gateway/src/config/env.validation';
 import { refuseDevelopmentProvider } from '../../apps/gateway/src/session/production-checks';
+import { runToExit, tsNodeArgs } from '../support/processes';
 import {
   gatewayEnv,
   startGateway,
@@ -473,6 +474,123 @@ describe('gateway: console sign-in (OIDC BFF)', () => {
     expect(stored).not.toContain(accessToken);
   });
 
+  it('a new sign-in in the same browser ends the session it replaces', async () => {
+    const { browser } = await signedIn('alice');
+    const first = sessionCookie(browser);
+    await signIn(browser, 'bob');
+    expect(sessionCookie(browser)).not.toBe(first);
+    expect((await session(browser)).body.subject).toBe('bob');
+    const old = new Browser();
+    old.cookies.set('keygate_session', first);
+    expect((await old.request(`${g.url}/auth/session`)).status).toBe(401);
+  });
+
+  it('the provider’s own refusal (error=...) is a 400 naming it; no session', async () => {
+    const browser = new Browser();
+    const login = await browser.request(`${g.url}/auth/login`);
+    const state = new URL(login.location as string).searchParams.get('state') as string;
+    const res = await browser.request(
+      `${g.url}/auth/callback?error=access_denied&state=${encodeURIComponent(state)}`,
+    );
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toMatchObject({ code: 'SIGN_IN_FAILED' });
+    expect(JSON.parse(res.text).message).toContain('access_denied');
+    expect(browser.cookies.has('keygate_session')).toBe(false);
+  });
+
+  it('return_to keeps the browser inside /console, never elsewhere', async () => {
+    for (const [asked, landed] of [
+      ['/console/audit?page=2', '/console/audit?page=2'],
+      ['https://evil.example/console', '/console/'],
+      ['//evil.example/console', '/console/'],
+      ['/console//evil.example', '/console/'],
+      ['/docs', '/console/'],
+    ]) {
+      const browser = new Browser();
+      const login = await browser.request(
+        `${g.url}/auth/login?return_to=${encodeURIComponent(asked)}`,
+      );
+      const page = await browser.request(login.location as string);
+      const picked = await browser.postForm(`${idp.issuer}/login`, {
+        rid: ridFor(page.text, 'alice'),
+        user: 'alice',
+      });
+      const callback = await browser.request(picked.location as string);
+      expect([asked, callback.status, callback.location]).toEqual([asked, 302, landed]);
+    }
+  });
+
+  describe('the development provider', () => {
+    const authorize = (params: Record<string, string>) =>
+      new Browser().request(`${idp.issuer}/authorize?${new URLSearchParams(params).toString()}`);
+    const good = () => ({
+      response_type: 'code',
+      client_id: CLIENT.clientId,
+      redirect_uri: `${g.url}/auth/callback`,
+      scope: 'openid profile',
+      state: 'st',
+      nonce: 'nn',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
+
+    it('requires PKCE S256 (plain or none refused), a known client and a loopback callback', async () => {
+      expect((await authorize(good())).status).toBe(200);
+      for (const change of [
+        { code_challenge_method: 'plain' },
+        { code_challenge: '' },
+        { response_type: 'token' },
+        { scope: 'profile' },
+      ]) {
+        const res = await authorize({ ...good(), ...change });
+        expect(res.status).toBe(303);
+        expect(new URL(res.location as string).searchParams.get('error')).toMatch(
+          /invalid_request|unsupported_response_type|invalid_scope/,
+        );
+      }
+      expect((await authorize({ ...good(), client_id: 'someone' })).status).toBe(400);
+      expect(
+        (await authorize({ ...good(), redirect_uri: 'https://evil.example/auth/callback' })).status,
+      ).toBe(400);
+    });
+
+    it('gives a token only for the code’s verifier, client and redirect URI', async () => {
+      const browser = new Browser();
+      const login = await browser.request(`${g.url}/auth/login`);
+      const page = await browser.request(login.location as string);
+      const picked = await browser.postForm(`${idp.issuer}/login`, {
+        rid: ridFor(page.text, 'alice'),
+        user: 'alice',
+      });
+      const code = new URL(picked.location as string).searchParams.get('code') as string;
+      const basic = `Basic ${Buffer.from(`${CLIENT.clientId}:${CLIENT.clientSecret}`).toString('base64')}`;
+      const token = (form: Record<string, string>, authorization = basic) =>
+        fetch(`${idp.issuer}/token`, {
+          method: 'POST',
+          headers: {
+            authorization,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: new URLSearchParams(form).toString(),
+        });
+      const wrongClient = await token(
+        { grant_type: 'authorization_code', code, redirect_uri: `${g.url}/auth/callback` },
+        `Basic ${Buffer.from(`${CLIENT.clientId}:wrong`).toString('base64')}`,
+      );
+      expect(wrongClient.status).toBe(401);
+      const wrongVerifier = await token({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: `${g.url}/auth/callback`,
+        code_verifier: 'x'.repeat(43),
+      });
+      expect(wrongVerifier.status).toBe(400);
+      expect((await wrongVerifier.json()).error).toBe('invalid_grant');
+      // The code was spent by that attempt: the gateway's genuine callback now fails too.
+      expect((await browser.request(picked.location as string)).status).toBe(400);
+    });
+  });
+
   describe('served over https (behind a TLS proxy)', () => {
     let https: StartedGateway;
     beforeAll(async () => {
@@ -530,6 +648,22 @@ describe('gateway: console sign-in (OIDC BFF)', () => {
         /OIDC_ISSUER .* is Keygate's development OpenID provider/,
       );
     });
+
+    it('main.ts exits 1 naming OIDC_ISSUER when it is the development provider', async () => {
+      const run = await runToExit(
+        tsNodeArgs('apps/gateway/src/main.ts'),
+        {
+          ...gatewayEnv(s, { DATABASE_URL: g.db.url, ...oidcEnv() }),
+          HOST: '127.0.0.1',
+          PORT: '0',
+        },
+        'Keygate listening on',
+      );
+      expect(run).toMatchObject({ code: 1, stopped: false });
+      expect(run.output).toContain(`OIDC_ISSUER ${idp.issuer}`);
+      expect(run.output).toContain("Keygate's development OpenID provider");
+      expect(run.output).not.toContain(CLIENT.clientSecret);
+    }, 60_000);
 
     it('refuses a plain http issuer or redirect URL outside loopback, and a half-configured client', () => {
       const load = (env: NodeJS.ProcessEnv) => () =>

@@ -119,6 +119,9 @@ export class SessionController {
       },
       { state: login.state, nonce: login.nonce, codeVerifier: login.codeVerifier },
     );
+    // A session this browser held before is ended, not left beside the new one.
+    const previous = readCookie(req.headers, names.session);
+    if (previous !== undefined) await this.store.end(previous);
     const { id } = await this.store.create(signedIn.caller);
     reply
       .header('set-cookie', [
