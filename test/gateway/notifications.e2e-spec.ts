@@ -341,3 +341,85 @@ describe('notifications: expiry notices and webhook deliveries from the outbox',
     expect(stack.g.logs.text()).not.toContain(SECRET);
   });
 });
+
+describe('notifications: deliveries that cannot succeed are retried, then given up', () => {
+  const receiver = new Receiver();
+  let hookUrl = '';
+  let hanging: Server;
+  let hangingUrl = '';
+  beforeAll(async () => {
+    hookUrl = await receiver.start();
+    // Takes the request and never answers.
+    hanging = createServer(() => undefined);
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    hangingUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/never`;
+  });
+  afterAll(async () => {
+    hanging.closeAllConnections();
+    await new Promise((resolve) => hanging.close(resolve));
+    await receiver.close();
+  });
+
+  const stack = useStack(
+    (s) => ({
+      POLICY_FILE: writePolicy(
+        scopeOnlyPolicy(
+          s,
+          [
+            'notify:',
+            '  webhooks:',
+            `    - { name: unsigned, url: "${hookUrl}", secret_env: WEBHOOK_SECRET_ABSENT }`,
+            `    - { name: hanging, url: "${hangingUrl}", secret_env: WEBHOOK_SECRET_TEST }`,
+          ].join('\n'),
+        ),
+      ),
+      WEBHOOK_SECRET_TEST: SECRET,
+      NOTIFY_SCAN_INTERVAL: 'off',
+      NOTIFY_DELIVERY_INTERVAL: 'off',
+      NOTIFY_TIMEOUT_MS: '300',
+      NOTIFY_GIVE_UP_AFTER: '1h',
+      RECONCILE_INTERVAL: 'off',
+    }),
+    {},
+    { clock: 'simulator', database: 'own' },
+  );
+
+  it('names why (a secret not set, a timeout), never sends unsigned, and marks them failed after NOTIFY_GIVE_UP_AFTER', async () => {
+    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
+    const orgId = stack.s.options.qwietOrgs[0].id;
+    await stack.g
+      .http()
+      .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
+      .set(admin)
+      .send({ label: 'doomed', role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 60 })
+      .expect(200);
+    await stack.s.admin.advanceClock(120);
+    const run = async () =>
+      (await stack.g.http().post('/v1/notifications/run').set(admin).expect(200)).body;
+    expect((await run()).delivery).toMatchObject({ events: 1, created: 2, retrying: 2 });
+
+    const list = async (status: string) =>
+      (
+        await stack.g.http().get(`/v1/notifications?status=${status}`).set(admin).expect(200)
+      ).body.deliveries.map((d: { target: string; last_error: string; attempts: number }) => [
+        d.target,
+        d.last_error,
+        d.attempts,
+      ]);
+    expect((await list('pending')).sort()).toEqual([
+      ['hanging', 'timed out after 300 ms', 1],
+      ['unsigned', 'WEBHOOK_SECRET_ABSENT is not set', 1],
+    ]);
+
+    await stack.s.admin.advanceClock(2 * 3600);
+    expect((await run()).delivery).toMatchObject({ attempted: 2, failed: 2 });
+    expect(await list('pending')).toEqual([]);
+    expect((await list('failed')).sort()).toEqual([
+      ['hanging', 'timed out after 300 ms', 2],
+      ['unsigned', 'WEBHOOK_SECRET_ABSENT is not set', 2],
+    ]);
+    await stack.s.admin.advanceClock(2 * 3600);
+    expect((await run()).delivery).toMatchObject({ attempted: 0 });
+    expect(receiver.got).toEqual([]);
+  });
+});

@@ -195,7 +195,7 @@ export class DeliveryWorker {
       const queue = [...rows];
       await Promise.all(
         Array.from({ length: Math.min(PARALLEL, queue.length) }, async () => {
-          for (let due = queue.shift(); due; due = queue.shift())
+          for (let due = queue.shift(); due && !this.stopping; due = queue.shift())
             await this.attempt(due, byName.get(due.target), report);
         }),
       );
