@@ -1,14 +1,20 @@
-import { Body, Controller, Get, Param, Post, Put, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Caller, CurrentCaller } from '@app/auth';
 import { CurrentRequest, RequestMeta } from '../audit/request-meta';
-import { ApiVendorAnswer, ApiVendorErrors } from '../common/api-errors.decorator';
+import {
+  ApiVendorAnswer,
+  ApiVendorErrors,
+  DECIDED_HEADERS,
+  REQUEST_ID_HEADER,
+} from '../common/api-errors.decorator';
 import { AnswerAsVendor, GatewayAnswer } from '../common/vendor-reply';
 import { CreateApiAccessRequestDto } from './dto/create-api-access.request.dto';
 import { OctaneFieldsQueryDto, OctaneListQueryDto } from './dto/octane-list.query.dto';
 import { ApiAccessParamsDto, SpaceParamsDto } from './dto/octane-params.dto';
 import { OctaneEntityDto, OctaneListDto } from './dto/octane.response.dto';
 import { UpdateApiAccessRequestDto } from './dto/update-api-access.request.dto';
+import { OctaneRotation, RotatedKeyDto } from './octane-rotation.service';
 import { OctaneService } from './octane.service';
 
 /** ALM Octane shared-space roles and API access keys, drop-in: the vendor's paths after the /octane prefix. */
@@ -112,5 +118,52 @@ export class OctaneController {
     @Body() body: UpdateApiAccessRequestDto,
   ): Promise<GatewayAnswer> {
     return this.octane.updateApiAccess(c, meta, p.spaceId, p.id, body, q.fields);
+  }
+}
+
+/** Octane key rotation, Keygate's own route: a regeneration with a secret Keygate generates. */
+@ApiTags('Octane API access keys')
+@ApiBearerAuth()
+@AnswerAsVendor()
+@Controller('v1/credentials/octane/:spaceId/:id')
+export class OctaneRotateController {
+  constructor(private readonly rotation: OctaneRotation) {}
+
+  @Post('rotate')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Rotate an API access key: regenerated with a secret Keygate generates, returned once (decided and audited as octane.api_access.regenerate)',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      '1-255 printable characters: a retry with the same key within 24 h gets the first outcome (409 IDEMPOTENT_REPLAY once rotated; the secret is not shown again)',
+  })
+  @ApiResponse({
+    status: 200,
+    type: RotatedKeyDto,
+    description: 'Rotated; client_secret is in this answer only',
+    headers: DECIDED_HEADERS(true),
+  })
+  @ApiResponse({
+    status: 403,
+    description: 'POLICY_VIOLATION, PROTECTED_CREDENTIAL',
+    headers: REQUEST_ID_HEADER,
+  })
+  @ApiResponse({ status: 404, description: 'NOT_FOUND', headers: REQUEST_ID_HEADER })
+  @ApiResponse({
+    status: 409,
+    description: 'IDEMPOTENT_REPLAY, IDEMPOTENCY_IN_PROGRESS',
+    headers: REQUEST_ID_HEADER,
+  })
+  @ApiResponse({ status: 422, description: 'IDEMPOTENCY_KEY_REUSED', headers: REQUEST_ID_HEADER })
+  rotate(
+    @CurrentCaller() c: Caller,
+    @CurrentRequest() meta: RequestMeta,
+    @Param() p: ApiAccessParamsDto,
+  ): Promise<GatewayAnswer> {
+    return this.rotation.rotate(c, meta, p.spaceId, p.id);
   }
 }

@@ -6,7 +6,8 @@ import {
   OctaneMethodNotAllowed,
   OctaneSignInController,
 } from './octane-sign-in.controller';
-import { OctaneController } from './octane.controller';
+import { OctaneRotation } from './octane-rotation.service';
+import { OctaneController, OctaneRotateController } from './octane.controller';
 import { OctaneService } from './octane.service';
 
 @Module({
@@ -16,7 +17,8 @@ import { OctaneService } from './octane.service';
     OctaneSignInController,
     OctaneApiAccessDeleteController,
     OctaneMethodNotAllowed,
+    OctaneRotateController,
   ],
-  providers: [OctaneService],
+  providers: [OctaneService, OctaneRotation],
 })
 export class OctaneModule {}
