@@ -408,6 +408,33 @@ describe('gateway: drift, a vendor failing mid-pass', () => {
   });
 });
 
+describe("gateway: drift, a change of Keygate's still unsettled", () => {
+  const stack = useStack({}, simOpts, { clock: 'simulator', database: 'own' });
+  const d = driver(stack);
+
+  it('leaves a credential whose revocation through Keygate has no settled outcome to a later pass', async () => {
+    const { s, g } = stack;
+    const token = await d.issueToken('ci-pending');
+    // Keygate's revocation reaches Qwiet and gets no answer (timed out: Qwiet may have acted) ...
+    await s.admin.fault({ op: 'qwiet.tokens.delete', kind: 'hang', times: 1 });
+    await g
+      .http()
+      .delete(`/qwiet/api/v4/orgs/${d.orgA()}/tokens/${token}`)
+      .set(await d.bearer())
+      .expect(504);
+    // ... and the token is gone at Qwiet: by that revocation or another, nobody can tell yet.
+    await d.behind.revokeToken(token);
+    const pass = (await d.reconcile()).pass;
+    expect(d.scope(pass, 'qwiet', d.orgA())).toMatchObject({
+      complete: true,
+      revoked_outside: 0,
+      in_flight: 1,
+    });
+    expect((await inventory(g)).get(`qwiet/${d.orgA()}/${token}`)!.status).toBe('active');
+    expect((await d.recordsOf(pass)).some((r) => r.target.credential_id === token)).toBe(false);
+  });
+});
+
 describe('gateway: drift, one pass at a time across instances, and on schedule', () => {
   const stack = useStack({ RECONCILE_INTERVAL: '5m' }, simOpts, {
     clock: 'simulator',

@@ -428,7 +428,8 @@ export class Reconciler {
   /**
    * Changes of Keygate's in this scope still without an outcome that settles them (their answer
    * may still come, or lost answers and crash recovery settle them): an attempt with no later
-   * record, or only a failure in transport not yet looked into. Their credentials (by id, by
+   * record, or only a failure after which the vendor may have acted (no answer, or a 5xx) not yet
+   * looked into. Their credentials (by id, by
    * Qwiet marker, by Octane key name) are not judged this pass. Attempts of the last lost-answer
    * window (and a quarter of an hour) are looked at: an older one was left by a crash.
    */
@@ -441,7 +442,7 @@ export class Reconciler {
          AND NOT EXISTS (
            SELECT 1 FROM ledger_records o
            WHERE o.request_id = a.request_id AND o.seq > a.seq
-             AND (o.phase <> 'failed' OR o.vendor ->> 'error' IS NULL
+             AND (o.phase <> 'failed' OR (o.vendor ->> 'status')::int < 500
                   OR o.note ~ '^(lost answer|crash recovery):'))`,
       [vendor, scope, since.toISOString()],
     );
