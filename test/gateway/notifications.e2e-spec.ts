@@ -12,6 +12,7 @@ import {
   useStack,
   writePolicy,
 } from '../support/gateway';
+import { until } from '../support/until';
 
 const SECRET = 'whsec-test-0123456789abcdef-not-a-real-one';
 const DAY = 86_400;
@@ -421,5 +422,45 @@ describe('notifications: deliveries that cannot succeed are retried, then given 
     await stack.s.admin.advanceClock(2 * 3600);
     expect((await run()).delivery).toMatchObject({ attempted: 0 });
     expect(receiver.got).toEqual([]);
+  });
+});
+
+describe('notifications: on schedule', () => {
+  const receiver = new Receiver();
+  let hookUrl = '';
+  beforeAll(async () => {
+    hookUrl = await receiver.start();
+  });
+  afterAll(() => receiver.close());
+
+  const stack = useStack(
+    (s) => ({
+      POLICY_FILE: writePolicy(notifyPolicy(s, hookUrl)),
+      WEBHOOK_SECRET_TEST: SECRET,
+      NOTIFY_SCAN_INTERVAL: '1m',
+      NOTIFY_DELIVERY_INTERVAL: '5s',
+    }),
+    {},
+    { clock: 'simulator', database: 'own' },
+  );
+
+  it('scans once the clock passes NOTIFY_SCAN_INTERVAL and delivers without being asked', async () => {
+    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
+    const orgId = stack.s.options.qwietOrgs[0].id;
+    const res = await stack.g
+      .http()
+      .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
+      .set(admin)
+      .send({ label: 'timed', role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 30 })
+      .expect(200);
+    const id = String(res.body.response.id);
+    await stack.s.admin.advanceClock(90);
+    const got = await until(async () =>
+      receiver.about(id).some((r) => r.type === 'credential.expired')
+        ? receiver.about(id)
+        : undefined,
+    );
+    // First seen past its expiry: the expiry alone, no late "expiring" notice.
+    expect(got.map((r) => [r.type, r.signatureOk])).toEqual([['credential.expired', true]]);
   });
 });

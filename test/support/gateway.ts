@@ -73,6 +73,10 @@ export function gatewayEnv(
     // No background reconciliation pass in tests that move the clock for other reasons (the drift
     // tests ask for one: POST /v1/reconcile, or RECONCILE_INTERVAL in their overrides).
     RECONCILE_INTERVAL: 'off',
+    // Nor a scheduled expiry scan or delivery round (the notifications tests run them with
+    // POST /v1/notifications/run, or set the intervals).
+    NOTIFY_SCAN_INTERVAL: 'off',
+    NOTIFY_DELIVERY_INTERVAL: 'off',
     ...overrides,
   };
 }
