@@ -24,3 +24,7 @@ export { exportLedger, LedgerExportRefused } from './ledger-export';
 export type { LedgerExportOptions, LedgerExportResult } from './ledger-export';
 export { importAuditLog, LedgerImportRefused } from './ledger-import';
 export type { LedgerImportOptions, LedgerImportResult } from './ledger-import';
+export { checkLedgerEnd, storeCheckpoint } from './ledger-end';
+export type { LedgerEnd, LedgerGap } from './ledger-end';
+export { acceptLedgerLoss } from './ledger-accept-loss';
+export type { LedgerLossAccepted } from './ledger-accept-loss';

@@ -13,6 +13,8 @@ import type { SinkHealth } from '@app/audit';
 import { NOTIFICATION_EVENTS } from '@app/common';
 import type { CredentialStatus } from '@app/common';
 import type { Database } from './database';
+import { checkLedgerEnd, storeCheckpoint } from './ledger-end';
+import type { LedgerGap } from './ledger-end';
 
 export interface PgLedgerSinkOptions {
   database: Database;
@@ -25,6 +27,13 @@ export interface PgLedgerSinkOptions {
 export interface PgSinkHealth extends SinkHealth {
   /** The store, named by DATABASE_URL without its password. */
   store: string;
+  /** The ledger's end does not match its MAC'd head (or its latest checkpoint): changes refused. */
+  gap?: LedgerGap;
+}
+
+/** The ledger's end does not match its head: refused until an operator accepts the loss. */
+class LedgerGapError extends Error {
+  override readonly name = 'LedgerGapError';
 }
 
 interface Head {
@@ -282,6 +291,10 @@ export class PgLedgerSink {
     },
   );
   private failure?: { error: string; since: string };
+  /** Found by the end check (at start-up, or a reconnect): every write refused until it is accepted. */
+  private gap?: LedgerGap;
+  /** The last point stored as a checkpoint by this sink. */
+  private checkpointed = 0;
   /** Transactions that committed records: fewer than appends when group commit works. */
   batches = 0;
   /** Batches built again because another instance had moved the head. */
@@ -313,6 +326,7 @@ export class PgLedgerSink {
       ...(this.head && { last: { seq: this.head.seq, hash: this.head.hash } }),
       error: this.failure?.error,
       since: this.failure?.since,
+      ...(this.gap && { gap: this.gap }),
     };
   }
 
@@ -335,8 +349,37 @@ export class PgLedgerSink {
     return this.commits.append(entries);
   }
 
+  /**
+   * While a gap keeps writes refused: checks the ledger's end again (a few indexed rows, on the
+   * pool), so a loss accepted by an operator is picked up without a restart. True when sound now.
+   */
+  async recheck(): Promise<boolean> {
+    if (!this.gap) return this.failure === undefined;
+    const { gap } = await checkLedgerEnd(this.options.database, this.options.hmacKey);
+    if (gap) {
+      this.gap = gap;
+      if (this.failure) this.failure.error = gap.message;
+      return false;
+    }
+    // The next write reads the head again on its session.
+    this.gap = undefined;
+    this.failure = undefined;
+    return true;
+  }
+
+  /** Stores a checkpoint of the last record written (read) here, which the start-up check requires. */
+  async checkpoint(onSession = false): Promise<void> {
+    const point = this.head;
+    if (!point || this.gap || point.seq === this.checkpointed) return;
+    const runner = onSession && this.client ? this.client : this.options.database;
+    await storeCheckpoint(runner, this.options.hmacKey, point);
+    this.checkpointed = point.seq;
+  }
+
   async close(): Promise<void> {
     await this.commits.settled();
+    // The last point, witnessed in the database too (on the sink's own session: the pool may be closing).
+    if (this.client) await this.checkpoint(true).catch(() => undefined);
     this.client?.release();
     this.client = undefined;
   }
@@ -366,7 +409,11 @@ export class PgLedgerSink {
       });
       this.client = client;
     }
-    this.head = await this.readHead(this.client);
+    // The end against the MAC'd head and the latest checkpoint: a few indexed rows, no history.
+    const end = await checkLedgerEnd(this.client, this.options.hmacKey);
+    this.gap = end.gap;
+    if (end.gap) throw new LedgerGapError(end.gap.message);
+    this.head = end.head;
     return this.client;
   }
 
@@ -447,7 +494,9 @@ export class PgLedgerSink {
     if (this.failure?.error !== message)
       this.failure = { error: message, since: new Date().toISOString() };
     // The session may be broken: the next append starts on a new one and reads the head again.
-    this.client?.release(error instanceof Error ? error : new Error(message));
+    if (!(error instanceof LedgerGapError))
+      this.client?.release(error instanceof Error ? error : new Error(message));
+    else this.client?.release();
     this.client = undefined;
     this.head = undefined;
   }

@@ -9,8 +9,9 @@ import { AuditService } from './audit.service';
 /**
  * Signed checkpoints of the audit chain in the stdout log (a pino line with msg "audit
  * checkpoint": `checkpoint` = SEQ:HASH:MAC under the checkpoint key), at least every minute while
- * the log moved and once at shutdown: the log collector holds a witness outside the audit
- * directory, which `keygate audit verify --checkpoint` checks the log still contains.
+ * the log moved and once at shutdown: the log collector holds a witness outside the database,
+ * which `keygate audit verify --db --checkpoint` checks the ledger still contains. Each is also
+ * stored in ledger_checkpoints, which the next start-up's check requires the ledger to contain.
  */
 @Injectable()
 export class AuditCheckpoints implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -23,11 +24,22 @@ export class AuditCheckpoints implements OnApplicationBootstrap, OnApplicationSh
     this.writer = new CheckpointWriter({
       key: config.audit.hmacKey,
       position: () => audit.health().last ?? { seq: 0, hash: '' },
-      emit: (c) =>
+      emit: (c) => {
         this.logger?.info(
           { context: 'Audit', checkpoint: c.checkpoint, seq: c.seq },
           'audit checkpoint',
-        ),
+        );
+        // Witnessed in the database too (ledger_checkpoints), for the next start-up's check; the
+        // one at shutdown is stored by the sink as it closes.
+        audit
+          .storeCheckpoint()
+          .catch((error: unknown) =>
+            this.logger?.warn(
+              { context: 'Audit', error: (error as Error).message },
+              'audit checkpoint could not be stored in the ledger',
+            ),
+          );
+      },
     });
   }
 

@@ -98,6 +98,8 @@ export class ReadinessService implements OnApplicationBootstrap, OnApplicationSh
         return [vendor, this.vendorComponent(vendor, details)] as const;
       }),
     );
+    // A gap in the ledger keeps changes refused: checked again (a few indexed rows) on each probe.
+    await this.audit.recheck();
     const components = {
       ...Object.fromEntries(vendors),
       audit: this.auditComponent(details),
@@ -147,6 +149,9 @@ export class ReadinessService implements OnApplicationBootstrap, OnApplicationSh
           message: `audit log cannot be written: ${sink.error}`,
           sink: sink.store,
           since: sink.since,
+          ...(sink.gap && {
+            gap: { head: sink.gap.head ?? null, end: sink.gap.end, problem: sink.gap.problem },
+          }),
         };
   }
 }
