@@ -58,6 +58,27 @@ const DUE_SQL = `
 
 const KEY = 'vendor = $1 AND scope = $2 AND credential_id = $3';
 
+/** A revocation left unchecked this long (its first check never ran) is scheduled by a pass. */
+const UNCHECKED_AFTER_MS = 5 * 60_000;
+
+/**
+ * Revoked in the inventory, never verified, and not scheduled: the first check never ran (the
+ * process stopped between the revocation's outcome and its check). The revocation's request is
+ * the record that last changed the row.
+ */
+const UNCHECKED_SQL = `
+  INSERT INTO revocation_checks (vendor, scope, credential_id, request_id, attempts, first_at,
+                                 next_at, last_error)
+  SELECT c.vendor, c.scope, c.credential_id,
+         coalesce((SELECT r.request_id FROM ledger_records r WHERE r.seq = c.updated_seq), ''),
+         1, $1, $1, 'never checked'
+  FROM credentials c
+  WHERE c.status = 'revoked' AND c.verified_at IS NULL AND c.revoked_at < $2
+    AND NOT EXISTS (SELECT 1 FROM revocation_checks x WHERE x.vendor = c.vendor
+                    AND x.scope = c.scope AND x.credential_id = c.credential_id)
+  LIMIT ${BATCH}
+  ON CONFLICT DO NOTHING`;
+
 /**
  * Verified revocation: after a revocation the vendor reported done, Keygate asks the vendor whether
  * the credential still works (the revoke operation's verifyRevoked) and records
@@ -168,8 +189,11 @@ export class RevocationVerifier implements OnApplicationBootstrap, OnApplication
 
   private async pass(): Promise<number> {
     if (!this.audit.health().ok) return 0;
+    const now = new Date(this.clock.now());
+    // Revocations never checked (the process stopped before the first check): scheduled now.
+    await this.database.query(UNCHECKED_SQL, [now, new Date(now.getTime() - UNCHECKED_AFTER_MS)]);
     return this.database.transaction(async (client) => {
-      const { rows } = await client.query<CheckRow>(DUE_SQL, [new Date(this.clock.now())]);
+      const { rows } = await client.query<CheckRow>(DUE_SQL, [now]);
       for (const row of rows) await this.retry(client, row);
       return rows.length;
     });
