@@ -297,6 +297,37 @@ describe('gateway: offboarding (POST /v1/credentials/revoke) and leaks (POST /v1
       }
     });
 
+    it('a credential found but not revoked at the vendor is a 502 REVOCATION_FAILED, without leak.revoked; asked again, it is revoked', async () => {
+      const token = await issueToken(await as('heidi'), orgA, 'leaky-2');
+      await s.admin.fault({ op: 'qwiet.tokens.delete', kind: 'status', status: 500, times: 1 });
+      const before = await ledgerLength();
+      const res = await g
+        .http()
+        .post('/v1/leaks')
+        .set(admin)
+        .send({ secret: token.value })
+        .expect(502);
+      expect(res.body).toMatchObject({
+        code: 'REVOCATION_FAILED',
+        fingerprint: fingerprint(TEST_AUDIT_KEY, token.value),
+        credentials: [{ credential_id: token.id, outcome: 'failed', status: 'active' }],
+      });
+      expect(JSON.stringify(res.body)).not.toContain(token.value);
+      expect(await qwietRevoked(token.id)).toBe(false);
+      const events = (await recordsSince(before)).map((r) => r.event);
+      expect(events).toContain('leak.lookup');
+      expect(events).not.toContain('leak.revoked');
+
+      const again = await g
+        .http()
+        .post('/v1/leaks')
+        .set(admin)
+        .send({ secret: token.value })
+        .expect(200);
+      expect(again.body.credentials[0].outcome).toBe('revoked');
+      expect(await qwietRevoked(token.id)).toBe(true);
+    });
+
     it('an unknown secret is a 404 that leaves a leak.lookup record (its fingerprint, never the secret)', async () => {
       const before = await ledgerLength();
       const unknown = 'never-issued-by-keygate-0123456789';
