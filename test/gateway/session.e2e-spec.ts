@@ -585,7 +585,7 @@ describe('gateway: console sign-in (OIDC BFF)', () => {
         code_verifier: 'x'.repeat(43),
       });
       expect(wrongVerifier.status).toBe(400);
-      expect((await wrongVerifier.json()).error).toBe('invalid_grant');
+      expect(((await wrongVerifier.json()) as { error: string }).error).toBe('invalid_grant');
       // The code was spent by that attempt: the gateway's genuine callback now fails too.
       expect((await browser.request(picked.location as string)).status).toBe(400);
     });

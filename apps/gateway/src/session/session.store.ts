@@ -8,6 +8,9 @@ import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { DATABASE } from '../database/database.tokens';
 
+/** A session's last use is written at most this often (see touch). */
+export const TOUCH_SECONDS = 15;
+
 /** A pending sign-in (between /auth/login and /auth/callback) is good for this long, once. */
 export const LOGIN_REQUEST_SECONDS = 600;
 
@@ -102,23 +105,29 @@ export class SessionStore {
   /**
    * The live session of `id`, its last use moved to now; undefined when there is none (unknown,
    * ended, idle too long or past its absolute end: then its row is deleted, in the same statement).
+   * The last use is written at most every TOUCH_SECONDS: most requests of a session write nothing
+   * (no commit to flush), and the idle timeout may come up to that much early.
    */
   async touch(id: string): Promise<LiveSession | undefined> {
     const now = this.now();
     const { rows } = await this.guarded(() =>
       this.database.query<SessionRow>(
         `WITH live AS (
-           UPDATE sessions SET last_seen_at = $2
+           SELECT subject, team, roles, csrf_token, created_at, expires_at, last_seen_at,
+                  idle_seconds
+             FROM sessions
             WHERE id_hash = $1 AND expires_at > $2
               AND last_seen_at + make_interval(secs => idle_seconds) > $2
-           RETURNING subject, team, roles, csrf_token, created_at, expires_at, last_seen_at,
-                     idle_seconds
+         ), seen AS (
+           UPDATE sessions SET last_seen_at = $2
+            WHERE id_hash = $1 AND EXISTS (SELECT 1 FROM live)
+              AND last_seen_at < $2 - make_interval(secs => $3)
          ), gone AS (
            DELETE FROM sessions
             WHERE id_hash = $1 AND NOT EXISTS (SELECT 1 FROM live)
          )
          SELECT * FROM live`,
-        [hashOf(id), now],
+        [hashOf(id), now, TOUCH_SECONDS],
       ),
     );
     const row = rows[0];
@@ -128,10 +137,8 @@ export class SessionStore {
       csrfToken: row.csrf_token,
       createdAt: row.created_at,
       expiresAt: row.expires_at,
-      idleExpiresAt: minDate(
-        new Date(row.last_seen_at.getTime() + row.idle_seconds * 1000),
-        row.expires_at,
-      ),
+      // This request is activity: the idle end counts from now.
+      idleExpiresAt: minDate(new Date(now.getTime() + row.idle_seconds * 1000), row.expires_at),
     };
   }
 
