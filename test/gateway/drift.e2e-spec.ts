@@ -260,6 +260,12 @@ describe('gateway: drift, policy drift.unknown = report', () => {
     await g.http().post('/v1/reconcile').set(auditor).expect(403);
     await g.http().get('/v1/drift?limit=0').set(auditor).expect(400);
     await g.http().get('/v1/drift').expect(401);
+    // Both routes are in the OpenAPI document, with the page parameters.
+    const doc = (await g.http().get('/docs-json').expect(200)).body;
+    expect(Object.keys(doc.paths['/v1/reconcile'])).toEqual(['post']);
+    expect(
+      doc.paths['/v1/drift'].get.parameters.map((p: { name: string }) => p.name).sort(),
+    ).toEqual(['before_seq', 'limit']);
   });
 });
 
