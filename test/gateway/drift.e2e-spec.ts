@@ -252,6 +252,13 @@ describe('gateway: drift, policy drift.unknown = report', () => {
       'drift.unknown_credential',
       'drift.unknown_credential',
     ]);
+    // Each read is recorded, as auditors' reads of the ledger are.
+    const reads = (await ledgerRecords(g.db.url)).filter(
+      (r) => r.event === 'audit.read' && r.actor.subject === 'audrey',
+    );
+    expect(reads.map((r) => (r as AuditRecord & { read: unknown }).read)).toEqual([
+      { kind: 'query', filters: { route: '/v1/drift', limit: 1 }, records: 1 },
+    ]);
     const member = await d.bearer();
     expect((await g.http().get('/v1/drift').set(member).expect(403)).body.code).toBe('FORBIDDEN');
     expect((await g.http().post('/v1/reconcile').set(member).expect(403)).body.code).toBe(

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, Logger, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiConflictResponse,
@@ -8,6 +8,8 @@ import {
 } from '@nestjs/swagger';
 import { Caller, CurrentCaller, GatewayRole, RequireAnyRole } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
+import { AuditService } from '../audit/audit.service';
+import { CurrentRequest, RequestMeta } from '../audit/request-meta';
 import { DriftQueryDto } from './dto/drift-query.dto';
 import { DriftQueryService } from './drift-query.service';
 import { PassInProgress, Reconciler } from './reconciler.service';
@@ -16,9 +18,12 @@ import { PassInProgress, Reconciler } from './reconciler.service';
 @ApiBearerAuth()
 @Controller('v1')
 export class DriftController {
+  private readonly logger = new Logger('Drift');
+
   constructor(
     private readonly reconciler: Reconciler,
     private readonly query: DriftQueryService,
+    private readonly audit: AuditService,
   ) {}
 
   @Post('reconcile')
@@ -60,7 +65,41 @@ export class DriftController {
     description:
       '{ passes: [{ seq, time, pass, findings: AuditRecord[] }], next_before_seq? }: each pass (drift.pass) with the records it wrote (drift.unknown_credential, drift.revoked_outside, credential.expired) and the revocations it asked for',
   })
-  list(@Query() query: DriftQueryDto) {
-    return this.query.passes(query.limit ?? 10, query.before_seq);
+  async list(
+    @Query() query: DriftQueryDto,
+    @CurrentCaller() caller: Caller,
+    @CurrentRequest() meta: RequestMeta,
+  ) {
+    const page = await this.query.passes(query.limit ?? 10, query.before_seq);
+    // A read of the ledger, recorded as auditors' reads are (best effort: the answer never waits
+    // on a ledger that cannot be written).
+    await this.audit
+      .write([
+        {
+          request_id: meta.requestId,
+          ...(meta.callerRequestId !== undefined && { caller_request_id: meta.callerRequestId }),
+          event: 'audit.read',
+          phase: 'succeeded',
+          actor: {
+            subject: caller.subject,
+            team: caller.team,
+            ip: meta.ip,
+            user_agent: meta.userAgent,
+          },
+          target: {},
+          read: {
+            kind: 'query',
+            filters: { route: '/v1/drift', ...query },
+            records: page.passes.reduce((n, p) => n + 1 + p.findings.length, 0),
+          },
+        },
+      ])
+      .catch((error: unknown) =>
+        this.logger.warn(
+          { error: (error as Error).message },
+          'a read of GET /v1/drift could not be recorded in the audit log',
+        ),
+      );
+    return page;
   }
 }
