@@ -104,6 +104,7 @@ export class CredentialsService {
             team: caller.team,
             ip: meta.ip,
             user_agent: meta.userAgent,
+            ...(caller.via && { via: caller.via }),
           },
           target: {},
           read,

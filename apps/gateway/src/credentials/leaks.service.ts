@@ -56,6 +56,7 @@ export class LeaksService {
       team: caller.team,
       ip: meta.ip,
       user_agent: meta.userAgent,
+      ...(caller.via && { via: caller.via }),
     };
     const recordOf = (
       event: AuditEvent,

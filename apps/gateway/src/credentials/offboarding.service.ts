@@ -119,6 +119,7 @@ export class OffboardingService {
           team: caller.team,
           ip: meta.ip,
           user_agent: meta.userAgent,
+          ...(caller.via && { via: caller.via }),
         },
         target: { ...(body.vendor !== undefined && { vendor: body.vendor }) },
         owner: { ...owner, found: found.length, revoked, failed },
