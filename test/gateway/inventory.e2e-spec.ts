@@ -239,6 +239,9 @@ describe('gateway: the credentials inventory (GET /v1/credentials)', () => {
         { vendor: 'github' },
         { limit: 0 },
         { expires_before: 'soon' },
+        // ISO-8601 week and ordinal dates: valid ISO, but no date JavaScript can read.
+        { expires_before: '2026-W10' },
+        { created_after: '2026-060' },
       ]) {
         const res = await g.http().get('/v1/credentials').query(query).set(auditor).expect(400);
         expect(res.body.code).toBe('VALIDATION_FAILED');

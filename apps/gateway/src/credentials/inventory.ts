@@ -280,7 +280,9 @@ export async function inventoryRead<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (error) {
-    if (error instanceof GatewayError) throw error;
+    // A mistake of Keygate's own stays a 500; the database failing is a 503.
+    if (error instanceof GatewayError || error instanceof TypeError || error instanceof RangeError)
+      throw error;
     throw new GatewayError(
       503,
       ErrorCode.AUDIT_UNAVAILABLE,

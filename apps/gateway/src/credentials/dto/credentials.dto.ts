@@ -10,12 +10,27 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateBy,
 } from 'class-validator';
 import { CREDENTIAL_STATUSES } from '@app/common';
 import { Optional } from '../../common/optional';
 
 export const VENDORS = ['qwiet', 'octane'] as const;
 export type InventoryVendor = (typeof VENDORS)[number];
+
+/**
+ * A time the query can compare with: ISO-8601 week (`2026-W10`) and ordinal (`2026-060`) dates pass
+ * IsISO8601 but JavaScript's Date cannot read them.
+ */
+const IsReadableTime = () =>
+  ValidateBy({
+    name: 'isReadableTime',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && !Number.isNaN(Date.parse(value)),
+      defaultMessage: (args) =>
+        `${args?.property ?? 'time'} must be a calendar date or date-time (e.g. 2026-03-01 or 2026-03-01T10:00:00Z)`,
+    },
+  });
 
 /** A Qwiet org or token id (UUID) or an Octane shared space or key id: letters, digits, dashes. */
 const ID = /^[A-Za-z0-9-]{1,128}$/;
@@ -52,11 +67,13 @@ export class CredentialsQueryDto {
   @ApiPropertyOptional({ description: 'Expiring before this time (ISO-8601); none: never expires' })
   @Optional()
   @IsISO8601({ strict: true })
+  @IsReadableTime()
   expires_before?: string;
 
   @ApiPropertyOptional({ description: 'Created at or after this time (ISO-8601)' })
   @Optional()
   @IsISO8601({ strict: true })
+  @IsReadableTime()
   created_after?: string;
 
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 500, default: 100 })
