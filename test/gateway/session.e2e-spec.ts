@@ -335,6 +335,7 @@ describe('gateway: console sign-in (OIDC BFF)', () => {
 
   it('absolute timeout: refused after SESSION_ABSOLUTE_SECONDS however active', async () => {
     const { browser } = await signedIn('alice');
+    const hash = createHash('sha256').update(sessionCookie(browser)).digest('hex');
     const step = IDLE - 100;
     let elapsed = 0;
     while (elapsed + step < ABSOLUTE) {
@@ -344,6 +345,7 @@ describe('gateway: console sign-in (OIDC BFF)', () => {
     }
     await s.admin.advanceClock(ABSOLUTE - elapsed + 1);
     expect((await session(browser)).status).toBe(401);
+    expect(await sql('SELECT 1 FROM sessions WHERE id_hash = $1', [hash])).toHaveLength(0);
   });
 
   it('logout ends the session server-side (CSRF token required) and points at the provider’s end_session', async () => {
