@@ -1,7 +1,13 @@
 import request from 'supertest';
 import { CI_ROLE_ID } from '@app/upstream-sim';
-import { ledgerRecords } from '../support/db';
-import { StartedGateway, StartedSimulator, useStack, writePolicy } from '../support/gateway';
+import { asDatabase, ledgerRecords } from '../support/db';
+import {
+  startGateway,
+  StartedGateway,
+  StartedSimulator,
+  useStack,
+  writePolicy,
+} from '../support/gateway';
 
 /**
  * Teams payments and platform both use the first org and shared space (platform also the second),
@@ -371,6 +377,40 @@ describe('gateway: the credentials inventory (GET /v1/credentials)', () => {
       expect(asAdmin.body.total_count).toBe(all.length);
       const asBob = await g.http().get(keys('1001')).set(bob).expect(200);
       expect(asBob.body).toMatchObject({ total_count: 1, data: [{ id: bobKeyInA }] });
+    });
+  });
+  describe('without the inventory', () => {
+    it('a member’s vendor list is refused (503 AUDIT_UNAVAILABLE in the vendor’s envelope), never shown whole; an admin’s still answers', async () => {
+      const own = await startGateway(
+        s,
+        { POLICY_FILE: writePolicy(sharedPolicy(s)) },
+        { database: 'own' },
+      );
+      try {
+        const member = {
+          Authorization: `Bearer ${await own.token({ sub: 'alice', team: 'payments' })}`,
+        };
+        const boss = {
+          Authorization: `Bearer ${await own.token({ sub: 'root', team: 'ops', roles: ['keygate:admin'] })}`,
+        };
+        await own.http().get(qwietTokens(orgA)).set(member).expect(200);
+        // The inventory cannot be read (as when the database refuses it).
+        await asDatabase(own.db.url, 'ALTER TABLE credentials RENAME TO credentials_away');
+        try {
+          const qwiet = await own.http().get(qwietTokens(orgA)).set(member).expect(503);
+          expect(qwiet.body).toMatchObject({ ok: false, code: 'AUDIT_UNAVAILABLE' });
+          const octane = await own.http().get(keys('1001')).set(member).expect(503);
+          expect(octane.body).toMatchObject({ error_code: 'AUDIT_UNAVAILABLE' });
+          const inventory = await own.http().get('/v1/credentials').set(member).expect(503);
+          expect(inventory.body.code).toBe('AUDIT_UNAVAILABLE');
+          await own.http().get(qwietTokens(orgA)).set(boss).expect(200);
+        } finally {
+          await asDatabase(own.db.url, 'ALTER TABLE credentials_away RENAME TO credentials');
+        }
+        await own.http().get(qwietTokens(orgA)).set(member).expect(200);
+      } finally {
+        await own.close();
+      }
     });
   });
 });
