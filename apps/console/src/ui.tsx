@@ -54,7 +54,7 @@ export function ErrorNote({ error }: { error: unknown }) {
           ))}
         </ul>
       )}
-      {error.details.length > 0 && (
+      {error.violations.length === 0 && error.details.length > 0 && (
         <ul aria-label="Fields">
           {error.details.map((d) => (
             <li key={d}>{d}</li>
@@ -102,15 +102,15 @@ const cell = (v: unknown): string =>
   v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 
 /** A table of records whose shape the page does not fix (the lifecycle's lists). */
-export function RecordTable({
-  rows,
-  caption,
-}: {
+export function RecordTable(props: {
   rows: Record<string, unknown>[];
   caption: string;
+  /** The fields to show (default: the first nine found). */
+  columns?: string[];
 }) {
+  const { rows, caption } = props;
   if (rows.length === 0) return <p>None.</p>;
-  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))].slice(0, 9);
+  const columns = props.columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))].slice(0, 9);
   return (
     <div class="scroll" role="region" aria-label={caption} tabIndex={0}>
       <table>

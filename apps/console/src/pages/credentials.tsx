@@ -22,26 +22,56 @@ const ACTIVE = new Set(['active', 'valid', 'revoke_unverified']);
 const s = (v: unknown) =>
   typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v);
 
-/** GET /v1/credentials rows (issue 14's inventory), read by the names it documents. */
-function fromInventory(row: Record<string, unknown>): Credential {
-  const owner = (row.owner ?? {}) as Record<string, unknown>;
-  const status = s(row.status) ?? 'unknown';
-  const marks: string[] = [];
-  if (status === 'revoke_unverified') marks.push('revocation unverified');
-  if (status === 'revoked_outside') marks.push('revoked outside Keygate');
-  if (row.drift) marks.push('drift');
+/** A row of GET /v1/credentials (issue 14's inventory). */
+interface InventoryRow {
+  vendor: 'qwiet' | 'octane';
+  scope: string;
+  credential_id: string;
+  client_id: string | null;
+  name: string | null;
+  owner_team: string;
+  subject: string;
+  created_at: string;
+  expires_at: string | null;
+  status: string;
+  last_checked_at: string | null;
+}
+
+const MARKS: Record<string, string> = {
+  revoke_unverified: 'revocation unverified: the vendor may still accept it',
+  revoked_outside: 'drift: revoked outside Keygate',
+};
+
+function fromInventory(row: InventoryRow): Credential {
   return {
-    vendor: s(row.vendor) === 'octane' ? 'octane' : 'qwiet',
-    scope: s(row.scope) ?? s(row.org_id) ?? s(row.shared_space_id) ?? '',
-    id: s(row.id) ?? s(row.credential_id) ?? '',
-    name: s(row.name) ?? s(row.label) ?? s(row.client_id) ?? '',
-    ownerTeam: s(row.owner_team) ?? s(owner.team) ?? s(row.team),
-    ownerSubject: s(row.owner_subject) ?? s(owner.subject) ?? s(row.subject),
-    created: s(row.created_at) ?? s(row.created),
-    expires: s(row.expires_at) ?? s(row.expires),
-    status,
-    marks,
+    vendor: row.vendor,
+    scope: row.scope,
+    id: row.credential_id,
+    name: row.name ?? row.client_id ?? row.credential_id,
+    ownerTeam: row.owner_team,
+    ownerSubject: row.subject,
+    created: row.created_at,
+    expires: row.expires_at ?? undefined,
+    status: row.status,
+    marks: MARKS[row.status] ? [MARKS[row.status]] : [],
   };
+}
+
+/** Every page of the inventory (keyset pages of 500, at most 20 of them). */
+async function inventory(): Promise<Credential[]> {
+  const rows: Credential[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < 20; i += 1) {
+    const q = new URLSearchParams({ limit: '500', ...(cursor && { cursor }) });
+    const page = await api<{ credentials: InventoryRow[]; next_cursor?: string }>(
+      'GET',
+      `/v1/credentials?${q.toString()}`,
+    );
+    rows.push(...page.credentials.map(fromInventory));
+    if (!page.next_cursor) break;
+    cursor = page.next_cursor;
+  }
+  return rows;
 }
 
 async function fromVendors(session: Session): Promise<Credential[]> {
@@ -120,14 +150,7 @@ export function CredentialsPage({ session }: { session: Session }) {
     setError(undefined);
     try {
       if (await serves('GET', '/v1/credentials')) {
-        const answer = await api<unknown>('GET', '/v1/credentials?limit=500');
-        const list = Array.isArray(answer)
-          ? answer
-          : ((answer as Record<string, unknown>).credentials ??
-            (answer as Record<string, unknown>).items ??
-            (answer as Record<string, unknown>).data ??
-            []);
-        setRows((list as Record<string, unknown>[]).map(fromInventory));
+        setRows(await inventory());
         setSource(
           hasRole(session, ROLES.admin, ROLES.auditor)
             ? 'Keygate’s inventory (every team)'

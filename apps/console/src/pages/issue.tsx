@@ -28,6 +28,10 @@ const days = (seconds: number) =>
 const modeOf = (rule: Record<string, unknown>) =>
   rule.mode === 'dry_run' ? ' (dry run: warning only)' : '';
 
+/** The effective rules' patterns (label_patterns, name_patterns): every one must match. */
+const patterns = (list: unknown) =>
+  (Array.isArray(list) ? list : []) as { pattern: string; mode?: string }[];
+
 /** The rules of one vendor in words: what the form must respect before it is sent. */
 function limitsOf(
   rules: Rules,
@@ -52,10 +56,8 @@ function limitsOf(
     if (denied?.length) out.push(`qwiet.denied_roles: never ${denied.map(name).join(', ')}`);
     const types = r.allowed_token_types?.token_types as string[] | undefined;
     if (types) out.push(`qwiet.allowed_token_types: ${types.join(', ')}`);
-    if (r.label_pattern)
-      out.push(
-        `qwiet.label_pattern: label matches ${String(r.label_pattern.pattern)}${modeOf(r.label_pattern)}`,
-      );
+    for (const p of patterns(r.label_patterns))
+      out.push(`qwiet.label_pattern: label matches ${p.pattern}${modeOf(p)}`);
   } else {
     const m = r.max_expiration;
     if (m)
@@ -73,8 +75,8 @@ function limitsOf(
       out.push(
         `octane.secret_strength: at least ${String(ss.min_length)} characters of ${String(ss.min_classes)} classes${ss.forbid_name ? ', not containing the name' : ''}${ss.forbid_common ? ', not a common password' : ''}; leave the secret empty and Keygate generates one`,
       );
-    if (r.name_pattern)
-      out.push(`octane.name_pattern: name matches ${String(r.name_pattern.pattern)}`);
+    for (const p of patterns(r.name_patterns))
+      out.push(`octane.name_pattern: name matches ${p.pattern}${modeOf(p)}`);
   }
   const q = rules.quota ?? {};
   if (q.team_per_hour)

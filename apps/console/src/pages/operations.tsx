@@ -1,16 +1,82 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
-import { ErrorNote, IfServed, Json, listOf, RecordTable } from '../ui';
+import { ErrorNote, IfServed, listOf, RecordTable, when } from '../ui';
 
-function Listing({ path, caption }: { path: string; caption: string }) {
+function Listing(props: { path: string; caption: string; columns?: string[] }) {
   const [answer, setAnswer] = useState<unknown>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   useEffect(() => {
-    api<unknown>('GET', path).then(setAnswer, setError);
-  }, [path]);
+    api<unknown>('GET', props.path).then(setAnswer, setError);
+  }, [props.path]);
   if (error) return <ErrorNote error={error} />;
   if (answer === undefined) return <p aria-busy="true">Loading…</p>;
-  return <RecordTable rows={listOf(answer)} caption={caption} />;
+  return <RecordTable rows={listOf(answer)} caption={props.caption} columns={props.columns} />;
+}
+
+interface DriftPass {
+  seq: number;
+  time: string;
+  pass: { totals?: Record<string, unknown>; errors?: unknown[] } & Record<string, unknown>;
+  findings: { seq: number; event: string; target?: Record<string, unknown> }[];
+}
+
+/** GET /v1/drift: each pass with what it found; an admin can run one now (POST /v1/reconcile). */
+function Drift() {
+  const [passes, setPasses] = useState<DriftPass[] | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [status, setStatus] = useState('');
+  const load = () =>
+    api<{ passes: DriftPass[] }>('GET', '/v1/drift?limit=10').then(
+      (a) => setPasses(a.passes),
+      setError,
+    );
+  useEffect(() => {
+    void load();
+  }, []);
+  const runNow = async () => {
+    setError(undefined);
+    setStatus('Reconciling…');
+    try {
+      await api('POST', '/v1/reconcile');
+      setStatus('Pass done.');
+      await load();
+    } catch (e) {
+      setStatus('');
+      setError(e);
+    }
+  };
+  return (
+    <>
+      <button type="button" onClick={() => void runNow()}>
+        Run a reconciliation pass now
+      </button>
+      <p role="status" class="status">
+        {status}
+      </p>
+      <ErrorNote error={error} />
+      {passes === undefined ? (
+        !error && <p aria-busy="true">Loading…</p>
+      ) : passes.length === 0 ? (
+        <p>No pass yet.</p>
+      ) : (
+        <RecordTable
+          caption="Reconciliation passes, newest first"
+          rows={passes.map((p) => ({
+            time: when(p.time),
+            totals: p.pass.totals,
+            errors: p.pass.errors?.length ?? 0,
+            findings:
+              p.findings
+                .map(
+                  (f) =>
+                    `${f.event} ${String(f.target?.vendor ?? '')} ${String(f.target?.credential_id ?? '')}`,
+                )
+                .join('; ') || 'none',
+          }))}
+        />
+      )}
+    </>
+  );
 }
 
 function Offboarding() {
@@ -93,7 +159,19 @@ function Offboarding() {
       <ErrorNote error={error} />
       {plan !== undefined && (
         <div>
-          <RecordTable rows={listOf(plan)} caption="Would be revoked" />
+          <RecordTable
+            rows={listOf(plan)}
+            caption="Would be revoked"
+            columns={[
+              'vendor',
+              'scope',
+              'credential_id',
+              'name',
+              'owner_team',
+              'subject',
+              'status',
+            ]}
+          />
           {listOf(plan).length > 0 &&
             (confirming ? (
               <div class="row">
@@ -111,7 +189,20 @@ function Offboarding() {
             ))}
         </div>
       )}
-      {done !== undefined && <Json value={done} label="Offboarding result" />}
+      {done !== undefined && (
+        <div role="status">
+          <p>
+            Found {String((done as Record<string, unknown>).found)}, revoked{' '}
+            {String((done as Record<string, unknown>).revoked)}, failed{' '}
+            {String((done as Record<string, unknown>).failed)}.
+          </p>
+          <RecordTable
+            rows={listOf(done)}
+            caption="Offboarding result"
+            columns={['vendor', 'scope', 'credential_id', 'name', 'outcome', 'status', 'error']}
+          />
+        </div>
+      )}
     </>
   );
 }
@@ -125,13 +216,27 @@ export function OperationsPage() {
           What the last reconciliation passes found at the vendors against the inventory.
         </p>
         <IfServed method="GET" path="/v1/drift" what="Drift">
-          <Listing path="/v1/drift" caption="Drift findings" />
+          <Drift />
         </IfServed>
       </section>
       <section aria-labelledby="notes-heading">
         <h2 id="notes-heading">Notifications</h2>
         <IfServed method="GET" path="/v1/notifications" what="Notifications">
-          <Listing path="/v1/notifications" caption="Notifications and their deliveries" />
+          <Listing
+            path="/v1/notifications"
+            caption="Notification deliveries, newest first"
+            columns={[
+              'event',
+              'credential',
+              'target',
+              'status',
+              'attempts',
+              'created_at',
+              'last_status',
+              'last_error',
+              'delivered_at',
+            ]}
+          />
         </IfServed>
       </section>
       <section aria-labelledby="off-heading">

@@ -1,0 +1,329 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { CI_ROLE_ID } from '@app/upstream-sim';
+import { DevIdentityProvider } from '../../apps/dev-idp/src/dev-idp';
+import {
+  scopeOnlyPolicy,
+  startGateway,
+  startSimulator,
+  StartedGateway,
+  StartedSimulator,
+  writePolicy,
+} from '../support/gateway';
+
+/*
+ * The console in a real browser: Debian's chromium (`apt-get install chromium`; .ci/run installs it
+ * when missing) driven by playwright-core over CDP, one browser for the file. People sign in
+ * through the development OpenID provider exactly as with `npm start`; nothing is mocked.
+ * KEYGATE_SCREENSHOTS=1 also writes each page at 1280 and 390 px to docs/screenshots/.
+ */
+
+jest.setTimeout(60_000);
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const AXE = require.resolve('axe-core/axe.min.js');
+const SHOTS =
+  process.env.KEYGATE_SCREENSHOTS === '1' ? join(__dirname, '../../docs/screenshots') : undefined;
+const CLIENT = {
+  clientId: 'keygate-console-test',
+  clientSecret: 'console-test-client-secret-0123456789',
+};
+
+/** Rules the forms show before submitting: a clamp, a name pattern, secret rules, a quota. */
+const RULES = `rules:
+  qwiet:
+    max_lifetime: { max_seconds: 86400, on_exceed: clamp }
+    allowed_roles: { role_ids: [${CI_ROLE_ID}] }
+    allowed_token_types: { token_types: [access] }
+  octane:
+    max_expiration: { max_days: 30 }
+    allowed_workspace_roles: { workspace_role_ids: ['1027', '1034'] }
+    secret_strength: { min_length: 16, min_classes: 4, forbid_name: true, forbid_common: true }
+    name_pattern: { pattern: '^[A-Za-z][A-Za-z0-9_-]{2,39}$' }
+  quota:
+    team_per_hour: { max: 50 }`;
+
+let s: StartedSimulator;
+let g: StartedGateway;
+let idp: DevIdentityProvider;
+let browser: Browser;
+
+beforeAll(async () => {
+  execFileSync(process.execPath, [join(__dirname, '../../apps/console/ensure-built.mjs')], {
+    stdio: 'inherit',
+  });
+  idp = await DevIdentityProvider.start({ clients: [CLIENT] });
+  s = await startSimulator();
+  g = await startGateway(s, {
+    POLICY_FILE: writePolicy(scopeOnlyPolicy(s, RULES)),
+    OIDC_ISSUER: idp.issuer,
+    OIDC_CLIENT_ID: CLIENT.clientId,
+    OIDC_CLIENT_SECRET: CLIENT.clientSecret,
+  });
+  // What `npm start` does for the provider it started itself (production refuses it).
+  g.config.signIn.oidc!.allowDevelopmentProvider = true;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await g?.close();
+  await s?.sim.close();
+  await idp?.close();
+});
+
+/** A fresh browser context signed in through the provider as `who` (its button's name). */
+async function signIn(
+  who: string,
+  options: { width?: number; axe?: boolean } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    viewport: { width: options.width ?? 1280, height: 900 },
+    // Only where axe-core is injected: the console's CSP (script-src 'self') rightly refuses it.
+    bypassCSP: options.axe ?? false,
+  });
+  const page = await context.newPage();
+  await page.goto(`${g.url}/console/`);
+  await page.getByRole('link', { name: /sign in/i }).click();
+  await page.getByRole('button', { name: new RegExp(`^Sign in as ${who},`) }).click();
+  await page.waitForURL(`${g.url}/console/**`);
+  await page.getByText('Signed in as', { exact: false }).waitFor();
+  return { context, page };
+}
+
+async function go(page: Page, path: string, heading: string): Promise<void> {
+  await page.goto(`${g.url}/console${path}`);
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+  await page.waitForFunction('!document.querySelector(\'[aria-busy="true"]\')');
+}
+
+/** axe-core's serious and critical violations on the page as it is now. */
+async function axeViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  // Expressions as text: they run in the page (the test itself is compiled without the DOM's types).
+  const found = await page.evaluate<{
+    violations: { id: string; impact: string; nodes: { target: string[] }[] }[];
+  }>('axe.run(document)');
+  return found.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+const issued: { qwiet?: { id: string; label: string }; octane?: { id: string; name: string } } = {};
+
+describe('a member (alice, payments)', () => {
+  let context: BrowserContext;
+  let page: Page;
+  beforeAll(async () => ({ context, page } = await signIn('Alice')));
+  afterAll(async () => context?.close());
+
+  it('gets a session cookie: HttpOnly, SameSite=Lax, host-only, Path=/ (no Secure over plain http)', async () => {
+    const cookies = await context.cookies(g.url);
+    const session = cookies.find((c) => c.name === 'keygate_session');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/', secure: false });
+    expect(session?.domain).toBe('127.0.0.1');
+    // Nothing else the page could read: no token in storage, no readable cookie.
+    expect(await page.evaluate('document.cookie')).toBe('');
+    expect(await page.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
+  });
+
+  it('issues a Qwiet token, sees its secret once with the team’s limits shown first', async () => {
+    await go(page, '/issue', 'Issue');
+    const qwiet = page.getByRole('region', { name: 'Qwiet API token' });
+    await qwiet.getByText(/qwiet\.max_lifetime: at most 1 day/).waitFor();
+    await qwiet.getByLabel('Label').fill('console-ci');
+    await qwiet.getByLabel('Lifetime in hours').fill('2');
+    await qwiet.getByRole('button', { name: 'Issue Qwiet token' }).click();
+    const secret = qwiet.getByLabel('Secret', { exact: true });
+    await secret.waitFor();
+    await qwiet.getByText('Shown once.').waitFor();
+    const value = await secret.inputValue();
+    expect(value.length).toBeGreaterThan(20);
+    const state = await s.admin.state();
+    const token = state.qwiet.tokens.find((t) => t.label === 'console-ci');
+    expect(token).toBeDefined();
+    issued.qwiet = { id: token!.id, label: 'console-ci' };
+
+    await qwiet.getByRole('button', { name: 'Copy' }).click();
+    await qwiet
+      .getByRole('status')
+      .filter({ hasText: /Copied|Selected/ })
+      .waitFor();
+    await qwiet.getByRole('button', { name: /I have stored it/ }).click();
+    await qwiet.getByLabel('Label').waitFor();
+    expect(await page.content()).not.toContain(value);
+  });
+
+  it('is told rule by rule why an Octane key is refused, then issues one and sees its secret once', async () => {
+    const octane = page.getByRole('region', { name: 'Octane API access key' });
+    await octane.getByText(/octane\.name_pattern/).waitFor();
+    await octane.getByLabel('Key name').fill('9-bad name');
+    await octane.getByLabel(/^Client secret/).fill('password');
+    await octane.getByRole('button', { name: 'Issue Octane key' }).click();
+    const refusal = octane.getByRole('alert');
+    await refusal.getByText('The token policy refused this request.').waitFor();
+    const rules = await refusal.getByRole('list', { name: 'Rules broken' }).innerText();
+    expect(rules).toContain('octane.name_pattern');
+    expect(rules).toContain('octane.secret_strength');
+    expect(await refusal.innerText()).toContain('POLICY_VIOLATION');
+
+    await octane.getByLabel('Key name').fill('console_key');
+    await octane.getByLabel(/^Client secret/).fill('');
+    await octane.getByRole('button', { name: 'Issue Octane key' }).click();
+    const secret = octane.getByLabel('Secret', { exact: true });
+    await secret.waitFor();
+    await octane.getByText('Shown once.').waitFor();
+    const value = await secret.inputValue();
+    expect(value.length).toBeGreaterThanOrEqual(16);
+    const key = (await s.admin.state()).octane.api_accesses.find((k) => k.name === 'console_key');
+    expect(key).toBeDefined();
+    issued.octane = { id: key!.id, name: 'console_key' };
+    await octane.getByRole('button', { name: /I have stored it/ }).click();
+    expect(await page.content()).not.toContain(value);
+  });
+
+  it('sees both in My credentials and revokes each after confirming', async () => {
+    await go(page, '/', 'My credentials');
+    for (const name of ['console-ci', 'console_key']) {
+      await page.getByRole('button', { name: `Revoke ${name}` }).click();
+      await page.getByRole('button', { name: `Confirm revoke ${name}` }).click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Revoked` })
+        .filter({ hasText: name })
+        .waitFor();
+    }
+    const state = await s.admin.state();
+    expect(state.qwiet.tokens.find((t) => t.id === issued.qwiet!.id)?.revoked_at).not.toBeNull();
+    expect(state.octane.api_accesses.find((k) => k.id === issued.octane!.id)?.is_valid).toBe(false);
+  });
+
+  it('cannot open the auditor’s page nor call its API', async () => {
+    expect(await page.getByRole('link', { name: 'Audit' }).count()).toBe(0);
+    await go(page, '/audit', 'Audit');
+    await page.getByText('This page is for keygate:auditor or keygate:admin only').waitFor();
+    for (const [method, path] of [
+      ['GET', '/v1/audit'],
+      ['GET', '/v1/audit/verify'],
+    ] as const) {
+      const res = await page.request.fetch(`${g.url}${path}`, { method });
+      expect(res.status()).toBe(403);
+    }
+  });
+
+  it('a state-changing request without the CSRF token is refused; with it, it goes through', async () => {
+    const body = {
+      action: 'qwiet.token.issue',
+      org_id: s.options.qwietOrgs[0].id,
+      body: {
+        label: 'csrf-check',
+        role_id: CI_ROLE_ID,
+        token_type: 'access',
+        valid_for_seconds: 60,
+      },
+    };
+    const without = await page.request.post(`${g.url}/v1/policy/explain`, { data: body });
+    expect(without.status()).toBe(403);
+    expect(JSON.stringify(await without.json())).toContain('CSRF_REQUIRED');
+    const session = await (await page.request.get(`${g.url}/auth/session`)).json();
+    const withToken = await page.request.post(`${g.url}/v1/policy/explain`, {
+      data: body,
+      headers: { 'x-csrf-token': session.csrf_token },
+    });
+    expect(withToken.status()).toBe(200);
+  });
+
+  it('logout ends the session on the server: the old cookie no longer works', async () => {
+    const old = (await context.cookies(g.url)).find((c) => c.name === 'keygate_session')!;
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('link', { name: /sign in/i }).waitFor();
+    const res = await fetch(`${g.url}/auth/session`, {
+      headers: { cookie: `${old.name}=${old.value}` },
+    });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('an auditor (audrey)', () => {
+  let context: BrowserContext;
+  let page: Page;
+  beforeAll(async () => ({ context, page } = await signIn('Audrey')));
+  afterAll(async () => context?.close());
+
+  it('finds the member’s records by credential id and reads one', async () => {
+    await go(page, '/audit', 'Audit');
+    for (const id of [issued.qwiet!.id, issued.octane!.id]) {
+      await page.getByLabel('credential id').fill(id);
+      await page.getByRole('button', { name: 'Search' }).click();
+      const table = page.getByRole('region', { name: 'Audit records, newest first' });
+      await table
+        .getByRole('cell', { name: /revoke/ })
+        .first()
+        .waitFor();
+      const text = await table.innerText();
+      expect(text).toMatch(/(qwiet\.token|octane\.api_access)\.(issue|create)/);
+      expect(text).toMatch(/alice \(payments\)/);
+    }
+    await page
+      .getByRole('button', { name: /^Details of record/ })
+      .first()
+      .click();
+    const details = await page.getByRole('region', { name: /^Record \d+/ }).innerText();
+    expect(details).toContain(issued.octane!.id);
+  });
+
+  it('verifies the chain', async () => {
+    await page.getByRole('button', { name: 'Verify the chain' }).click();
+    await page.getByRole('status').filter({ hasText: 'The chain verifies.' }).waitFor();
+    expect(await page.getByTestId('verify-result').innerText()).toMatch(/^Verified/);
+  });
+});
+
+describe('every page, at 1280 and at 390 px', () => {
+  const PAGES = [
+    ['/', 'My credentials', 'credentials'],
+    ['/issue', 'Issue', 'issue'],
+    ['/audit', 'Audit', 'audit'],
+    ['/policy', 'Policy', 'policy'],
+    ['/operations', 'Operations', 'operations'],
+  ] as const;
+
+  it.each([1280, 390])('has no serious or critical axe violation at %i px', async (width) => {
+    if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+    const signedOut = await browser.newContext({
+      viewport: { width, height: 900 },
+      bypassCSP: true,
+    });
+    const out = await signedOut.newPage();
+    await out.goto(`${g.url}/console/`);
+    await out.getByRole('link', { name: /sign in/i }).waitFor();
+    const problems: string[] = (await axeViolations(out)).map((v) => `sign-in: ${v}`);
+    if (SHOTS) await out.screenshot({ path: join(SHOTS, `sign-in-${width}.png`), fullPage: true });
+    await signedOut.close();
+
+    // An admin opens every page (Operations is for admins; Audit for auditors and admins).
+    const { context, page } = await signIn('Ada', { width, axe: true });
+    try {
+      for (const [path, heading, name] of PAGES) {
+        await go(page, path, heading);
+        if (path === '/audit') {
+          await page.getByRole('button', { name: 'Verify the chain' }).click();
+          await page.getByTestId('verify-result').waitFor();
+        }
+        problems.push(...(await axeViolations(page)).map((v) => `${name}: ${v}`));
+        if (SHOTS)
+          await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
+        // Readable at this width: nothing wider than the viewport but the scrolling tables.
+        const overflow = await page.evaluate<number>(
+          'document.documentElement.scrollWidth - window.innerWidth',
+        );
+        expect(overflow).toBeLessThanOrEqual(0);
+      }
+    } finally {
+      await context.close();
+    }
+    expect(problems).toEqual([]);
+  });
+});
