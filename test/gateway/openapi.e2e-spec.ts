@@ -9,21 +9,23 @@ interface Operation {
 
 const READ = ['200', '400', '401', '403', '404', '429', '502', '503', '504'];
 const BODY = ['413', '415'];
+/** Creates and regenerations with an Idempotency-Key: a replay or one in progress, a key reused. */
+const IDEMPOTENT = ['409', '422'];
 
 /** What each vendor route can answer, worked out from the code paths (not from the decorators). */
 const EXPECTED: Record<string, string[]> = {
   'get /qwiet/api/v4/orgs/{orgId}/roles': READ,
   'get /qwiet/api/v4/orgs/{orgId}/tokens': READ,
-  'post /qwiet/api/v4/orgs/{orgId}/tokens': [...READ, ...BODY],
+  'post /qwiet/api/v4/orgs/{orgId}/tokens': [...READ, ...BODY, ...IDEMPOTENT],
   'delete /qwiet/api/v4/orgs/{orgId}/tokens/{tokenId}': READ,
   'get /octane/api/shared_spaces/{spaceId}/roles': READ,
   'get /octane/api/shared_spaces/{spaceId}/workspace_roles': READ,
   'get /octane/api/shared_spaces/{spaceId}/api_accesses': READ,
-  'post /octane/api/shared_spaces/{spaceId}/api_accesses': [...READ, ...BODY, '409'].map((s) =>
-    s === '200' ? '201' : s,
+  'post /octane/api/shared_spaces/{spaceId}/api_accesses': [...READ, ...BODY, ...IDEMPOTENT].map(
+    (s) => (s === '200' ? '201' : s),
   ),
   'get /octane/api/shared_spaces/{spaceId}/api_accesses/{id}': READ,
-  'put /octane/api/shared_spaces/{spaceId}/api_accesses/{id}': [...READ, ...BODY],
+  'put /octane/api/shared_spaces/{spaceId}/api_accesses/{id}': [...READ, ...BODY, ...IDEMPOTENT],
   'delete /octane/api/shared_spaces/{spaceId}/api_accesses/{id}': ['405'],
   'post /octane/authentication/sign_in': ['200', '400', '401', '429', ...BODY],
   'post /octane/authentication/sign_out': ['200', '400', '401', '429', ...BODY],

@@ -99,11 +99,18 @@ function responses(vendor: Vendor, kind: VendorRouteKind): [number, string][] {
       `NOT_FOUND: Keygate holds no credential for this ${vendor === 'qwiet' ? 'org' : 'shared space'}, or ${v} knows no such ${kind === 'read' ? 'entity' : 'credential'}`,
     ]);
   }
+  const idempotent =
+    'IDEMPOTENT_REPLAY (the Idempotency-Key’s request already issued: credential_id), IDEMPOTENCY_IN_PROGRESS';
   if (vendor === 'octane' && kind === 'issue') {
     list.push([
       409,
-      'Octane: a key of that name already exists (platform.duplicate_entity_error, bulk envelope)',
+      `Octane: a key of that name already exists (platform.duplicate_entity_error, bulk envelope); ${idempotent}`,
     ]);
+  } else if (has(kind, 'issue', 'update')) {
+    list.push([409, idempotent]);
+  }
+  if (has(kind, 'issue', 'update')) {
+    list.push([422, 'IDEMPOTENCY_KEY_REUSED: the Idempotency-Key came with another request']);
   }
   if (body) {
     list.push([413, 'PAYLOAD_TOO_LARGE: the body is over BODY_LIMIT']);
@@ -149,6 +156,14 @@ const FOR_TEAM = ApiHeader({
     'Admins only, where several teams use the org or shared space: the team the credential is for (one of them). Its rules apply and it owns what is issued.',
 });
 
+/** Creates and regenerations: a retry with the same key gets the first outcome (README). */
+const IDEMPOTENCY_KEY = ApiHeader({
+  name: 'Idempotency-Key',
+  required: false,
+  description:
+    'Creates and regenerations: 1-255 printable characters, per caller, kept 24 h. A retry with the same key and request gets the first outcome (409 IDEMPOTENT_REPLAY with credential_id once issued: the secret is not shown again); the key with another request is 422 IDEMPOTENCY_KEY_REUSED.',
+});
+
 /**
  * Every error a vendor route of that kind can answer, in the vendor's envelope, with its headers:
  * one decorator instead of an @ApiResponse block per status and route.
@@ -156,7 +171,7 @@ const FOR_TEAM = ApiHeader({
 export function ApiVendorErrors(vendor: Vendor, kind: VendorRouteKind): MethodDecorator {
   const envelope = vendor === 'qwiet' ? QwietErrorDto : OctaneErrorDto;
   return applyDecorators(
-    ...(has(kind, 'issue', 'update') ? [FOR_TEAM] : []),
+    ...(has(kind, 'issue', 'update') ? [FOR_TEAM, IDEMPOTENCY_KEY] : []),
     ...responses(vendor, kind).map(([status, description]) =>
       ApiResponse({
         status,
