@@ -193,8 +193,9 @@ export async function credentialHistory(
          AND target ->> 'vendor' = $2
          AND coalesce(lower(target ->> 'org_id'), target ->> 'shared_space_id') = $3)
      SELECT line FROM ledger_records
-     WHERE seq IN (SELECT seq FROM about)
-        OR request_id IN (SELECT request_id FROM about WHERE request_id IS NOT NULL)
+     WHERE seq IN (SELECT seq FROM about
+                   UNION
+                   SELECT r.seq FROM ledger_records r JOIN about a ON r.request_id = a.request_id)
      ORDER BY seq DESC LIMIT $4`,
     [key.credential_id, key.vendor, normalScope(key.vendor, key.scope), HISTORY_LIMIT + 1],
   );
