@@ -48,14 +48,18 @@ const FAN_OUT_SQL = `
   )
   SELECT (SELECT count(*) FROM marked)::int AS events, (SELECT count(*) FROM made)::int AS deliveries`;
 
-/** Deliveries due (index notification_deliveries_due), with their event and ledger record. */
+/**
+ * Deliveries due, in the order of index notification_deliveries_due, after the last one of the
+ * previous batch ($2, $3: a keyset), with their event and ledger record.
+ */
 const DUE_SQL = `
-  SELECT d.id, d.target, d.attempts, d.created_at, e.event_id, r.line
+  SELECT d.id, d.target, d.attempts, d.created_at, d.next_attempt_at, e.event_id, r.line
   FROM notification_deliveries d
   JOIN notification_events e ON e.seq = d.seq
   JOIN ledger_records r ON r.seq = d.seq
-  WHERE d.status = 'pending' AND d.next_attempt_at <= $1::timestamptz AND d.id > $2::bigint
-  ORDER BY d.id LIMIT ${DELIVERY_BATCH}`;
+  WHERE d.status = 'pending' AND d.next_attempt_at <= $1::timestamptz
+    AND (d.next_attempt_at, d.id) > ($2::timestamptz, $3::bigint)
+  ORDER BY d.next_attempt_at, d.id LIMIT ${DELIVERY_BATCH}`;
 
 const DELIVERED_SQL = `
   UPDATE notification_deliveries SET status = 'delivered', attempts = attempts + 1, url = $2,
@@ -74,6 +78,7 @@ interface Due {
   target: string;
   attempts: number;
   created_at: Date;
+  next_attempt_at: Date;
   event_id: string;
   line: string;
 }
@@ -187,10 +192,14 @@ export class DeliveryWorker {
       if (rows[0].events < FAN_OUT_BATCH) break;
     }
     const byName = new Map(webhooks.map((w) => [w.name, w]));
-    let after = '0';
+    let after: Pick<Due, 'id' | 'next_attempt_at'> | undefined;
     for (let i = 0; i < MAX_BATCHES && !this.stopping; i++) {
       const now = new Date(this.clock.now());
-      const { rows } = await this.database.query<Due>(DUE_SQL, [now.toISOString(), after]);
+      const { rows } = await this.database.query<Due>(DUE_SQL, [
+        now.toISOString(),
+        after?.next_attempt_at.toISOString() ?? '-infinity',
+        after?.id ?? '0',
+      ]);
       if (rows.length === 0) break;
       const queue = [...rows];
       await Promise.all(
@@ -199,7 +208,7 @@ export class DeliveryWorker {
             await this.attempt(due, byName.get(due.target), report);
         }),
       );
-      after = rows[rows.length - 1].id;
+      after = rows[rows.length - 1];
       if (rows.length < DELIVERY_BATCH) break;
     }
     return report;
@@ -221,13 +230,14 @@ export class DeliveryWorker {
       const secret = this.config.notify.secrets[webhook.secret_env];
       if (secret === undefined) outcome = { error: `${webhook.secret_env} is not set` };
       else {
-        const body = notificationBody(due.event_id, JSON.parse(due.line) as AuditRecord);
+        const record = JSON.parse(due.line) as AuditRecord;
+        const body = notificationBody(due.event_id, record);
         const t = Math.floor(now / 1000);
         outcome = await this.post(webhook.url, body, {
           'content-type': 'application/json',
           'user-agent': 'Keygate-Webhooks/1',
           'keygate-event-id': due.event_id,
-          'keygate-event': (JSON.parse(due.line) as AuditRecord).event,
+          'keygate-event': record.event,
           'keygate-timestamp': String(t),
           'keygate-signature': signatureHeader(secret, t, body),
         });
