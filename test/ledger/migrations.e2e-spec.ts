@@ -74,8 +74,11 @@ describe('migrations (a real PostgreSQL)', () => {
     );
     expect(tables.rows.map((r) => r.table_name)).toEqual([
       'credentials',
+      'expiry_notices',
       'ledger_head',
       'ledger_records',
+      'notification_deliveries',
+      'notification_events',
       'quota_reservations',
       'schema_migrations',
     ]);
