@@ -2,6 +2,7 @@ import { fingerprint } from '@app/audit';
 import type { AuditRecord } from '@app/audit';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import { ledgerRecords, storedText } from '../support/db';
+import { until } from '../support/until';
 import {
   StartedGateway,
   StartedSimulator,
@@ -232,6 +233,29 @@ describe('gateway: offboarding (POST /v1/credentials/revoke) and leaks (POST /v1
         most = Math.max(most, inFlight);
       }
       expect(most).toBe(4);
+    });
+    it('an Octane revocation waits for a regeneration of the key in flight, so the key ends revoked', async () => {
+      const ivan = await as('ivan');
+      const key = await createKey(ivan, '1001', 'raced-offboarding');
+      await s.admin.fault({
+        op: 'octane.api_accesses.update',
+        kind: 'latency',
+        latency_ms: 300,
+        times: 1,
+      });
+      const regeneration = g
+        .http()
+        .put(`/octane/api/shared_spaces/1001/api_accesses/${key.id}`)
+        .set(ivan)
+        .send({ is_valid: true })
+        .then((r) => r.status);
+      await until(async () =>
+        s.sim.requestCount('octane.api_accesses.update') >= 1 ? true : undefined,
+      );
+      const res = await offboard({ subject: 'ivan', vendor: 'octane' });
+      expect(res.body).toMatchObject({ found: 1, revoked: 1 });
+      expect(await regeneration).toBe(200);
+      expect(await octaneValid(key.id)).toBe(false);
     });
   });
 

@@ -4,9 +4,8 @@ import type { Caller } from '@app/auth';
 import { GatewayError } from '@app/common';
 import { UpstreamError } from '@app/upstream';
 import type { RequestMeta } from '../audit/request-meta';
-import { OwnCredentials } from '../common/own-credentials';
 import { IssuancePipeline } from '../issuance/issuance.pipeline';
-import { OctaneApiAccessOperations } from '../octane/octane-api-access.operations';
+import { OctaneService } from '../octane/octane.service';
 import { QwietTokenOperations } from '../qwiet/qwiet-token.operations';
 import type { InventoryCredential } from './inventory';
 
@@ -38,17 +37,17 @@ const codeOf = (error: unknown): string =>
 
 /**
  * Revokes one inventory credential through THE request path (IssuancePipeline with the vendor's
- * revoke operation): decided, audited and verified like a revocation an admin sends to the vendor
- * route. Each revocation is its own request in the ledger (a fresh request id), all carrying the
- * caller's X-Request-Id. Never throws: the outcome is reported.
+ * revoke operation; Octane's through OctaneService, which holds the key's lock): decided, audited
+ * and verified like a revocation an admin sends to the vendor route. Each revocation is its own
+ * request in the ledger (a fresh request id), all carrying the caller's X-Request-Id. Never throws:
+ * the outcome is reported.
  */
 @Injectable()
 export class CredentialRevoker {
   constructor(
     private readonly pipeline: IssuancePipeline,
     private readonly qwiet: QwietTokenOperations,
-    private readonly octane: OctaneApiAccessOperations,
-    private readonly own: OwnCredentials,
+    private readonly octane: OctaneService,
   ) {}
 
   async revoke(
@@ -67,16 +66,11 @@ export class CredentialRevoker {
               caller,
               each,
             )
-          : await this.pipeline.run(
-              this.octane.revoke,
-              {
-                space: c.scope,
-                id: c.credential_id,
-                isOwnKey: c.credential_id === (await this.own.octaneKeyId(c.scope)),
-              },
-              caller,
-              each,
-            );
+          : // Through the Octane service: it waits for a change of the same key in flight (a
+            // regeneration decided before must not bring the key back after this revocation).
+            await this.octane.updateApiAccess(caller, each, c.scope, c.credential_id, {
+              is_valid: false,
+            });
       const status = result.answer.status;
       return status >= 200 && status < 300
         ? { outcome: 'revoked', vendor_status: status, request_id: requestId }

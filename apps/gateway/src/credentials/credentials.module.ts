@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { IssuanceModule } from '../issuance/issuance.module';
+import { OctaneModule } from '../octane/octane.module';
 import { CredentialRevoker } from './credential-revoker';
 import { CredentialsController, LeaksController } from './credentials.controller';
 import { CredentialsService } from './credentials.service';
@@ -9,7 +10,7 @@ import { OffboardingService } from './offboarding.service';
 
 /** The credentials inventory API, offboarding and leaked secrets (issue 14). */
 @Module({
-  imports: [AuditModule, IssuanceModule],
+  imports: [AuditModule, IssuanceModule, OctaneModule],
   controllers: [CredentialsController, LeaksController],
   providers: [CredentialsService, CredentialRevoker, OffboardingService, LeaksService],
 })

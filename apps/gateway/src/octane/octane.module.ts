@@ -20,5 +20,7 @@ import { OctaneService } from './octane.service';
     OctaneRotateController,
   ],
   providers: [OctaneService, OctaneRotation],
+  // Offboarding and leaks revoke through it: one change at a time per key, as the vendor route.
+  exports: [OctaneService],
 })
 export class OctaneModule {}
