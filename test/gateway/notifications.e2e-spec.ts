@@ -9,6 +9,7 @@ import {
   StartedGateway,
   startGateway,
   StartedSimulator,
+  startSimulator,
   useStack,
   writePolicy,
 } from '../support/gateway';
@@ -518,5 +519,87 @@ describe('notifications: on schedule', () => {
     );
     // First seen past its expiry: the expiry alone, no late "expiring" notice.
     expect(got.map((r) => [r.type, r.signatureOk])).toEqual([['credential.expired', true]]);
+  });
+});
+
+describe('notifications: shutdown', () => {
+  let hanging: Server;
+  let hangingUrl = '';
+  let taken = 0;
+  beforeAll(async () => {
+    hanging = createServer(() => {
+      taken++;
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    hangingUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/slow`;
+  });
+  afterAll(async () => {
+    hanging.closeAllConnections();
+    await new Promise((resolve) => hanging.close(resolve));
+  });
+
+  const sim = {} as { s: StartedSimulator };
+  beforeAll(async () => {
+    sim.s = await startSimulator();
+  });
+  afterAll(() => sim.s.sim.close());
+
+  it('ends the attempts under way instead of waiting out NOTIFY_TIMEOUT_MS, and keeps them pending', async () => {
+    const g = await startGateway(
+      sim.s,
+      {
+        POLICY_FILE: writePolicy(
+          scopeOnlyPolicy(
+            sim.s,
+            `notify:\n  webhooks:\n    - { name: slow, url: "${hangingUrl}", secret_env: WEBHOOK_SECRET_TEST }`,
+          ),
+        ),
+        WEBHOOK_SECRET_TEST: SECRET,
+        NOTIFY_TIMEOUT_MS: '60000',
+      },
+      // The file's database: it outlives this gateway, so the rows can be read after it closed.
+      { clock: 'simulator' },
+    );
+    const url = g.db.url;
+    let closed = false;
+    try {
+      const admin = { Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}` };
+      const orgId = sim.s.options.qwietOrgs[0].id;
+      await g
+        .http()
+        .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
+        .set(admin)
+        .send({ label: 'late', role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 60 })
+        .expect(200);
+      await sim.s.admin.advanceClock(120);
+      const running = g
+        .http()
+        .post('/v1/notifications/run')
+        .set(admin)
+        .then(
+          (res) => res,
+          (error: Error) => error,
+        );
+      await until(async () => (taken > 0 ? true : undefined));
+      const started = Date.now();
+      await g.close();
+      closed = true;
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await running;
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query(
+          "SELECT status, attempts, last_error FROM notification_deliveries WHERE target = 'slow'",
+        );
+        expect(rows).toEqual([
+          { status: 'pending', attempts: 1, last_error: 'the gateway is shutting down' },
+        ]);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      if (!closed) await g.close();
+    }
   });
 });
