@@ -172,6 +172,56 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
     expect(key?.regenerated_at).toHaveLength(1);
   });
 
+  describe('a key its process left in progress (it stopped mid-request)', () => {
+    /** The key's row put back in progress, as a process that stopped before settling it leaves it. */
+    const leaveInProgress = async (key: string) => {
+      const { Client } = await import('pg');
+      const client = new Client({ connectionString: stack.g.db.url });
+      await client.connect();
+      try {
+        const res = await client.query(
+          `UPDATE idempotency_keys SET state = 'in_progress', outcome = NULL
+           WHERE idem_key = $1 AND subject = 'alice'`,
+          [key],
+        );
+        expect(res.rowCount).toBe(1);
+      } finally {
+        await client.end();
+      }
+    };
+
+    it('answers from the ledger once stale: issued -> IDEMPOTENT_REPLAY with the credential id', async () => {
+      const first = await issue('left-issued', token('idem-left-a')).then(status(200));
+      await leaveInProgress('left-issued');
+      const busy = await issue('left-issued', token('idem-left-a')).then(status(409));
+      expect(busy.body.code).toBe('IDEMPOTENCY_IN_PROGRESS');
+      await stack.s.admin.advanceClock(16 * 60);
+      const replayed = await issue('left-issued', token('idem-left-a')).then(status(409));
+      expect(replayed.body).toMatchObject({
+        code: 'IDEMPOTENT_REPLAY',
+        credential_id: first.body.response.id,
+      });
+      expect(await tokensLabelled('idem-left-a')).toHaveLength(1);
+    });
+
+    it('runs a retry again once stale when the ledger shows nothing issued', async () => {
+      await stack.s.admin.fault({
+        op: 'qwiet.tokens.create',
+        kind: 'status',
+        status: 503,
+        times: 1,
+      });
+      await issue('left-failed', token('idem-left-b')).then(status(503));
+      await leaveInProgress('left-failed');
+      await issue('left-failed', token('idem-left-b')).then(status(409));
+      await stack.s.admin.advanceClock(16 * 60);
+      const retried = await issue('left-failed', token('idem-left-b')).then(status(200));
+      expect(retried.body.response.value).toEqual(expect.any(String));
+      expect(await tokensLabelled('idem-left-b')).toHaveLength(1);
+      await issue('left-failed', token('idem-left-b')).then(status(409));
+    });
+  });
+
   describe('two gateway instances on one database', () => {
     let second: StartedGateway;
     beforeAll(async () => {

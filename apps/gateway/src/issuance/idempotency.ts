@@ -11,6 +11,12 @@ import { DATABASE } from '../database/database.tokens';
 /** How long a key is honoured (on the lifecycle clock). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;
 
+/**
+ * A claim still in progress after this long (on the CLOCK) was left by a process that stopped
+ * mid-request: the ledger says what became of its request.
+ */
+export const IDEMPOTENCY_STALE_MS = 15 * 60_000;
+
 /** 1-255 printable ASCII characters (space included). */
 const KEY_SYNTAX = /^[\x20-\x7e]{1,255}$/;
 
@@ -45,6 +51,7 @@ interface Row {
   request_id: string;
   state: 'in_progress' | 'completed' | 'refused';
   outcome: Outcome | null;
+  created_at: Date;
 }
 
 /** JSON with object keys sorted at every depth: the same request hashes the same. */
@@ -112,6 +119,7 @@ export class IdempotencyKeys {
     route: string,
     request: unknown,
     requestId: string,
+    retried = false,
   ): Promise<IdempotencyClaim> {
     const now = this.clock.now();
     await this.sweep(now);
@@ -131,7 +139,7 @@ export class IdempotencyKeys {
     );
     if (claimed.rowCount === 1) return this.held(subject, key);
     const { rows } = await this.database.query<Row>(
-      `SELECT route, request_hash, request_id, state, outcome FROM idempotency_keys
+      `SELECT route, request_hash, request_id, state, outcome, created_at FROM idempotency_keys
        WHERE subject = $1 AND idem_key = $2`,
       [subject, key],
     );
@@ -145,8 +153,48 @@ export class IdempotencyKeys {
         'this Idempotency-Key was used with another request: send a new key for a new request',
       );
     }
+    if (first.state === 'in_progress' && first.created_at.getTime() + IDEMPOTENCY_STALE_MS <= now) {
+      const issued = await this.leftBehind(subject, key, first.request_id);
+      if (issued) throw replay(issued, first.request_id);
+      if (!retried) return this.claim(subject, key, route, request, requestId, true);
+    }
     if (first.state === 'in_progress' || !first.outcome) throw inProgress();
     throw replay(first.outcome, first.request_id);
+  }
+
+  /**
+   * A claim its process left in progress: completed if the ledger shows its request succeeded
+   * (the credential exists; crash recovery settled it), else released (nothing was issued and
+   * handed out: an unrecorded credential is revoked by crash recovery), so the caller's retry runs.
+   */
+  private async leftBehind(
+    subject: string,
+    key: string,
+    requestId: string,
+  ): Promise<Outcome | undefined> {
+    const { rows } = await this.database.query<{
+      credential_id: string | null;
+      status: string | null;
+    }>(
+      `SELECT target ->> 'credential_id' AS credential_id, vendor ->> 'status' AS status
+       FROM ledger_records WHERE request_id = $1 AND phase = 'succeeded' ORDER BY seq LIMIT 1`,
+      [requestId],
+    );
+    const where = `WHERE subject = $1 AND idem_key = $2 AND state = 'in_progress' AND request_id = $3`;
+    if (rows.length === 0) {
+      await this.database.query(`DELETE FROM idempotency_keys ${where}`, [subject, key, requestId]);
+      return undefined;
+    }
+    const outcome: Outcome = {
+      kind: 'completed',
+      status: Number(rows[0].status ?? 200),
+      ...(rows[0].credential_id !== null && { credential_id: rows[0].credential_id }),
+    };
+    await this.database.query(
+      `UPDATE idempotency_keys SET state = 'completed', outcome = $4 ${where}`,
+      [subject, key, requestId, JSON.stringify(outcome)],
+    );
+    return outcome;
   }
 
   private held(subject: string, key: string): IdempotencyClaim {
