@@ -13,6 +13,7 @@ import {
   useStack,
   writePolicy,
 } from '../support/gateway';
+import { asDatabase } from '../support/db';
 import { until } from '../support/until';
 
 const SECRET = 'whsec-test-0123456789abcdef-not-a-real-one';
@@ -393,6 +394,21 @@ describe('notifications: expiry notices and webhook deliveries from the outbox',
     // Each event once, under one id.
     const ids = receiver.got.slice(start).map((r) => r.eventId);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('answers 503 AUDIT_UNAVAILABLE when the outbox cannot be read or written, and recovers', async () => {
+    await asDatabase(stack.g.db.url, 'ALTER TABLE notification_deliveries RENAME TO nd_away');
+    try {
+      const list = await stack.g.http().get('/v1/notifications').set(admin).expect(503);
+      expect(list.body).toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
+      const run = await stack.g.http().post('/v1/notifications/run').set(admin).expect(503);
+      expect(run.body).toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
+      expect(JSON.stringify([list.body, run.body])).not.toMatch(/nd_away|notification_deliveries/);
+    } finally {
+      await asDatabase(stack.g.db.url, 'ALTER TABLE nd_away RENAME TO notification_deliveries');
+    }
+    await stack.g.http().get('/v1/notifications').set(admin).expect(200);
+    await stack.g.http().post('/v1/notifications/run').set(admin).expect(200);
   });
 
   it('never logs the signing secret', () => {

@@ -6,6 +6,7 @@ import {
   OnApplicationShutdown,
   OnModuleDestroy,
 } from '@nestjs/common';
+import { ErrorCode, GatewayError } from '@app/common';
 import type { Database } from '@app/ledger';
 import { CLOCK, Clock } from '../common/clock';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
@@ -136,18 +137,21 @@ export class NotificationsService
     while (this.busy) await this.busy;
     const work = this.both(true, true);
     this.busy = work.catch(() => undefined).finally(() => (this.busy = undefined));
-    return work;
+    return this.unavailable(work, 'the notifications could not be run now');
   }
 
   async list(q: NotificationsQueryDto): Promise<NotificationsPage> {
     const limit = q.limit ?? 100;
-    const { rows } = await this.database.query<ListRow>(LIST_SQL, [
-      q.status ?? null,
-      q.event ?? null,
-      q.target ?? null,
-      q.before_id ?? null,
-      limit + 1,
-    ]);
+    const { rows } = await this.unavailable(
+      this.database.query<ListRow>(LIST_SQL, [
+        q.status ?? null,
+        q.event ?? null,
+        q.target ?? null,
+        q.before_id ?? null,
+        limit + 1,
+      ]),
+      'the notifications cannot be read now',
+    );
     const page = rows.slice(0, limit).map((r): NotificationDelivery => ({
       id: Number(r.id),
       event_id: r.event_id,
@@ -172,6 +176,25 @@ export class NotificationsService
       deliveries: page,
       ...(rows.length > limit && { next_before_id: page[page.length - 1].id }),
     };
+  }
+
+  /**
+   * The database failing answers 503 AUDIT_UNAVAILABLE (logged; never a raw database error to the
+   * caller); a mistake of Keygate's own stays a 500, a GatewayError (the ledger's 503) passes.
+   */
+  private async unavailable<T>(work: Promise<T>, message: string): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      if (
+        error instanceof GatewayError ||
+        error instanceof TypeError ||
+        error instanceof RangeError
+      )
+        throw error;
+      this.logger.error({ error: (error as Error).message }, message);
+      throw new GatewayError(503, ErrorCode.AUDIT_UNAVAILABLE, `${message}: try again`);
+    }
   }
 
   private tick(): void {
