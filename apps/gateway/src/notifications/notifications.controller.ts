@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { GatewayRole, RequireAnyRole } from '@app/auth';
 import { NotificationsQueryDto } from './dto/notifications-query.dto';
 import { NotificationsService } from './notifications.service';
@@ -17,6 +17,9 @@ export class NotificationsController {
       'Webhook deliveries, newest first: pending, delivered and failed, with attempts and the last error (admin, security or auditor)',
   })
   @ApiOkResponse({ description: '{ deliveries: NotificationDelivery[], next_before_id? }' })
+  @ApiResponse({ status: 400, description: 'VALIDATION_FAILED: a filter or page parameter' })
+  @ApiResponse({ status: 403, description: 'FORBIDDEN: not admin, security or auditor' })
+  @ApiResponse({ status: 503, description: 'AUDIT_UNAVAILABLE: the database cannot be read' })
   list(@Query() query: NotificationsQueryDto) {
     return this.notifications.list(query);
   }
@@ -31,6 +34,11 @@ export class NotificationsController {
   @ApiOkResponse({
     description:
       '{ scan: {expired, expiring} | {skipped}, delivery: {events, created, attempted, delivered, retrying, failed} | {skipped} }',
+  })
+  @ApiResponse({ status: 403, description: 'FORBIDDEN: not admin' })
+  @ApiResponse({
+    status: 503,
+    description: 'AUDIT_UNAVAILABLE: the ledger or the outbox cannot be written',
   })
   run() {
     return this.notifications.run();
