@@ -1,4 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
@@ -13,6 +15,7 @@ import {
   useStack,
   writePolicy,
 } from '../support/gateway';
+import { PolicyStore } from '../../apps/gateway/src/policy/policy.store';
 import { asDatabase } from '../support/db';
 import { until } from '../support/until';
 
@@ -617,5 +620,73 @@ describe('notifications: shutdown', () => {
     } finally {
       if (!closed) await g.close();
     }
+  });
+});
+
+describe('notifications: targets follow the policy in force', () => {
+  const receiver = new Receiver();
+  let hookUrl = '';
+  let policyFile = '';
+  beforeAll(async () => {
+    hookUrl = await receiver.start();
+  });
+  afterAll(() => receiver.close());
+
+  const hooks = (...names: string[]) =>
+    [
+      'notify:',
+      '  webhooks:',
+      ...names.map(
+        (n) => `    - { name: ${n}, url: "${hookUrl}?to=${n}", secret_env: WEBHOOK_SECRET_TEST }`,
+      ),
+    ].join('\n');
+  const stack = useStack(
+    (s) => {
+      policyFile = writePolicy(scopeOnlyPolicy(s, hooks('old')));
+      return { POLICY_FILE: policyFile, WEBHOOK_SECRET_TEST: SECRET };
+    },
+    {},
+    { clock: 'simulator', database: 'own' },
+  );
+
+  it('gives up the deliveries of a target that left the policy; a target added gets the events after it', async () => {
+    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
+    const orgId = stack.s.options.qwietOrgs[0].id;
+    const expire = async (label: string) => {
+      const res = await stack.g
+        .http()
+        .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
+        .set(admin)
+        .send({ label, role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 60 })
+        .expect(200);
+      await stack.s.admin.advanceClock(120);
+      return String(res.body.response.id);
+    };
+    const run = async () =>
+      (await stack.g.http().post('/v1/notifications/run').set(admin).expect(200)).body;
+    const reload = async (text: string) => {
+      const store = stack.g.app.get(PolicyStore);
+      const reloaded = once(store, 'reloaded', { signal: AbortSignal.timeout(5000) });
+      writeFileSync(policyFile, scopeOnlyPolicy(stack.s, text));
+      await reloaded;
+    };
+
+    receiver.down = true;
+    const first = await expire('first');
+    expect((await run()).delivery).toMatchObject({ created: 1, retrying: 1 });
+    await reload(hooks('new'));
+    receiver.down = false;
+    await stack.s.admin.advanceClock(3600);
+    expect((await run()).delivery).toMatchObject({ attempted: 1, failed: 1, delivered: 0 });
+    const failed = await stack.g.http().get('/v1/notifications?status=failed').set(admin);
+    expect(failed.body.deliveries).toMatchObject([
+      { target: 'old', last_error: 'target old is no longer in the policy', attempts: 2 },
+    ]);
+
+    const second = await expire('second');
+    expect((await run()).delivery).toMatchObject({ created: 1, delivered: 1 });
+    expect(receiver.about(second).map((r) => r.status)).toEqual([204]);
+    // The earlier event is not replayed to the new target; it went (503) to the old one only.
+    expect(receiver.about(first).map((r) => r.status)).toEqual([503]);
   });
 });

@@ -68,7 +68,7 @@ const DELIVERED_SQL = `
   WHERE id = $1 AND status = 'pending'`;
 
 const RETRY_SQL = `
-  UPDATE notification_deliveries SET status = $5, attempts = attempts + 1, url = $2,
+  UPDATE notification_deliveries SET status = $5, attempts = attempts + 1, url = coalesce($2, url),
     last_attempt_at = $3::timestamptz, next_attempt_at = $6::timestamptz, last_status = $4,
     last_error = $7
   WHERE id = $1 AND status = 'pending'`;
