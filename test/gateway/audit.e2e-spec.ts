@@ -168,6 +168,8 @@ describe('gateway: the audit log', () => {
       'octane.api_access.create',
       'octane.api_access.regenerate',
       'octane.api_access.revoke',
+      // The revocation checked at Octane (verified revocation).
+      'credential.revocation_verified',
     ]);
     expect(outcomes[0].target).toMatchObject({
       name: 'audited',
