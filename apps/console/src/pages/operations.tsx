@@ -154,7 +154,9 @@ function Offboarding() {
           <option value="qwiet">qwiet</option>
           <option value="octane">octane</option>
         </select>
-        <button type="submit">Dry run: list what would be revoked</button>
+        <div>
+          <button type="submit">Dry run: list what would be revoked</button>
+        </div>
       </form>
       <ErrorNote error={error} />
       {plan !== undefined && (
