@@ -155,16 +155,22 @@ export class DeliveryWorker {
 
   async deliver(): Promise<DeliveryReport> {
     const client = await this.database.pool.connect();
+    let unlocked = false;
     try {
       const { rows } = await client.query<{ locked: boolean }>(LOCK_SQL);
-      if (!rows[0].locked) throw new DeliveryInProgress('another instance is delivering');
+      if (!rows[0].locked) {
+        unlocked = true;
+        throw new DeliveryInProgress('another instance is delivering');
+      }
       try {
         return await this.round();
       } finally {
         await client.query(UNLOCK_SQL);
+        unlocked = true;
       }
     } finally {
-      client.release();
+      // A session whose unlock failed is ended, not pooled: its lock goes with it.
+      client.release(!unlocked);
     }
   }
 

@@ -111,9 +111,13 @@ export class ExpiryScanner {
 
   async scan(): Promise<ScanReport> {
     const client = await this.database.pool.connect();
+    let unlocked = false;
     try {
       const { rows } = await client.query<{ locked: boolean }>(LOCK_SQL);
-      if (!rows[0].locked) throw new ScanInProgress('another instance is scanning');
+      if (!rows[0].locked) {
+        unlocked = true;
+        throw new ScanInProgress('another instance is scanning');
+      }
       try {
         const now = new Date(this.clock.now());
         const expired = await this.expired(now);
@@ -121,9 +125,11 @@ export class ExpiryScanner {
         return { expired, expiring };
       } finally {
         await client.query(UNLOCK_SQL);
+        unlocked = true;
       }
     } finally {
-      client.release();
+      // A session whose unlock failed is ended, not pooled: its lock goes with it.
+      client.release(!unlocked);
     }
   }
 
