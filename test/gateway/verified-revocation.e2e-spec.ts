@@ -5,6 +5,7 @@ import { AuditService } from '../../apps/gateway/src/audit/audit.service';
 import { RevocationVerifier } from '../../apps/gateway/src/issuance/verification';
 import { ledgerRecords } from '../support/db';
 import { useStack } from '../support/gateway';
+import { until } from '../support/until';
 
 const STRONG = '9011@83sd!f1042ds+f19fg86M';
 
@@ -245,5 +246,43 @@ describe('gateway: verified revocation (the vendor is asked whether the credenti
     expect(verified.note).toContain('revocation-before-a-crash');
     expect((await inventory('qwiet', org(), id)).verified_at).not.toBeNull();
     expect(await pending(id)).toBeUndefined();
+  });
+
+  describe('a vendor slow to answer the check', () => {
+    // Vendor calls may take 5 s here, longer than the answer waits for the first check (2 s).
+    const slow = useStack({ UPSTREAM_TIMEOUT_MS: '5000' }, {}, { clock: 'simulator' });
+
+    it('answers pending after 2 s, and records the check when it ends', async () => {
+      const org2 = slow.s.options.qwietOrgs[0].id;
+      const auth = { Authorization: `Bearer ${await slow.g.token()}` };
+      const issued = await slow.g
+        .http()
+        .post(`/qwiet/api/v4/orgs/${org2}/tokens`)
+        .set(auth)
+        .send({ label: 'slow-check', role_id: CI_ROLE_ID, token_type: 'access' })
+        .expect(200);
+      const id = issued.body.response.id as string;
+      await slow.s.admin.fault({
+        op: 'qwiet.tokens.list',
+        kind: 'latency',
+        latency_ms: 2_600,
+        times: 1,
+      });
+      const started = Date.now();
+      const res = await slow.g
+        .http()
+        .delete(`/qwiet/api/v4/orgs/${org2}/tokens/${id}`)
+        .set(auth)
+        .expect(200);
+      expect(res.headers['x-keygate-revocation']).toBe('pending');
+      expect(Date.now() - started).toBeLessThan(2_500);
+      const records = await until(async () => {
+        const found = (await ledgerRecords(slow.g.db.url)).filter(
+          (r) => r.event.startsWith('credential.revocation_') && r.target.credential_id === id,
+        );
+        return found.length > 0 ? found : undefined;
+      });
+      expect(records.map((r) => r.event)).toEqual(['credential.revocation_verified']);
+    });
   });
 });
