@@ -52,9 +52,10 @@ interface Progress {
 /**
  * THE request path of every issuance, regeneration and revocation, whatever the vendor:
  *
- *   [claim the Idempotency-Key] -> prepare (reads the action needs) -> decide (policy, quotas, Keygate's own credentials) ->
- *   record the attempt (durable before the vendor is called) -> call the vendor -> record the
- *   outcome (durable before the caller is answered) -> verify a revocation at the vendor -> answer.
+ *   [claim the Idempotency-Key] -> prepare (reads the action needs) -> decide (policy, quotas,
+ *   Keygate's own credentials) -> record the attempt (durable before the vendor is called) -> call
+ *   the vendor -> record the outcome (durable before the caller is answered) -> [check a revocation
+ *   at the vendor (RevocationVerifier)] -> answer.
  *
  * A success whose outcome cannot be recorded is undone at the vendor (compensation) and answered
  * 503; an answer lost on the way back is looked for at the vendor (LostAnswers). What differs
@@ -122,18 +123,19 @@ export class IssuancePipeline {
     return result;
   }
 
-  /** A key that cannot be settled stays in progress until it expires: logged, never the answer. */
+  /** A key that cannot be settled stays in progress (until it is stale): logged, never the answer. */
   private async settle(meta: RequestMeta, settling: Promise<void>): Promise<void> {
     try {
       await settling;
     } catch (error) {
       this.logger.error(
         { request_id: meta.requestId, error: (error as Error).message },
-        'the Idempotency-Key could not be settled: it stays in progress until it expires',
+        'the Idempotency-Key could not be settled: it stays in progress until it is stale',
       );
     }
   }
 
+  /** The request path itself, once (see the class's comment); `progress` says how far it got. */
   private async once<I>(
     op: IssuanceOperation<I>,
     given: I,
