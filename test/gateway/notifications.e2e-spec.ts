@@ -197,6 +197,44 @@ describe('notifications: expiry notices and webhook deliveries from the outbox',
     expect(row.status).toBe('expired');
   });
 
+  it('notices an Octane key by its expiration as well: the nearest threshold first seen, then the next', async () => {
+    const expiration = new Date(stack.s.sim.clock.now() + 3 * DAY * 1000)
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z');
+    const res = await stack.g
+      .http()
+      .post('/octane/api/shared_spaces/1001/api_accesses')
+      .set(admin)
+      .send({
+        data: [
+          {
+            name: 'expiringKey',
+            client_secret: '9011@83sd!f1042ds+f19fg86M',
+            expiration,
+            workspace_roles: { data: [{ type: 'workspace_role', id: '1028' }] },
+          },
+        ],
+      })
+      .expect(201);
+    const id = String(res.body.data[0].id);
+    await run();
+    await stack.s.admin.advanceClock(2.5 * DAY);
+    await run();
+    expect(receiver.about(id).map((r) => [r.type, r.body.data])).toEqual([
+      [
+        'credential.expiring',
+        expect.objectContaining({
+          target: expect.objectContaining({ vendor: 'octane', shared_space_id: '1001' }),
+          expiry: { threshold: '7d', threshold_seconds: 7 * DAY },
+        }),
+      ],
+      [
+        'credential.expiring',
+        expect.objectContaining({ expiry: { threshold: '1d', threshold_seconds: DAY } }),
+      ],
+    ]);
+  });
+
   it('puts exactly the succeeded notification records in the outbox, in their own statement', async () => {
     const counts = await sql<{ records: number; outbox: number; strays: number }>(
       stack.g,
