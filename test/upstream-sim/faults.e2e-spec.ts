@@ -103,6 +103,52 @@ describe('upstream-sim: admin surface and fault injection', () => {
     expect(issued[0].revoked_at).toBeNull();
   });
 
+  it('answers a revocation as done while the credential keeps working (revoke_ignored)', async () => {
+    const token = (await createToken().expect(200)).body.response;
+    await s.admin.fault({ op: 'qwiet.tokens.delete', kind: 'revoke_ignored', times: 1 });
+    await s
+      .http()
+      .delete(`/api/v4/orgs/${orgId}/tokens/${token.id}`)
+      .set(auth)
+      .expect(200, { ok: true });
+    const listed = await s
+      .http()
+      .get(`/api/v4/orgs/${orgId}/tokens?show_expired=true`)
+      .set(auth)
+      .expect(200);
+    expect(listed.body.response.map((t: { id: string }) => t.id)).toContain(token.id);
+    // Still signs in: the token works.
+    await s
+      .http()
+      .get(`/api/v4/orgs/${orgId}/roles`)
+      .set({ Authorization: `Bearer ${token.value}` })
+      .expect((res) => expect(res.status).not.toBe(401));
+    // The next revocation (the fault used up) really revokes.
+    await s.http().delete(`/api/v4/orgs/${orgId}/tokens/${token.id}`).set(auth).expect(200);
+    expect((await s.admin.state()).qwiet.tokens.find((t) => t.id === token.id)?.revoked_at).toEqual(
+      expect.any(String),
+    );
+
+    const space = s.options.octaneSpaces[0];
+    const signIn = await s
+      .http()
+      .post('/authentication/sign_in')
+      .send({ client_id: space.clientId, client_secret: space.clientSecret })
+      .expect(200);
+    const cookie = signIn.headers['set-cookie'];
+    const keyId = await s.admin.octaneKeyBehindKeygate({ name: 'kept-working' });
+    await s.admin.fault({ op: 'octane.api_accesses.update', kind: 'revoke_ignored', times: 1 });
+    const revoked = await s
+      .http()
+      .put(`/api/shared_spaces/${space.id}/api_accesses/${keyId}?fields=is_valid`)
+      .set('Cookie', cookie)
+      .send({ is_valid: false })
+      .expect(200);
+    expect(revoked.body.is_valid).toBe(false);
+    const key = (await s.admin.state()).octane.api_accesses.find((a) => a.id === keyId);
+    expect(key).toMatchObject({ is_valid: true, revoked_at: null });
+  });
+
   it('forces an Octane session expiry on one route', async () => {
     const { clientId, clientSecret } = s.options.octaneSpaces[0];
     const signIn = await s
