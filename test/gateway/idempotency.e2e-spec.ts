@@ -93,6 +93,24 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
     expect(await tokensLabelled('idem-b')).toHaveLength(2);
   });
 
+  it('binds the key to the team an admin issues for (X-Keygate-Team) too', async () => {
+    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
+    const asAdmin = (team?: string) => {
+      const req = stack.g
+        .http()
+        .post(`/qwiet/api/v4/orgs/${org()}/tokens`)
+        .set(admin)
+        .set('Idempotency-Key', 'for-team');
+      if (team) req.set('X-Keygate-Team', team);
+      return req.send(token('idem-team'));
+    };
+    // platform does not use this org: refused.
+    await asAdmin('platform').expect(403);
+    // Not a retry of that request: another team named.
+    const other = await asAdmin('payments').expect(422);
+    expect(other.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
   it('answers a denied first attempt with the same error again, without deciding twice', async () => {
     const denied = await issue('denied-1', token('idem-c'), { orgId: otherOrg() }).then(
       status(403),

@@ -95,7 +95,9 @@ export class IssuancePipeline {
     let claim: IdempotencyClaim;
     try {
       const route = routeOf(op.event, op.target(given));
-      claim = await this.idempotency.claim(caller.subject, key, route, given, meta.requestId);
+      // The request: its parameters and body, and the team an admin issues for.
+      const request = { input: given, for_team: meta.forTeam };
+      claim = await this.idempotency.claim(caller.subject, key, route, request, meta.requestId);
     } catch (error) {
       if (error instanceof ReplayedAnswer) return { answer: error.answer };
       throw error;
