@@ -101,7 +101,16 @@ export class RevocationVerifier implements OnApplicationBootstrap, OnApplication
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.retryDue().catch(() => undefined), TICK_MS);
+    this.timer = setInterval(
+      () =>
+        void this.retryDue().catch((error: unknown) =>
+          this.logger.warn(
+            { error: (error as Error).message },
+            'the revocation checks that are due could not be run: the next round tries again',
+          ),
+        ),
+      TICK_MS,
+    );
     this.timer.unref();
   }
 
