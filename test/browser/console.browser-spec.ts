@@ -237,6 +237,19 @@ describe('a member (alice, payments)', () => {
     expect(withToken.status()).toBe(200);
   });
 
+  it('is usable by keyboard: the skip link, then the navigation moves the focus to the page', async () => {
+    await go(page, '/', 'My credentials');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate('document.activeElement.id')).toBe('main');
+    await page.getByRole('link', { name: 'Policy' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Policy' }).waitFor();
+    expect(await page.evaluate('document.activeElement.tagName')).toBe('H1');
+    expect(page.url()).toBe(`${g.url}/console/policy`);
+  });
+
   it('logout ends the session on the server: the old cookie no longer works', async () => {
     const old = (await context.cookies(g.url)).find((c) => c.name === 'keygate_session')!;
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -47,14 +47,15 @@ export async function loadSession(): Promise<Session | null> {
   if (res.status === 401) return null;
   if (!res.ok) throw await toError(res);
   const body = (await res.json()) as Record<string, unknown>;
+  // The fields of GET /auth/session (README, Console sign-in).
   const session: Session = {
-    subject: str(body.subject) ?? str(body.sub) ?? '',
+    subject: str(body.subject) ?? '',
     team: str(body.team) ?? '',
     roles: Array.isArray(body.roles)
       ? body.roles.filter((r): r is string => typeof r === 'string')
       : [],
-    csrfToken: str(body.csrf_token) ?? str(body.csrfToken) ?? str(body.csrf) ?? '',
-    expiresAt: str(body.expires_at) ?? str(body.expiresAt),
+    csrfToken: str(body.csrf_token) ?? '',
+    expiresAt: str(body.expires_at),
   };
   csrfToken = session.csrfToken;
   return session;

@@ -53,6 +53,8 @@ function useRoute(): string {
       if (!a || a.target || a.hasAttribute('download')) return;
       const url = new URL(a.href, window.location.href);
       if (url.origin !== window.location.origin || !url.pathname.startsWith(`${BASE}/`)) return;
+      // A link within the page (the skip link's #main) is the browser's to follow.
+      if (url.hash && url.pathname === window.location.pathname) return;
       e.preventDefault();
       window.history.pushState(null, '', url.pathname + url.search);
       setRoute(here());
@@ -89,7 +91,8 @@ function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const main = useRef<HTMLElement>(null);
-  const first = useRef(true);
+  /** The route last shown signed in: the focus moves only when it changes. */
+  const shown = useRef<string | undefined>(undefined);
 
   useEffect(() => {
     loadSession().then(setSession, (e: unknown) => {
@@ -102,9 +105,12 @@ function App() {
   const title = page?.title ?? 'Not found';
   useEffect(() => {
     document.title = `${title} · Keygate console`;
-    // Focus moves to the new page's heading (screen readers announce it), not on the first load.
-    if (first.current) first.current = false;
-    else main.current?.querySelector('h1')?.focus();
+    // Focus moves to the new page's heading (screen readers announce it) when the page changes,
+    // never on the first load (the skip link stays the first stop of the Tab key).
+    if (!session) return;
+    if (shown.current !== undefined && shown.current !== route)
+      main.current?.querySelector('h1')?.focus();
+    shown.current = route;
   }, [route, session, title]);
 
   if (session === undefined) return <p aria-busy="true">Loading…</p>;

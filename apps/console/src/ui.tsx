@@ -61,6 +61,13 @@ export function ErrorNote({ error }: { error: unknown }) {
           ))}
         </ul>
       )}
+      {error.status === 401 && (
+        <p>
+          <a href={`/auth/login?return_to=${encodeURIComponent(window.location.pathname)}`}>
+            Sign in again
+          </a>
+        </p>
+      )}
       <p class="meta">
         Code <code>{error.code}</code> (HTTP {error.status})
         {error.requestId && (
