@@ -443,6 +443,7 @@ describe('gateway: the audit ledger fails closed (PostgreSQL)', () => {
         `GRANT SELECT, INSERT, UPDATE ON ledger_head TO ${role}`,
         `GRANT SELECT, INSERT, UPDATE ON credentials TO ${role}`,
         `GRANT SELECT, INSERT, DELETE ON quota_reservations TO ${role}`,
+        `GRANT SELECT, INSERT ON ledger_checkpoints TO ${role}`,
       ].join(';'),
     );
     const url = new URL(db.url);

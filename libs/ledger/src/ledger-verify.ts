@@ -2,8 +2,10 @@ import * as crypto from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { checkpointMac, GENESIS_HASH, headMac, parseChainBytes } from '@app/audit';
 import type { ChainPoint, ProblemKind } from '@app/audit';
-import { copyLines, copyUnescape } from './copy-lines';
+import { copyLines } from './copy-lines';
 import type { Database } from './database';
+import { PageChecker } from './page-checker';
+import type { PageCheck } from './page-checker';
 
 /** `keygate audit verify --db`: the file verifier's rules, on the PostgreSQL ledger. */
 export interface LedgerStreamVerifyOptions {
@@ -19,6 +21,8 @@ export interface LedgerStreamVerifyOptions {
   pageSize?: number;
   /** Sessions sharing the snapshot, each reading a page ahead while this process checks one (default 3, at most the pool's size). */
   sessions?: number;
+  /** Worker threads checking pages off the event loop (default: 2, or 1 on a machine of 2 cores or fewer). */
+  workers?: number;
   /** Between pages: give the event loop back, report progress. */
   betweenPages?: (records: number) => Promise<void> | void;
 }
@@ -48,21 +52,11 @@ const TIME = /^\{"seq":\d+,"prev_hash":"[0-9a-f]{64}","time":"([^"]{1,40})",/;
 type OneShot = { hash: (algorithm: string, data: string | Buffer, encoding: 'hex') => string };
 /** SHA-256 in hex of a string's UTF-8 bytes: Node's one-shot crypto.hash where it exists (20.12+). */
 const oneShot = (crypto as Partial<OneShot>).hash;
-const oneShotBytes = () => oneShot !== undefined;
 const sha256Hex: (text: string) => string = oneShot
   ? (text) => oneShot('sha256', text, 'hex')
   : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
 const timeOf = (line: string): string => TIME.exec(line)?.[1] ?? '';
-
-const HASH_FIELD_BYTES = Buffer.from(HASH_FIELD, 'latin1');
-
-const TAIL_BYTES = TAIL;
-
-/** SHA-256 in hex of bytes. */
-const sha256Bytes: (bytes: Buffer) => string = oneShotBytes()
-  ? (bytes) => (crypto as unknown as OneShot).hash('sha256', bytes, 'hex')
-  : (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
 
 /**
  * Walks the ledger's chain in one REPEATABLE READ snapshot (so the head and the records are read
@@ -239,91 +233,67 @@ async function walk(
   });
 
   /**
-   * The fast check of a whole page: each line starts with the expected seq and prev_hash, ends
-   * with its hash, and that hash is the SHA-256 of the line up to it. False at the first line that
-   * does not pass (the state is then put back, and the page is checked row by row to name it).
+   * A page checked by a worker is taken as a whole when its lines passed and it links to the chain
+   * so far (its first seq and prev_hash), without going beyond the head. Otherwise false: the page
+   * is then checked row by row here, to name the record.
    */
-  const checkPage = (page: Buffer): boolean => {
-    const saved = { expected, prevHash, records, firstLine, lastLine, checkpointHash };
-    let last: Buffer | undefined;
-    let backslash = -1;
-    for (let from = 0; from < page.length;) {
-      let end = page.indexOf(0x0a, from);
-      if (end < 0) end = page.length;
-      // COPY writes a backslash as two (and a few control characters as escapes): such a line
-      // (a JSON escape in it) is checked in a copy put back to the stored bytes.
-      if (backslash < from) {
-        backslash = page.indexOf(0x5c, from);
-        if (backslash < 0) backslash = page.length; // none left in this page: not searched again
-      }
-      const escaped = backslash < end;
-      const bytes = escaped ? copyUnescape(page.subarray(from, end)) : page;
-      const s = escaped ? 0 : from;
-      const e = escaped ? bytes.length : end;
-      const at = e - TAIL_BYTES;
-      const prefix = `{"seq":${expected},"prev_hash":"${prevHash}","time":"`;
-      let ok =
-        at > s + prefix.length &&
-        !beyondHead() &&
-        bytes[e - 1] === 0x7d &&
-        bytes[e - 2] === 0x22 &&
-        bytes.compare(
-          HASH_FIELD_BYTES,
-          0,
-          HASH_FIELD_BYTES.length,
-          at,
-          at + HASH_FIELD_BYTES.length,
-        ) === 0 &&
-        bytes.toString('latin1', s, s + prefix.length) === prefix;
-      if (ok) {
-        // The hash covers the line up to `,"hash":` and a closing brace: put one there for a moment.
-        bytes[at] = 0x7d;
-        const hash = sha256Bytes(bytes.subarray(s, at + 1));
-        bytes[at] = 0x2c;
-        ok = bytes.toString('latin1', at + HASH_FIELD_BYTES.length, e - 2) === hash;
-        if (ok) {
-          if (checkpoint && expected === checkpoint.seq) checkpointHash = hash;
-          prevHash = hash;
-        }
-      }
-      if (!ok) {
-        ({ expected, prevHash, records, firstLine, lastLine, checkpointHash } = saved);
-        return false;
-      }
-      if (firstLine === undefined) firstLine = bytes.toString('utf8', s, Math.min(e, s + 200));
-      last = bytes.subarray(s, Math.min(e, s + 200));
-      expected++;
-      records++;
-      from = end + 1;
-    }
-    if (last) lastLine = last.toString('utf8');
+  const takePage = (checked: PageCheck): boolean => {
+    const count = checked.count;
+    if (
+      !checked.ok ||
+      count === 0 ||
+      checked.firstSeq !== expected ||
+      checked.firstPrev !== prevHash ||
+      (head !== undefined && !noHead && expected + count - 1 > head.seq)
+    )
+      return false;
+    if (firstLine === undefined) firstLine = checked.firstLine;
+    lastLine = checked.lastLine;
+    if (checked.checkpointHash !== undefined) checkpointHash = checked.checkpointHash;
+    prevHash = checked.lastHash as string;
+    expected += count;
+    records += count;
     return true;
   };
 
-  // Pages in flight, oldest first: one per session, so the server reads ahead while pages are checked.
-  const inFlight: ReturnType<typeof page>[] = [];
+  // Pages in flight, oldest first: one per session, so the server reads ahead while workers check
+  // the pages already read (off the event loop); results are taken in seq order.
+  const checker = new PageChecker(options.workers);
+  type Read = { bytes: number; checked?: PageCheck };
+  const inFlight: Promise<Read>[] = [];
   let asked = start.seq;
   const ask = () => {
     while (inFlight.length < sessions.length && asked < end) {
-      inFlight.push(page(asked, sessions[((asked / pageSize) % sessions.length) | 0]));
+      const read = page(asked, sessions[((asked / pageSize) % sessions.length) | 0]).then(
+        async (bytes): Promise<Read> =>
+          bytes.length === 0
+            ? { bytes: 0 }
+            : { bytes: bytes.length, checked: await checker.check(bytes, checkpoint?.seq) },
+      );
+      read.catch(() => undefined); // a page asked for ahead may be left unread when a problem is found
+      inFlight.push(read);
       asked += pageSize;
     }
   };
-  ask();
-  for (let from = start.seq; inFlight.length > 0; from += pageSize) {
-    const bytes = await (inFlight.shift() as ReturnType<typeof page>);
+  try {
     ask();
-    if (bytes.length === 0) {
-      // A whole page is missing: name the gap by the next record there is.
-      const after = await rowsOf(from, client, true);
-      const [seqText, hash, line] = after.rows[0];
-      return fail(diagnose(seqText, hash, line));
+    for (let from = start.seq; inFlight.length > 0; from += pageSize) {
+      const read = await (inFlight.shift() as Promise<Read>);
+      ask();
+      if (read.bytes === 0) {
+        // A whole page is missing: name the gap by the next record there is.
+        const after = await rowsOf(from, client, true);
+        const [seqText, hash, line] = after.rows[0];
+        return fail(diagnose(seqText, hash, line));
+      }
+      if (!takePage(read.checked as PageCheck)) {
+        const problem = checkRows((await rowsOf(from, client)).rows);
+        if (problem) return problem;
+      }
+      await options.betweenPages?.(records);
     }
-    if (!checkPage(bytes)) {
-      const problem = checkRows((await rowsOf(from, client)).rows);
-      if (problem) return problem;
-    }
-    await options.betweenPages?.(records);
+  } finally {
+    await checker.close();
   }
 
   const lastSeq = expected - 1;

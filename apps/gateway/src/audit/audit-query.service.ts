@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AuditRecord } from '@app/audit';
-import type { LedgerVerifyResult } from '@app/ledger';
+import type { LedgerStreamVerifyResult } from '@app/ledger';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { AuditService } from './audit.service';
@@ -31,8 +31,8 @@ export class AuditQueryService {
     return { fingerprint, records: (await this.query({ fingerprint, limit: 500 })).records };
   }
 
-  /** The chain up to the head as read first, in pages that give the event loop back. */
-  async verify(): Promise<LedgerVerifyResult & { live_seq: number }> {
+  /** The chain from seq 1 to the head of one snapshot, hashed off the event loop (a worker). */
+  async verify(): Promise<LedgerStreamVerifyResult & { live_seq: number }> {
     const live = this.audit.lastSeq;
     return {
       ...(await verifyLedgerLive(this.audit.ledger, this.config.audit.hmacKey)),

@@ -73,7 +73,7 @@ export class AuditController {
   @Get('verify')
   @ApiOperation({ summary: 'Verify the hash chain of the live log (auditor or admin)' })
   @ApiOkResponse({
-    description: '{ ok, records, segments, first, last, head, problem?, proves, live_seq }',
+    description: '{ ok, records, first, last, head, checkpoint?, problem?, proves, live_seq }',
   })
   async verify(@CurrentCaller() caller: Caller, @CurrentRequest() meta: RequestMeta) {
     const result = await this.audit.verify();

@@ -1,6 +1,6 @@
 import type { AuditRecord } from '@app/audit';
-import { verifyLedger } from '@app/ledger';
-import type { Database, LedgerVerifyResult } from '@app/ledger';
+import { verifyLedgerStream } from '@app/ledger';
+import type { Database, LedgerStreamVerifyResult } from '@app/ledger';
 import type { AuditQueryDto } from './dto/audit-query.dto';
 
 export interface PgAuditQuery extends Omit<AuditQueryDto, 'fingerprint'> {
@@ -59,11 +59,20 @@ export async function queryLedger(
     : { records };
 }
 
-/** GET /v1/audit/verify on PostgreSQL: the chain in pages, the event loop given back between them. */
-export function verifyLedgerLive(database: Database, key: string): Promise<LedgerVerifyResult> {
-  return verifyLedger(database, {
+/**
+ * GET /v1/audit/verify on PostgreSQL: `keygate audit verify --db`'s reader (verifyLedgerStream: one
+ * snapshot, pages read with COPY by two sessions of the gateway's pool) with the pages hashed by a
+ * worker thread, so the event loop only moves bytes and serves other requests meanwhile; it is
+ * also given back between pages.
+ */
+export function verifyLedgerLive(
+  database: Database,
+  key: string,
+): Promise<LedgerStreamVerifyResult> {
+  return verifyLedgerStream(database, {
     key,
-    pageSize: 5000,
+    sessions: 2,
+    workers: 1,
     betweenPages: () => new Promise<void>((resolve) => setImmediate(resolve)),
   });
 }
