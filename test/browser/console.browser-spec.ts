@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
-import { CI_ROLE_ID } from '@app/upstream-sim';
+import { CI_ROLE_ID, JIRA_ROLE_ID } from '@app/upstream-sim';
 import { DevIdentityProvider } from '../../apps/dev-idp/src/dev-idp';
 import {
   scopeOnlyPolicy,
@@ -113,7 +113,10 @@ async function axeViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
-const issued: { qwiet?: { id: string; label: string }; octane?: { id: string; name: string } } = {};
+const issued: {
+  qwiet?: { id: string; label: string; value: string };
+  octane?: { id: string; name: string };
+} = {};
 
 describe('a member (alice, payments)', () => {
   let context: BrowserContext;
@@ -146,7 +149,7 @@ describe('a member (alice, payments)', () => {
     const state = await s.admin.state();
     const token = state.qwiet.tokens.find((t) => t.label === 'console-ci');
     expect(token).toBeDefined();
-    issued.qwiet = { id: token!.id, label: 'console-ci' };
+    issued.qwiet = { id: token!.id, label: 'console-ci', value };
 
     await qwiet.getByRole('button', { name: 'Copy' }).click();
     await qwiet
@@ -237,6 +240,25 @@ describe('a member (alice, payments)', () => {
     expect(withToken.status()).toBe(200);
   });
 
+  it('asks the policy what if: a refusal rule by rule, nothing sent to the vendor', async () => {
+    await go(page, '/policy', 'Policy');
+    await page
+      .getByText(/qwiet\.allowed_roles/)
+      .first()
+      .waitFor();
+    await page
+      .getByLabel(/^Request body/)
+      .fill(JSON.stringify({ label: 'what-if', role_id: JIRA_ROLE_ID, token_type: 'integration' }));
+    const before = (await s.admin.state()).qwiet.tokens.length;
+    await page.getByRole('button', { name: 'Explain' }).click();
+    const result = page.getByRole('status').filter({ hasText: 'Refused' });
+    await result.waitFor();
+    const text = await result.innerText();
+    expect(text).toContain('qwiet.allowed_roles');
+    expect(text).toContain('qwiet.allowed_token_types');
+    expect((await s.admin.state()).qwiet.tokens.length).toBe(before);
+  });
+
   it('is usable by keyboard: the skip link, then the navigation moves the focus to the page', async () => {
     await go(page, '/', 'My credentials');
     await page.keyboard.press('Tab');
@@ -293,6 +315,35 @@ describe('an auditor (audrey)', () => {
     await page.getByRole('button', { name: 'Verify the chain' }).click();
     await page.getByRole('status').filter({ hasText: 'The chain verifies.' }).waitFor();
     expect(await page.getByTestId('verify-result').innerText()).toMatch(/^Verified/);
+  });
+
+  it('finds a leaked secret’s records by its fingerprint, and nothing keeps the secret', async () => {
+    await page.getByLabel(/^Secret or token value/).fill(issued.qwiet!.value);
+    await page.getByRole('button', { name: 'Look up' }).click();
+    const found = page.getByRole('region', { name: 'Records of the leaked secret' });
+    await found.waitFor();
+    expect(await found.innerText()).toContain('qwiet.token.issue');
+    await page.getByText(/^Fingerprint hmac-sha256:[0-9a-f]{64}/).waitFor();
+    expect(await page.getByLabel(/^Secret or token value/).inputValue()).toBe('');
+    expect(await page.content()).not.toContain(issued.qwiet!.value);
+  });
+
+  it('exports the filtered records as JSON lines', async () => {
+    await page.getByLabel('credential id').fill(issued.qwiet!.id);
+    await page.getByRole('button', { name: 'Search' }).click();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: /^Export/ }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('keygate-audit.jsonl');
+    const text = readFileSync((await download.path())!, 'utf8');
+    const records = text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { seq: number; target?: { credential_id?: string } });
+    expect(records.length).toBeGreaterThanOrEqual(4);
+    expect(records.every((r) => r.target?.credential_id === issued.qwiet!.id)).toBe(true);
+    expect(records.map((r) => r.seq)).toEqual([...records.map((r) => r.seq)].sort((a, b) => b - a));
   });
 });
 
