@@ -1,3 +1,4 @@
+import { gatewayGrants } from '../support/grants';
 import { fingerprint } from '@app/audit';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import {
@@ -434,18 +435,8 @@ describe('gateway: the audit ledger fails closed (PostgreSQL)', () => {
     const role = `keygate_gw_${db.name.slice(-12)}`;
     const password = 'gw-password-0123456789';
     await asServer(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
-    await asDatabase(
-      db.url,
-      [
-        `GRANT USAGE ON SCHEMA public TO ${role}`,
-        `GRANT SELECT ON schema_migrations TO ${role}`,
-        `GRANT SELECT, INSERT ON ledger_records TO ${role}`,
-        `GRANT SELECT, INSERT, UPDATE ON ledger_head TO ${role}`,
-        `GRANT SELECT, INSERT, UPDATE ON credentials TO ${role}`,
-        `GRANT SELECT, INSERT, DELETE ON quota_reservations TO ${role}`,
-        `GRANT SELECT, INSERT ON ledger_checkpoints TO ${role}`,
-      ].join(';'),
-    );
+    // The README's grants exactly: a table a migration adds without its grant there fails here.
+    await asDatabase(db.url, gatewayGrants(role));
     const url = new URL(db.url);
     url.username = role;
     url.password = password;

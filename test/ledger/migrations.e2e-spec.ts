@@ -75,12 +75,18 @@ describe('migrations (a real PostgreSQL)', () => {
     expect(tables.rows.map((r) => r.table_name)).toEqual([
       'credentials',
       'expiry_notices',
+      'idempotency_keys',
+      'ledger_checkpoints',
       'ledger_head',
       'ledger_records',
+      'login_requests',
       'notification_deliveries',
       'notification_events',
       'quota_reservations',
+      'recovery_watermark',
+      'revocation_checks',
       'schema_migrations',
+      'sessions',
     ]);
   });
 
