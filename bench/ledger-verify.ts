@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     const old = await verifyLedger(database, { key: KEY });
     const oldSeconds = (performance.now() - started) / 1000;
     console.log(
-      `(for comparison, verifyLedger, the gateway's live check: ${Math.round(old.records / oldSeconds).toLocaleString('en')} records/s)`,
+      `(for comparison, verifyLedger, the paging reader GET /v1/audit/verify used before: ${Math.round(old.records / oldSeconds).toLocaleString('en')} records/s)`,
     );
     console.log(
       `verify --db: best ${Math.round(Math.max(...rates)).toLocaleString('en')} records/s, median ${Math.round(rates.sort((a, b) => a - b)[Math.floor(rates.length / 2)]).toLocaleString('en')} records/s`,

@@ -21,6 +21,38 @@ export function copyLines(session: PoolClient, from: number, to: number): Promis
   });
 }
 
+/**
+ * How verify reads a page: `text` (COPY's text format, one line per record, a backslash escaped),
+ * `binary` (COPY's binary format, one field per record: the stored bytes, no escaping), or
+ * `binary-agg` (binary, one field per page: the page's lines joined by newlines on the server).
+ */
+export type CopyFormat = 'text' | 'binary' | 'binary-agg';
+
+/** A page of records with seq in (from, to] in the given COPY format (see CopyFormat), in a buffer of its own. */
+export function copyPage(
+  session: PoolClient,
+  from: number,
+  to: number,
+  format: CopyFormat,
+): Promise<Buffer> {
+  const range = `seq > ${Math.trunc(from)} AND seq <= ${Math.trunc(to)}`;
+  const select =
+    format === 'binary-agg'
+      ? `SELECT string_agg(line, E'\\n' ORDER BY seq) FROM ledger_records WHERE ${range}`
+      : `SELECT line FROM ledger_records WHERE ${range} ORDER BY seq`;
+  const stream = session.query(
+    copyTo(`COPY (${select}) TO STDOUT${format === 'text' ? '' : ' (FORMAT binary)'}`),
+  );
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    // Always a copy of its own (never a slice of the connection's buffers): it may be handed to
+    // a worker thread whole.
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
 /** A line of COPY's text output as it is stored: `\\` is a backslash, `\n` a newline, and so on. */
 export function copyUnescape(line: Buffer): Buffer {
   const out = Buffer.allocUnsafe(line.length);

@@ -2,7 +2,8 @@ import * as crypto from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { checkpointMac, GENESIS_HASH, headMac, parseChainBytes } from '@app/audit';
 import type { ChainPoint, ProblemKind } from '@app/audit';
-import { copyLines } from './copy-lines';
+import { copyPage } from './copy-lines';
+import type { CopyFormat } from './copy-lines';
 import type { Database } from './database';
 import { PageChecker } from './page-checker';
 import type { PageCheck } from './page-checker';
@@ -23,6 +24,8 @@ export interface LedgerStreamVerifyOptions {
   sessions?: number;
   /** Worker threads checking pages off the event loop (default: 2, or 1 on a machine of 2 cores or fewer). */
   workers?: number;
+  /** How pages travel (see CopyFormat; default binary: no escaping on either side). */
+  format?: CopyFormat;
   /** Between pages: give the event loop back, report progress. */
   betweenPages?: (records: number) => Promise<void> | void;
 }
@@ -61,8 +64,10 @@ const timeOf = (line: string): string => TIME.exec(line)?.[1] ?? '';
 /**
  * Walks the ledger's chain in one REPEATABLE READ snapshot (so the head and the records are read
  * as one state, whatever other instances append meanwhile), in pages of seq ranges over the
- * primary key: never the whole ledger in memory. Two sessions share the snapshot
- * (pg_export_snapshot), so the server reads the next page while this process checks the last.
+ * primary key: never the whole ledger in memory. Several sessions share the snapshot
+ * (pg_export_snapshot), so the server reads the next pages while worker threads (PageChecker)
+ * hash the last ones, off the event loop; pages travel as COPY's binary format by default (each
+ * line's stored bytes, no escaping on either side).
  * Each stored line must hash to its hash, carry its row's seq, and name the hash of the record
  * before; the chain starts at seq 1 from the genesis hash (or right after `anchor`); the last
  * record is the head, whose MAC is checked with the head key (unless `noHead`); a checkpoint must
@@ -103,6 +108,7 @@ async function walk(
   const client = sessions[0];
   const { key, noHead = false, anchor, checkpoint } = options;
   const pageSize = options.pageSize ?? 5_000;
+  const format = options.format ?? 'binary';
   const headRow = (
     await client.query<{ seq: string; hash: string; mac: string }>(
       'SELECT seq, hash, mac FROM ledger_head',
@@ -197,7 +203,7 @@ async function walk(
     });
   // A page travels as COPY's text output (copyLines), checked as bytes: no string per record.
   const page = (from: number, session: PoolClient) => {
-    const result = copyLines(session, from, from + pageSize);
+    const result = copyPage(session, from, from + pageSize, format);
     result.catch(() => undefined); // a page asked for ahead may be left unread when a problem is found
     return result;
   };
@@ -259,16 +265,17 @@ async function walk(
   // Pages in flight, oldest first: one per session, so the server reads ahead while workers check
   // the pages already read (off the event loop); results are taken in seq order.
   const checker = new PageChecker(options.workers);
-  type Read = { bytes: number; checked?: PageCheck };
+  type Read = { lines: number; checked?: PageCheck };
   const inFlight: Promise<Read>[] = [];
   let asked = start.seq;
   const ask = () => {
     while (inFlight.length < sessions.length && asked < end) {
       const read = page(asked, sessions[((asked / pageSize) % sessions.length) | 0]).then(
-        async (bytes): Promise<Read> =>
-          bytes.length === 0
-            ? { bytes: 0 }
-            : { bytes: bytes.length, checked: await checker.check(bytes, checkpoint?.seq) },
+        async (bytes): Promise<Read> => {
+          if (bytes.length === 0) return { lines: 0 };
+          const checked = await checker.check(bytes, format, checkpoint?.seq);
+          return { lines: checked.lines, checked };
+        },
       );
       read.catch(() => undefined); // a page asked for ahead may be left unread when a problem is found
       inFlight.push(read);
@@ -280,7 +287,7 @@ async function walk(
     for (let from = start.seq; inFlight.length > 0; from += pageSize) {
       const read = await (inFlight.shift() as Promise<Read>);
       ask();
-      if (read.bytes === 0) {
+      if (read.lines === 0) {
         // A whole page is missing: name the gap by the next record there is.
         const after = await rowsOf(from, client, true);
         const [seqText, hash, line] = after.rows[0];

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { CopyFormat } from './copy-lines';
 
 /** What a worker found in one page of COPY lines (each line's own chain checked, the page's links). */
 export interface PageCheck {
@@ -7,6 +8,8 @@ export interface PageCheck {
   ok: boolean;
   /** Lines that passed (all of them when ok). */
   count: number;
+  /** Lines in the page (0: an empty page). */
+  lines: number;
   /** The first line's seq and prev_hash: the caller links the page to the one before. */
   firstSeq?: number;
   firstPrev?: string;
@@ -21,9 +24,11 @@ export interface PageCheck {
 
 /**
  * The worker's code, plain JavaScript (run with `eval`, so it works the same under ts-node, jest
- * and the compiled build): one page of `COPY ... TO STDOUT` text at a time. A line COPY escaped (a
- * backslash in the JSON) is checked in a copy put back to the stored bytes. The hash covers the
- * line up to `,"hash":` plus a closing brace: one is put there for a moment (no copy of the line).
+ * and the compiled build): one page of `COPY ... TO STDOUT` output at a time, in the format asked
+ * for (see CopyFormat). In the text format a line COPY escaped (a backslash in the JSON) is checked
+ * in a copy put back to the stored bytes; the binary format carries the stored bytes as they are.
+ * The prefix (seq, prev_hash) is read as bytes, no string per line; the hash covers the line up to
+ * `,"hash":` plus a closing brace: one is put there for a moment (no copy of the line).
  */
 const WORKER_SOURCE = String.raw`
 const { parentPort } = require('node:worker_threads');
@@ -33,7 +38,23 @@ const sha256 = crypto.hash
   : (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
 const HASH_FIELD = Buffer.from(',"hash":"', 'latin1');
 const TAIL = HASH_FIELD.length + 66;
-const PREFIX = /^\{"seq":(\d{1,15}),"prev_hash":"([0-9a-f]{64})","time":"/;
+const SEQ = Buffer.from('{"seq":', 'latin1');
+const PREV = Buffer.from(',"prev_hash":"', 'latin1');
+const TIME = Buffer.from('","time":"', 'latin1');
+/** The seq of a line starting at s, and where its prev_hash starts; undefined when it is no chained line. */
+function prefix(buf, s, e) {
+  if (e - s < 100 || buf.compare(SEQ, 0, SEQ.length, s, s + SEQ.length) !== 0) return undefined;
+  let p = s + SEQ.length;
+  if (buf[p] === 0x30) return undefined; // no leading zero: the seq as Keygate writes it
+  let seq = 0;
+  for (; p < e && buf[p] >= 0x30 && buf[p] <= 0x39 && p < s + SEQ.length + 15; p++)
+    seq = seq * 10 + buf[p] - 0x30;
+  if (seq === 0 || buf.compare(PREV, 0, PREV.length, p, p + PREV.length) !== 0) return undefined;
+  const prevAt = p + PREV.length;
+  if (buf.compare(TIME, 0, TIME.length, prevAt + 64, prevAt + 64 + TIME.length) !== 0)
+    return undefined;
+  return { seq, prevAt };
+}
 const ESCAPES = { 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x76: 0x0b };
 function unescape(line) {
   const out = Buffer.allocUnsafe(line.length);
@@ -48,16 +69,49 @@ function unescape(line) {
   }
   return out.subarray(0, o);
 }
-parentPort.on('message', ({ id, bytes, checkpointSeq }) => {
+/** COPY ... (FORMAT binary): the 19-byte header, then per tuple a field count and each field's length. */
+const BINARY_HEADER = 19;
+/** The [start, end) of each stored line in a page of the given format. */
+function boundaries(page, format) {
+  const out = [];
+  if (format === 'text') {
+    for (let from = 0; from < page.length; ) {
+      let end = page.indexOf(0x0a, from);
+      if (end < 0) end = page.length;
+      out.push(from, end);
+      from = end + 1;
+    }
+    return out;
+  }
+  let p = BINARY_HEADER;
+  while (p + 2 <= page.length && page.readInt16BE(p) !== -1) {
+    const length = page.readInt32BE(p + 2);
+    p += 6;
+    if (length < 0) continue; // NULL: string_agg of no rows
+    if (format === 'binary') out.push(p, p + length);
+    else
+      for (let from = p; from < p + length; ) {
+        let end = page.indexOf(0x0a, from);
+        if (end < 0 || end > p + length) end = p + length;
+        out.push(from, end);
+        from = end + 1;
+      }
+    p += length;
+  }
+  return out;
+}
+parentPort.on('message', ({ id, bytes, checkpointSeq, format }) => {
   const page = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const result = { id, ok: true, count: 0 };
   let nextSeq = 0;
   let prevHash;
   let last;
-  let backslash = -1;
-  for (let from = 0; from < page.length; ) {
-    let end = page.indexOf(0x0a, from);
-    if (end < 0) end = page.length;
+  let backslash = format === 'text' ? -1 : page.length;
+  const lines = boundaries(page, format);
+  result.lines = lines.length / 2;
+  for (let l = 0; l < lines.length; l += 2) {
+    const from = lines[l];
+    const end = lines[l + 1];
     if (backslash < from) {
       backslash = page.indexOf(0x5c, from);
       if (backslash < 0) backslash = page.length;
@@ -67,19 +121,23 @@ parentPort.on('message', ({ id, bytes, checkpointSeq }) => {
     const s = escaped ? 0 : from;
     const e = escaped ? buf.length : end;
     const at = e - TAIL;
-    const m = at > s ? PREFIX.exec(buf.latin1Slice(s, Math.min(e, s + 110))) : null;
+    const m = at > s ? prefix(buf, s, e) : undefined;
     let ok =
-      m !== null &&
+      m !== undefined &&
       buf[e - 1] === 0x7d &&
       buf[e - 2] === 0x22 &&
       buf.compare(HASH_FIELD, 0, HASH_FIELD.length, at, at + HASH_FIELD.length) === 0;
     if (ok) {
-      const seq = Number(m[1]);
+      const seq = m.seq;
       if (result.count === 0) {
         result.firstSeq = seq;
-        result.firstPrev = m[2];
+        result.firstPrev = buf.latin1Slice(m.prevAt, m.prevAt + 64);
         result.firstLine = buf.toString('utf8', s, Math.min(e, s + 200));
-      } else ok = seq === nextSeq && m[2] === prevHash;
+      } else
+        // prev_hash is the hash stored at the end of the line before (checked against its content).
+        ok =
+          seq === nextSeq &&
+          buf.compare(last[0], last[3], last[3] + 64, m.prevAt, m.prevAt + 64) === 0;
       if (ok) {
         buf[at] = 0x7d;
         const hash = sha256(buf.subarray(s, at + 1));
@@ -89,7 +147,7 @@ parentPort.on('message', ({ id, bytes, checkpointSeq }) => {
           if (seq === checkpointSeq) result.checkpointHash = hash;
           nextSeq = seq + 1;
           prevHash = hash;
-          last = [buf, s, e];
+          last = [buf, s, e, at + HASH_FIELD.length];
         }
       }
     }
@@ -98,7 +156,6 @@ parentPort.on('message', ({ id, bytes, checkpointSeq }) => {
       break;
     }
     result.count++;
-    from = end + 1;
   }
   result.lastHash = prevHash;
   if (last) result.lastLine = last[0].toString('utf8', last[1], Math.min(last[2], last[1] + 200));
@@ -138,19 +195,21 @@ export class PageChecker {
     }
   }
 
-  /** Checks one page (the bytes are copied: the caller's buffer is left as it is). */
-  check(page: Buffer, checkpointSeq?: number): Promise<PageCheck> {
+  /** Checks one page (handed over to the worker: the caller must not use it afterwards). */
+  check(page: Buffer, format: CopyFormat, checkpointSeq?: number): Promise<PageCheck> {
     if (this.failed) return Promise.reject(this.failed);
     // The least busy worker.
     let w = 0;
     for (let i = 1; i < this.workers.length; i++) if (this.busy[i] < this.busy[w]) w = i;
     const id = this.next++;
-    const bytes = new Uint8Array(page);
+    // A page that owns its memory is handed over as it is; a slice of a larger buffer is copied.
+    const own = page.byteOffset === 0 && page.buffer.byteLength === page.length;
+    const bytes = own ? new Uint8Array(page.buffer) : new Uint8Array(page);
     return new Promise<PageCheck>((resolve, reject) => {
       this.waiting.set(id, { worker: w, resolve, reject });
       this.busy[w]++;
-      this.workers[w].postMessage({ id, bytes, checkpointSeq: checkpointSeq ?? -1 }, [
-        bytes.buffer,
+      this.workers[w].postMessage({ id, bytes, format, checkpointSeq: checkpointSeq ?? -1 }, [
+        bytes.buffer as ArrayBuffer,
       ]);
     });
   }
