@@ -378,6 +378,19 @@ describe('gateway: the credentials inventory (GET /v1/credentials)', () => {
       const asBob = await g.http().get(keys('1001')).set(bob).expect(200);
       expect(asBob.body).toMatchObject({ total_count: 1, data: [{ id: bobKeyInA }] });
     });
+
+    it('Octane: a member reads one key only when their team owns it (another team’s, or one made behind Keygate’s back, is a 404 as Octane answers an unknown id); an admin reads any', async () => {
+      const one = (id: string) => `${keys('1001')}/${id}`;
+      const mine = await g.http().get(one(aliceKeys[0])).set(alice).expect(200);
+      expect(mine.body).toMatchObject({ id: aliceKeys[0], name: 'a-key-1' });
+      for (const id of [bobKeyInA, behindKey]) {
+        const refused = await g.http().get(one(id)).set(alice).expect(404);
+        expect(JSON.stringify(refused.body)).not.toContain('b-key-1');
+        expect(JSON.stringify(refused.body)).not.toContain('a-key-behind');
+      }
+      await g.http().get(one(bobKeyInA)).set(bob).expect(200);
+      await g.http().get(one(behindKey)).set(admin).expect(200);
+    });
   });
   describe('without the inventory', () => {
     it('a member’s vendor list is refused (503 AUDIT_UNAVAILABLE in the vendor’s envelope), never shown whole; an admin’s still answers', async () => {

@@ -126,14 +126,19 @@ describe('gateway: Octane drop-in surface', () => {
     expect(state?.regenerated_at).toHaveLength(1);
   });
 
-  it("passes Octane's own errors through (bulk envelope for a weak secret, 404 for an unknown key)", async () => {
+  it("passes Octane's own errors through (bulk envelope for a weak secret, 404 for an unknown key read by an admin; a member's unknown key is Keygate's 404, Octane not asked)", async () => {
     const weak = await create({ name: 'weak', client_secret: 'weak' }).expect(400);
     expect(weak.body.errors[0]).toMatchObject({
       error_code: 'platform.api_access_invalid_secret',
       index: 0,
     });
-    const missing = await g.http().get(`${space}/api_accesses/424242`).set(bearer).expect(404);
+    const admin = { Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}` };
+    const missing = await g.http().get(`${space}/api_accesses/424242`).set(admin).expect(404);
     expect(missing.body.error_code).toBe('platform.entity_not_found');
+    const reads = s.sim.requestCount('octane.api_accesses.get');
+    const notOwned = await g.http().get(`${space}/api_accesses/424242`).set(bearer).expect(404);
+    expect(notOwned.body).toMatchObject({ error_code: 'NOT_FOUND', properties: null });
+    expect(s.sim.requestCount('octane.api_accesses.get')).toBe(reads);
   });
 
   describe('validation: 400 in the Octane envelope naming each bad field, nothing sent to Octane', () => {

@@ -5,7 +5,7 @@ import type { Database } from '@app/ledger';
 import { OctaneClient, OctaneListQuery } from '@app/upstream';
 import type { RequestMeta } from '../audit/request-meta';
 import { OwnCredentials } from '../common/own-credentials';
-import { teamCredentialIds } from '../credentials/inventory';
+import { findCredential, inventoryRead, teamCredentialIds } from '../credentials/inventory';
 import { octaneListForTeam } from '../credentials/team-lists';
 import { DATABASE } from '../database/database.tokens';
 import type { GatewayAnswer } from '../common/vendor-reply';
@@ -84,12 +84,18 @@ export class OctaneService {
     fields?: string,
   ): Promise<GatewayAnswer> {
     this.readable(caller, spaceId);
-    if (!isAdmin(caller) && id === (await this.own.octaneKeyId(spaceId))) {
-      throw new GatewayError(
-        404,
-        ErrorCode.NOT_FOUND,
-        `no api_access ${id} in shared space ${spaceId}`,
+    // A member reads only a key their team owns in the inventory (as in the list): another team's,
+    // Keygate's own or one made behind Keygate's back answers as an unknown id does.
+    if (!isAdmin(caller)) {
+      const owned = await inventoryRead(
+        findCredential(this.database, { vendor: 'octane', scope: spaceId, credential_id: id }),
       );
+      if (owned?.owner_team !== caller.team || id === (await this.own.octaneKeyId(spaceId)))
+        throw new GatewayError(
+          404,
+          ErrorCode.NOT_FOUND,
+          `no api_access ${id} in shared space ${spaceId}`,
+        );
     }
     return { answer: await this.client.getApiAccess(spaceId, id, fields) };
   }
