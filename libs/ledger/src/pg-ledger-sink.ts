@@ -194,6 +194,9 @@ function batchStatement(first: boolean): string {
          (SELECT count(*) FROM created)::int + (SELECT count(*) FROM changed)::int AS inventory`;
 }
 
+const FIRST_BATCH_STATEMENT = batchStatement(true);
+const BATCH_STATEMENT = batchStatement(false);
+
 /**
  * Appends chained records (and the inventory changes they make) as one statement: moves the head
  * from `head` to the last record by compare-and-swap (creates it on an empty ledger), inserts the
@@ -226,9 +229,13 @@ export async function appendChainedBatch(
     );
   }
   const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-  const { rows } = await client.query<{ moved: number; inserted: number }>(
-    batchStatement(head === undefined),
-    [
+  const first = head === undefined;
+  const { rows } = await client.query<{ moved: number; inserted: number }>({
+    // Prepared once per session (by name): a batch then sends its values only, and PostgreSQL
+    // neither parses nor plans the statement again.
+    name: first ? 'keygate_ledger_first_batch' : 'keygate_ledger_batch',
+    text: first ? FIRST_BATCH_STATEMENT : BATCH_STATEMENT,
+    values: [
       head?.seq ?? 0,
       seq,
       prev,
@@ -250,7 +257,7 @@ export async function appendChainedBatch(
       lines,
       JSON.stringify([...changes.values()]),
     ],
-  );
+  });
   return rows[0].moved === 1;
 }
 
