@@ -496,3 +496,49 @@ describe('gateway: drift, one pass at a time across instances, and on schedule',
     expect(last.drift.requested_by).toBeUndefined();
   });
 });
+
+describe('gateway: drift, a vendor answering a hostile list', () => {
+  const stack = useStack({}, simOpts, { clock: 'simulator', database: 'own' });
+  const d = driver(stack);
+
+  it('records one finding per id however often it is listed, skips entries without a usable id, and judges nothing "gone" on such a list', async () => {
+    const { s, g } = stack;
+    const kept = await d.issueToken('ci-kept');
+    const unknown = await d.behind.token('made-at-qwiet');
+    // Org A's list (the pass's first): the unknown token three times (in other cases too), entries
+    // with no id, a null, an object, an empty, a control character, a 5,000-character id; Keygate's
+    // own token and `kept` are not in it.
+    const token = { id: unknown, label: 'made-at-qwiet', token_type: 'access' };
+    await s.admin.fault({
+      op: 'qwiet.tokens.list',
+      kind: 'status',
+      status: 200,
+      times: 1,
+      body: {
+        response: [
+          token,
+          token,
+          { ...token, id: unknown.toUpperCase() },
+          { label: 'no id' },
+          { id: null },
+          { id: { $gt: '' } },
+          { id: '' },
+          { id: 'bad\nid' },
+          { id: 'x'.repeat(5000) },
+        ],
+      },
+    });
+    const pass = (await d.reconcile()).pass;
+    const orgA = d.scope(pass, 'qwiet', d.orgA());
+    expect(orgA).toMatchObject({ complete: false, unknown: 1, revoked_outside: 0 });
+    expect(orgA.error).toMatch(/6 entries without a usable id/);
+    const records = (await d.recordsOf(pass)).filter(
+      (r) => r.event !== 'drift.pass' && r.target.org_id === d.orgA(),
+    );
+    expect(records.map((r) => [r.event, r.target.credential_id])).toEqual([
+      ['drift.unknown_credential', unknown],
+    ]);
+    // Not listed, but the list was not read whole: not judged gone.
+    expect((await inventory(g)).get(`qwiet/${d.orgA()}/${kept}`)!.status).toBe('active');
+  });
+});

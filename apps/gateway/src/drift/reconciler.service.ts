@@ -74,6 +74,32 @@ const failureOf = (error: unknown): string =>
 
 const vendorRefused = (answer: VendorResponse): string => `the vendor answered ${answer.status}`;
 
+/** A credential id as a vendor lists it: a string or a number, 1-128 printable characters. */
+const USABLE_ID = /^[\x21-\x7e]{1,128}$/;
+
+const usableId = (v: unknown): string | undefined => {
+  const id =
+    typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : '';
+  return USABLE_ID.test(id) ? id : undefined;
+};
+
+/**
+ * A vendor's list as judged: each id once (a later duplicate is dropped), entries without a usable
+ * id skipped, and a list that had any of those is not complete (a credential of Keygate's might
+ * be behind one: nothing is judged gone on it).
+ */
+function judged(listing: Listing, unusable: number): Listing {
+  const seen = new Set<string>();
+  const items = listing.items.filter((i) => !seen.has(i.id) && Boolean(seen.add(i.id)));
+  if (unusable === 0) return { ...listing, items };
+  const bad = `${unusable} ${unusable === 1 ? 'entry' : 'entries'} without a usable id`;
+  return {
+    items,
+    complete: false,
+    error: listing.error === undefined ? `${bad}: read in part` : `${listing.error}; ${bad}`,
+  };
+}
+
 const epoch = (v: unknown): number | undefined => {
   if (typeof v !== 'string') return undefined;
   const ms = Date.parse(v);
@@ -467,25 +493,38 @@ export class Reconciler {
     const list = (answer.body as { response?: unknown } | null)?.response;
     if (answer.status !== 200 || !Array.isArray(list))
       return { items: [], complete: false, error: vendorRefused(answer) };
-    return {
-      complete: true,
-      items: (list as Record<string, unknown>[]).map((t) => ({
-        id: String(t.id).toLowerCase(),
-        name: typeof t.label === 'string' ? t.label : undefined,
-        valid: true,
-        expiresAt: epoch(t.expires_at),
-        description: typeof t.description === 'string' ? t.description : undefined,
-        extra: {
-          ...(typeof t.label === 'string' && { label: t.label }),
-          ...(typeof t.role_id === 'string' && { role_ids: [t.role_id.toLowerCase()] }),
-          ...(typeof t.token_type === 'string' && { token_type: t.token_type }),
-          expires_at: typeof t.expires_at === 'string' ? t.expires_at : null,
-        },
-      })),
-    };
+    const entries = (list as unknown[]).filter(
+      (t): t is Record<string, unknown> =>
+        t !== null && typeof t === 'object' && usableId((t as { id?: unknown }).id) !== undefined,
+    );
+    return judged(
+      {
+        complete: true,
+        items: entries.map((t) => ({
+          id: usableId(t.id)!.toLowerCase(),
+          name: typeof t.label === 'string' ? t.label : undefined,
+          valid: true,
+          expiresAt: epoch(t.expires_at),
+          description: typeof t.description === 'string' ? t.description : undefined,
+          extra: {
+            ...(typeof t.label === 'string' && { label: t.label }),
+            ...(typeof t.role_id === 'string' && { role_ids: [t.role_id.toLowerCase()] }),
+            ...(typeof t.token_type === 'string' && { token_type: t.token_type }),
+            expires_at: typeof t.expires_at === 'string' ? t.expires_at : null,
+          },
+        })),
+      },
+      list.length - entries.length,
+    );
   }
 
   private async listOctane(space: string): Promise<Listing> {
+    let unusable = 0;
+    const listing = await this.listOctanePages(space, () => (unusable += 1));
+    return judged(listing, unusable);
+  }
+
+  private async listOctanePages(space: string, unusable: () => void): Promise<Listing> {
     const items: Listed[] = [];
     for (let page = 0; page < MAX_PAGES; page++) {
       let answer: VendorResponse;
@@ -503,8 +542,13 @@ export class Reconciler {
       if (answer.status !== 200 || !Array.isArray(body?.data))
         return { items, complete: false, error: this.partial(page, vendorRefused(answer)) };
       for (const k of body.data as Record<string, unknown>[]) {
+        const id = k !== null && typeof k === 'object' ? usableId(k.id) : undefined;
+        if (id === undefined) {
+          unusable();
+          continue;
+        }
         items.push({
-          id: String(k.id),
+          id,
           name: typeof k.name === 'string' ? k.name : undefined,
           valid: k.is_valid !== false,
           expiresAt: epoch(k.expiration),
