@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { AuditEntry, AuditRecord, chainLine, GENESIS_HASH, headMac } from '@app/audit';
 import { appendChainedBatch, Database } from '@app/ledger';
+import { LEDGER_END_SQL } from '../../libs/ledger/src/ledger-end';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import { auditAcceptLossCommand } from '../../apps/cli/src/audit-accept-loss.command';
 import { runAuditVerify } from '../../apps/cli/src/audit-verify.command';
@@ -228,6 +229,14 @@ async function fillWithReads(database: Database, count: number): Promise<void> {
   }
 }
 
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  Plans?: PlanNode[];
+}
+
 describe('GET /v1/audit/verify runs off the event loop', () => {
   jest.setTimeout(240_000);
   const RECORDS = 200_000;
@@ -250,6 +259,28 @@ describe('GET /v1/audit/verify runs off the event loop', () => {
     await g?.close();
     await s?.sim.close();
     await db?.drop();
+  });
+
+  it('the start-up check reads no history: on 200,000 records its statement touches a few rows, by index only', async () => {
+    const database = await Database.connect({ url: db.url });
+    try {
+      const { rows } = await database.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${LEDGER_END_SQL}`,
+      );
+      const scans: PlanNode[] = [];
+      const walk = (node: PlanNode) => {
+        if (node['Relation Name'] === 'ledger_records') scans.push(node);
+        node.Plans?.forEach(walk);
+      };
+      walk(rows[0]['QUERY PLAN'][0].Plan);
+      expect(scans.length).toBeGreaterThan(0);
+      for (const scan of scans) {
+        expect(scan['Node Type']).toMatch(/^Index (Only )?Scan$/);
+        expect(scan['Actual Rows'] * scan['Actual Loops']).toBeLessThanOrEqual(2);
+      }
+    } finally {
+      await database.close();
+    }
   });
 
   it(`liveness is answered again and again while a verify of ${RECORDS.toLocaleString('en')} records runs`, async () => {

@@ -20,7 +20,7 @@ interface EndRow {
  * primary key read backwards) and the latest stored checkpoint with the record at its seq. No
  * history is read, whatever the ledger's size.
  */
-const END_SQL = `
+export const LEDGER_END_SQL = `
   SELECT
     (SELECT json_build_object('seq', seq, 'hash', hash, 'mac', mac) FROM ledger_head) AS head,
     (SELECT json_agg(json_build_object('seq', t.seq, 'hash', t.hash, 'line', t.line) ORDER BY t.seq DESC)
@@ -60,7 +60,7 @@ const at = (p: ChainPoint) => `seq ${p.seq} (hash ${p.hash.slice(0, 12)}…)`;
  * name seq numbers and hash prefixes, never a key or a MAC.
  */
 export async function checkLedgerEnd(runner: Queryable, key: string): Promise<LedgerEnd> {
-  const { rows } = await (runner as Pick<Database, 'query'>).query<EndRow>(END_SQL);
+  const { rows } = await (runner as Pick<Database, 'query'>).query<EndRow>(LEDGER_END_SQL);
   const { head, tail, checkpoint } = rows[0];
   const last = tail?.[0];
   const before = tail?.[1];
