@@ -19,6 +19,7 @@ export class AuditCheckpoints implements OnApplicationBootstrap, OnApplicationSh
 
   /** This application's pino logger, taken at bootstrap (Nest's Logger is gone by shutdown). */
   private logger?: Logger;
+  private stopping = false;
 
   constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig, audit: AuditService) {
     this.writer = new CheckpointWriter({
@@ -30,7 +31,8 @@ export class AuditCheckpoints implements OnApplicationBootstrap, OnApplicationSh
           'audit checkpoint',
         );
         // Witnessed in the database too (ledger_checkpoints), for the next start-up's check; the
-        // one at shutdown is stored by the sink as it closes.
+        // one at shutdown is stored by the sink as it closes (on its own session).
+        if (this.stopping) return;
         audit
           .storeCheckpoint()
           .catch((error: unknown) =>
@@ -50,6 +52,7 @@ export class AuditCheckpoints implements OnApplicationBootstrap, OnApplicationSh
   }
 
   onApplicationShutdown(): void {
+    this.stopping = true;
     this.writer.stop();
   }
 }
