@@ -427,3 +427,84 @@ describe('gateway: the credentials inventory (GET /v1/credentials)', () => {
     });
   });
 });
+
+describe('gateway: an inventory row whose owner_team a database writer changed', () => {
+  const stack = useStack(
+    (sim) => ({
+      POLICY_FILE: writePolicy(
+        sharedPolicy(sim).replace('teams:', 'rules:\n  revocation:\n    other_team: {}\nteams:'),
+      ),
+    }),
+    {},
+    { database: 'own' },
+  );
+
+  it('the ledger’s owner decides: the team written into the row neither sees nor changes the credential, the team that issued it still may', async () => {
+    const { s, g } = stack;
+    const orgA = s.options.qwietOrgs[0].id;
+    const as = async (sub: string, team: string) => ({
+      Authorization: `Bearer ${await g.token({ sub, team })}`,
+    });
+    const alice = await as('alice', 'payments');
+    const token = String(
+      (
+        await g
+          .http()
+          .post(`/qwiet/api/v4/orgs/${orgA}/tokens`)
+          .set(alice)
+          .send({ label: 'a-ci', role_id: CI_ROLE_ID, token_type: 'access' })
+          .expect(200)
+      ).body.response.id,
+    );
+    const key = String(
+      (
+        await g
+          .http()
+          .post('/octane/api/shared_spaces/1001/api_accesses')
+          .set(alice)
+          .send({ data: [{ name: 'a-key' }] })
+          .expect(201)
+      ).body.data[0].id,
+    );
+    await asDatabase(g.db.url, "UPDATE credentials SET owner_team = 'platform'");
+    // Another instance on the same database (this one remembers the owners it issued for).
+    const other = await startGateway(s, {
+      DATABASE_URL: g.db.url,
+      POLICY_FILE: g.config.policyFile,
+    });
+    try {
+      const bob = {
+        Authorization: `Bearer ${await other.token({ sub: 'bob', team: 'platform' })}`,
+      };
+      const mine = (await other.http().get('/v1/credentials').set(bob).expect(200)).body
+        .credentials as Credential[];
+      expect(mine).toEqual([]);
+      await other.http().get(`/v1/credentials/qwiet/${orgA}/${token}`).set(bob).expect(404);
+      const listed = await other
+        .http()
+        .get(`/qwiet/api/v4/orgs/${orgA}/tokens`)
+        .set(bob)
+        .expect(200);
+      expect(listed.body.response.map((t: { id: string }) => t.id)).not.toContain(token);
+      await other
+        .http()
+        .get(`/octane/api/shared_spaces/1001/api_accesses/${key}`)
+        .set(bob)
+        .expect(404);
+      // Changing it: refused as another team's (revocation.other_team), decided on the ledger.
+      await other.http().post(`/v1/credentials/octane/1001/${key}/rotate`).set(bob).expect(403);
+      await other.http().delete(`/qwiet/api/v4/orgs/${orgA}/tokens/${token}`).set(bob).expect(403);
+      // The team that issued it (the ledger says so) still revokes it.
+      const alice2 = {
+        Authorization: `Bearer ${await other.token({ sub: 'alice', team: 'payments' })}`,
+      };
+      await other
+        .http()
+        .delete(`/qwiet/api/v4/orgs/${orgA}/tokens/${token}`)
+        .set(alice2)
+        .expect(200);
+    } finally {
+      await other.close();
+    }
+  });
+});

@@ -60,15 +60,18 @@ export class CredentialsService {
     p: CredentialParamsDto,
   ): Promise<{ credential: InventoryCredential; history: unknown[]; history_truncated: boolean }> {
     const key = { vendor: p.vendor, scope: p.scope, credential_id: p.id };
-    const credential = await inventoryRead(findCredential(this.audit.ledger, key));
+    const found = await inventoryRead(findCredential(this.audit.ledger, key));
     const all = seesAllCredentials(caller);
-    if (!credential || (!all && credential.owner_team !== caller.team)) {
+    // A member sees it when the row and its issuing ledger record both name their team.
+    if (!found || (!all && (found.owner_team !== caller.team || !found.ledger_owned))) {
       throw new GatewayError(
         404,
         ErrorCode.NOT_FOUND,
         `no ${p.vendor} credential ${p.id} in ${p.scope} that you may see`,
       );
     }
+    const { ledger_owned: _owned, ...credential } = found;
+    void _owned;
     const history = await inventoryRead(
       credentialHistory(this.audit.ledger, {
         vendor: credential.vendor,

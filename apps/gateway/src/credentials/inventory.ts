@@ -71,6 +71,19 @@ function view(r: Row): InventoryCredential {
   };
 }
 
+/**
+ * The row's owner_team is the one its issuing ledger record names (issued_seq: that record, about
+ * this very credential). The ledger is append-only and hash-chained; the inventory row is not: a
+ * row a database writer changed (another team written in, issued_seq pointed elsewhere) gives no
+ * member a view of it. Used with the row's alias.
+ */
+export const ledgerOwned = (alias: string): string => `EXISTS (
+  SELECT 1 FROM ledger_records o WHERE o.seq = ${alias}.issued_seq
+    AND coalesce(o.target ->> 'owner_team', o.actor ->> 'team') = ${alias}.owner_team
+    AND o.target ->> 'vendor' = ${alias}.vendor
+    AND lower(o.target ->> 'credential_id') = ${alias}.credential_id
+    AND lower(coalesce(o.target ->> 'org_id', o.target ->> 'shared_space_id')) = lower(${alias}.scope))`;
+
 /** The filters of an inventory query; `visibleTeam`: the only team the caller may see (members). */
 export interface InventoryFilter {
   visibleTeam?: string;
@@ -123,7 +136,8 @@ export async function listInventory(
     values.push(value);
     where.push(sql(`$${values.length}`));
   };
-  if (f.visibleTeam !== undefined) add((p) => `owner_team = ${p}`, f.visibleTeam);
+  if (f.visibleTeam !== undefined)
+    add((p) => `owner_team = ${p} AND ${ledgerOwned('credentials')}`, f.visibleTeam);
   if (f.team !== undefined) add((p) => `owner_team = ${p}`, f.team);
   if (f.vendor !== undefined) add((p) => `vendor = ${p}`, f.vendor);
   if (f.scope !== undefined) add((p) => `scope = ${p}`, normalScope(f.vendor, f.scope));
@@ -167,12 +181,13 @@ const normalScope = (vendor: string | undefined, scope: string): string =>
 export async function findCredential(
   database: Database,
   key: CredentialKey,
-): Promise<InventoryCredential | undefined> {
-  const { rows } = await database.query<Row>(
-    `SELECT ${COLUMNS} FROM credentials WHERE vendor = $1 AND scope = $2 AND credential_id = $3`,
+): Promise<(InventoryCredential & { ledger_owned: boolean }) | undefined> {
+  const { rows } = await database.query<Row & { ledger_owned: boolean }>(
+    `SELECT ${COLUMNS}, ${ledgerOwned('credentials')} AS ledger_owned FROM credentials
+     WHERE vendor = $1 AND scope = $2 AND credential_id = $3`,
     [key.vendor, normalScope(key.vendor, key.scope), key.credential_id.toLowerCase()],
   );
-  return rows[0] && view(rows[0]);
+  return rows[0] && { ...view(rows[0]), ledger_owned: rows[0].ledger_owned };
 }
 
 export const HISTORY_LIMIT = 500;
@@ -215,7 +230,8 @@ export async function teamCredentialIds(
   let rows: { credential_id: string }[];
   try {
     ({ rows } = await database.query<{ credential_id: string }>(
-      'SELECT credential_id FROM credentials WHERE owner_team = $1 AND vendor = $2 AND scope = $3',
+      `SELECT credential_id FROM credentials
+       WHERE owner_team = $1 AND vendor = $2 AND scope = $3 AND ${ledgerOwned('credentials')}`,
       [team, vendor, normalScope(vendor, scope)],
     ));
   } catch {

@@ -90,7 +90,11 @@ export class OctaneService {
       const owned = await inventoryRead(
         findCredential(this.database, { vendor: 'octane', scope: spaceId, credential_id: id }),
       );
-      if (owned?.owner_team !== caller.team || id === (await this.own.octaneKeyId(spaceId)))
+      if (
+        owned?.owner_team !== caller.team ||
+        !owned.ledger_owned ||
+        id === (await this.own.octaneKeyId(spaceId))
+      )
         throw new GatewayError(
           404,
           ErrorCode.NOT_FOUND,

@@ -10,7 +10,8 @@ type Vendor = AuditTarget['vendor'];
 /**
  * Which team issued each credential Keygate issued, for the revocation.other_team rule.
  *
- * The credentials inventory in PostgreSQL is the source (whichever instance issued), asked by
+ * The credentials inventory in PostgreSQL finds the credential's issuing ledger record, whose team is
+ * the owner (whichever instance issued; never the row's owner_team alone), asked by
  * resolve() before a request about a credential is decided; what it finds is kept (a credential's
  * owner never changes), as is what this instance issued (AuditService); what it does not find is
  * asked again next time. Nothing is read at start-up.
@@ -39,8 +40,16 @@ export class CredentialOwners {
     if (this.ownerOf(vendor, scope, id) !== undefined) return;
     let rows: { owner_team: string }[];
     try {
+      // The owner its issuing ledger record names (append-only, hash-chained), not the row's
+      // owner_team (a database writer may have changed it): a row whose issued_seq is not a
+      // record of this credential has no owner Keygate trusts.
       ({ rows } = await this.database.query<{ owner_team: string }>(
-        'SELECT owner_team FROM credentials WHERE vendor = $1 AND scope = $2 AND credential_id = $3',
+        `SELECT coalesce(r.target ->> 'owner_team', r.actor ->> 'team') AS owner_team
+         FROM credentials c JOIN ledger_records r ON r.seq = c.issued_seq
+         WHERE c.vendor = $1 AND c.scope = $2 AND c.credential_id = $3
+           AND r.target ->> 'vendor' = c.vendor
+           AND lower(r.target ->> 'credential_id') = c.credential_id
+           AND lower(coalesce(r.target ->> 'org_id', r.target ->> 'shared_space_id')) = lower(c.scope)`,
         [vendor, scope, id.toLowerCase()],
       ));
     } catch {
