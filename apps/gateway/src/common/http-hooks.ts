@@ -38,11 +38,19 @@ const CONSOLE_HEADERS = {
   ...API_HEADERS,
   'content-security-policy':
     "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
 const isConsolePath = (url: string) =>
   url === '/console' || /^\/(?:console|auth)(?:[/?]|$)/.test(url);
+/**
+ * The console's and the sign-in's answers, by the URL as sent or by the route it reached: the
+ * router decodes the path (`/%63onsole/` reaches the console's route), so the raw URL alone would
+ * leave such an answer with the API's headers.
+ */
+export const isConsoleRequest = (req: FastifyRequest): boolean =>
+  isConsolePath(req.url) || isConsolePath(req.routeOptions?.url ?? '');
 
 /** application/json and application/*+json, with or without parameters (`; charset="utf-8"`). */
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json(?:;|$)/;
@@ -127,7 +135,7 @@ export function installHttpHooks(fastify: FastifyInstance, bodyLimit: number): v
     reply.headers(
       req.url.startsWith('/docs')
         ? DOCS_HEADERS
-        : isConsolePath(req.url)
+        : isConsoleRequest(req)
           ? CONSOLE_HEADERS
           : API_HEADERS,
     );

@@ -25,11 +25,15 @@ export function logAnswers(fastify: FastifyInstance, logger: Logger): void {
     if (!req.url.startsWith('/health')) {
       logger.info(
         {
-          // The sign-in's callback carries the provider's code and state: its query is left out.
+          // The sign-in's callback carries the provider's code and state: its query is left out
+          // (by the route too: the router decodes `/%61uth/callback`).
           req: {
             id: req.id,
             method: req.method,
-            url: req.url.startsWith('/auth/') ? req.url.split('?')[0] : req.url,
+            url:
+              req.url.startsWith('/auth/') || req.routeOptions?.url?.startsWith('/auth/')
+                ? req.url.split('?')[0]
+                : req.url,
             remoteAddress: req.ip,
           },
           res: { statusCode: reply.statusCode },
