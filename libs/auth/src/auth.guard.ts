@@ -31,6 +31,7 @@ interface AuthenticatedRequest {
   headers: IncomingHttpHeaders;
   method?: string;
   protocol?: string;
+  host?: string;
   caller?: Caller;
 }
 
@@ -46,7 +47,8 @@ export const CurrentCaller = createParamDecorator(
  * Every route needs a verified company JWT, or the console's session cookie, unless marked
  * @Public(). A request with an Authorization header is judged by it alone (the bearer wins, the
  * cookie is ignored); without one, a session cookie (when the gateway keeps sessions) names the
- * caller, and a state-changing request through it needs the session's X-CSRF-Token.
+ * caller, a request through it from another site (Sec-Fetch-Site) is refused, and a
+ * state-changing one needs the session's X-CSRF-Token.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -86,6 +88,18 @@ export class AuthGuard implements CanActivate {
         ? await this.sessions.authenticate(request)
         : undefined;
     if (!session) return { ...(await this.verifier.verify(authorization)), via: 'bearer' };
+    // The browser says where the request comes from (Fetch Metadata): through the cookie, only the
+    // console's own calls (same-origin) and the user's own navigation (none). A page of another
+    // site (a link, a form, an <img>) gets nothing, GETs included: some of them write (audit.read)
+    // or cost (chain verification). Clients that send no Sec-Fetch-Site are judged as before.
+    const site = request.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+      throw new GatewayError(
+        403,
+        ErrorCode.CSRF_REQUIRED,
+        'a request from another site cannot use the session cookie (Sec-Fetch-Site)',
+      );
+    }
     if (
       STATE_CHANGING_METHODS.has((request.method ?? 'GET').toUpperCase()) &&
       !csrfTokenMatches(request.headers[CSRF_HEADER], session.csrfToken)
