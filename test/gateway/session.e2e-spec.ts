@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { Client } from 'pg';
 import { DevIdentityProvider } from '../../apps/dev-idp/src/dev-idp';
 import { loadGatewayConfig } from '../../apps/gateway/src/config/env.validation';
 import { refuseDevelopmentProvider } from '../../apps/gateway/src/session/production-checks';
+import { SessionStore } from '../../apps/gateway/src/session/session.store';
 import { runToExit, tsNodeArgs } from '../support/processes';
 import {
   gatewayEnv,
@@ -23,6 +25,8 @@ const CLIENT = { clientId: 'keygate-console', clientSecret: 'dev-client-secret-0
 const CI_ROLE_ID = '66ad5168-41be-4b6c-9ac5-a30b02229c35';
 const IDLE = 600;
 const ABSOLUTE = 1800;
+/** A pending sign-in's life (LOGIN_REQUEST_SECONDS). */
+const LOGIN_WINDOW = 600;
 const CSP =
   "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -86,6 +90,25 @@ class Browser {
       body: new URLSearchParams(form).toString(),
     });
   }
+}
+
+/** One request with headers fetch() will not send as given (Host). */
+function plainRequest(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = httpRequest(
+      { host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, headers },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** The provider's login page: the form that signs in `user` (its hidden rid). */
@@ -520,6 +543,146 @@ describe('gateway: console sign-in (OIDC BFF)', () => {
       const callback = await browser.request(picked.location as string);
       expect([asked, callback.status, callback.location]).toEqual([asked, 302, landed]);
     }
+  });
+
+  describe('an attacker’s review', () => {
+    it('served over plain http to a host that is not loopback (TLS ended by a proxy Keygate does not trust), the cookies are still __Host- and Secure', async () => {
+      const res = await plainRequest(`${g.url}/auth/login`, { host: 'keygate.example.com' });
+      expect(res.status).toBe(302);
+      const cookie = ([] as string[]).concat(res.headers['set-cookie'] ?? [])[0];
+      expect(cookie).toMatch(
+        /^__Host-keygate_login=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure/,
+      );
+      const redirect = new URL(res.headers.location as string).searchParams.get('redirect_uri');
+      expect(redirect).toBe('https://keygate.example.com/auth/callback');
+      // A session cookie by the bare name is not read for that host either.
+      const { browser } = await signedIn('alice');
+      const tossed = await plainRequest(`${g.url}/auth/session`, {
+        host: 'keygate.example.com',
+        cookie: `keygate_session=${sessionCookie(browser)}`,
+      });
+      expect(tossed.status).toBe(401);
+    });
+
+    it('the console’s CSP and framing refusal are on every answer of its routes, however the path is spelled', async () => {
+      for (const path of [
+        '/%63onsole/',
+        '/%63onsole/audit',
+        '/%63onsole/missing.js',
+        '/console/missing.js',
+      ]) {
+        const res = await new Browser().request(`${g.url}${path}`);
+        expect([path, res.headers.get('content-security-policy')]).toEqual([path, CSP]);
+        expect([path, res.headers.get('x-frame-options')]).toEqual([path, 'DENY']);
+      }
+      const session = await new Browser().request(`${g.url}/%61uth/session`);
+      expect(session.headers.get('content-security-policy')).toBe(CSP);
+      expect(session.headers.get('cache-control')).toBe('no-store');
+    });
+
+    it('the callback’s code and state reach no log line, however the path is spelled', async () => {
+      const code = 'probe-code-Zq8v3LrT0cXk';
+      const state = 'probe-state-Wm4nB7yHs2Pe';
+      const res = await new Browser().request(
+        `${g.url}/%61uth/callback?code=${code}&state=${state}`,
+      );
+      expect(res.status).toBe(400);
+      expect(g.logs.text()).not.toContain(code);
+      expect(g.logs.text()).not.toContain(state);
+    });
+
+    it('return_to cannot climb out of /console by dot segments', async () => {
+      for (const [asked, landed] of [
+        ['/console/../v1/audit/verify', '/console/'],
+        ['/console/%2e%2e/docs', '/console/'],
+        ['/console/./audit', '/console/audit'],
+      ]) {
+        const browser = new Browser();
+        const login = await browser.request(
+          `${g.url}/auth/login?return_to=${encodeURIComponent(asked)}`,
+        );
+        const page = await browser.request(login.location as string);
+        const picked = await browser.postForm(`${idp.issuer}/login`, {
+          rid: ridFor(page.text, 'alice'),
+          user: 'alice',
+        });
+        const callback = await browser.request(picked.location as string);
+        expect([asked, callback.status, callback.location]).toEqual([asked, 302, landed]);
+      }
+    });
+
+    it('a cross-site request through the session cookie is refused, GETs included (they write audit.read); bearer callers and same-origin calls are not', async () => {
+      const { browser } = await signedIn('audrey');
+      for (const site of ['cross-site', 'same-site']) {
+        const res = await browser.request(`${g.url}/v1/audit/verify`, {
+          headers: { 'sec-fetch-site': site, 'sec-fetch-mode': 'navigate' },
+        });
+        expect([site, res.status, JSON.parse(res.text).code]).toEqual([site, 403, 'CSRF_REQUIRED']);
+      }
+      for (const site of ['same-origin', 'none']) {
+        const res = await browser.request(`${g.url}/v1/audit?limit=1`, {
+          headers: { 'sec-fetch-site': site },
+        });
+        expect([site, res.status]).toEqual([site, 200]);
+      }
+      const auditor = await g.token({ team: 'security', sub: 'eve', roles: ['keygate:auditor'] });
+      const bearer = await new Browser().request(`${g.url}/v1/audit?limit=1`, {
+        headers: { authorization: `Bearer ${auditor}`, 'sec-fetch-site': 'cross-site' },
+      });
+      expect(bearer.status).toBe(200);
+    });
+
+    describe('anonymous GET /auth/login cannot flood login_requests', () => {
+      let store: SessionStore;
+      let saved: { perAddress: number; total: number };
+      beforeAll(() => {
+        store = g.app.get(SessionStore);
+        saved = { perAddress: store.loginsPerAddress, total: store.maxLoginRequests };
+      });
+      afterEach(() => {
+        store.loginsPerAddress = saved.perAddress;
+        store.maxLoginRequests = saved.total;
+      });
+      const pending = async () =>
+        Number((await sql<{ n: string }>('SELECT count(*) AS n FROM login_requests'))[0].n);
+
+      it('an address starts at most so many sign-ins in the login window: then 429 with Retry-After, free again once the window has passed', async () => {
+        store.loginsPerAddress = 5;
+        await s.admin.advanceClock(LOGIN_WINDOW + 1);
+        const statuses: number[] = [];
+        let refused: Answer | undefined;
+        for (let i = 0; i < 8; i++) {
+          const res = await new Browser().request(`${g.url}/auth/login`);
+          statuses.push(res.status);
+          if (res.status === 429) refused = res;
+        }
+        expect(statuses).toEqual([302, 302, 302, 302, 302, 429, 429, 429]);
+        expect(JSON.parse(refused!.text).code).toBe('RATE_LIMITED');
+        expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThan(0);
+        await s.admin.advanceClock(LOGIN_WINDOW + 1);
+        expect((await new Browser().request(`${g.url}/auth/login`)).status).toBe(302);
+      });
+
+      it('the table keeps at most MAX pending sign-ins (the oldest go first); the newest still completes', async () => {
+        store.loginsPerAddress = 1000;
+        store.maxLoginRequests = 10;
+        const oldest = new Browser();
+        const first = await oldest.request(`${g.url}/auth/login`);
+        for (let i = 0; i < 25; i++) await new Browser().request(`${g.url}/auth/login`);
+        expect(await pending()).toBeLessThanOrEqual(10);
+        const { callback } = await signIn(new Browser(), 'alice');
+        expect(callback.status).toBe(302);
+        // The oldest pending sign-in made room: its callback finds nothing.
+        const page = await oldest.request(first.location as string);
+        const picked = await oldest.postForm(`${idp.issuer}/login`, {
+          rid: ridFor(page.text, 'alice'),
+          user: 'alice',
+        });
+        const late = await oldest.request(picked.location as string);
+        expect(late.status).toBe(400);
+        expect(JSON.parse(late.text).code).toBe('SIGN_IN_FAILED');
+      });
+    });
   });
 
   describe('the development provider', () => {

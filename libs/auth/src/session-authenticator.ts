@@ -7,6 +7,8 @@ export interface SessionRequest {
   headers: IncomingHttpHeaders;
   /** `http` or `https` as the server sees it (behind TRUST_PROXY: X-Forwarded-Proto). */
   protocol?: string;
+  /** The Host the request was sent to (behind TRUST_PROXY: X-Forwarded-Host). */
+  host?: string;
 }
 
 /** A live console session: who, and the CSRF token its state-changing requests must carry. */

@@ -17,6 +17,19 @@ const RETURN_TO = /^\/console(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/;
 /** A Host header that can be put in a URL as it is. */
 const HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
 
+/**
+ * `return_to` as the browser will follow it, when that stays under /console: dot segments
+ * (`/console/../v1/...`, `%2e%2e` too) are resolved as a browser resolves them first.
+ */
+function consolePath(asked: unknown): string | undefined {
+  if (typeof asked !== 'string' || !RETURN_TO.test(asked) || asked.includes('//')) return undefined;
+  const base = 'http://keygate.invalid';
+  const url = new URL(asked, base);
+  if (url.origin !== base) return undefined;
+  if (url.pathname !== '/console' && !url.pathname.startsWith('/console/')) return undefined;
+  return `${url.pathname}${url.search}`;
+}
+
 const sessionView = (s: LiveSession) => ({
   subject: s.caller.subject,
   team: s.caller.team,
@@ -55,12 +68,9 @@ export class SessionController {
         'console sign-in is not configured (OIDC_ISSUER)',
       );
     const query = req.query as Record<string, unknown>;
-    const returnTo =
-      typeof query.return_to === 'string' &&
-      RETURN_TO.test(query.return_to) &&
-      !query.return_to.includes('//')
-        ? query.return_to
-        : CONSOLE_HOME;
+    const returnTo = consolePath(query.return_to) ?? CONSOLE_HOME;
+    // Anonymous: each start writes a row, so an address starts only so many (the table is capped too).
+    this.store.admitLogin(req.ip);
     const redirectUri = this.redirectUri(req);
     const start = await this.oidc.start(redirectUri);
     const loginId = await this.store.saveLogin({
@@ -70,7 +80,7 @@ export class SessionController {
       redirectUri,
       returnTo,
     });
-    const names = cookiesFor(this.config, req.protocol);
+    const names = cookiesFor(this.config, req);
     reply
       .header('set-cookie', setCookie(names.login, loginId, names.secure, LOGIN_REQUEST_SECONDS))
       .header('location', start.url)
@@ -92,7 +102,7 @@ export class SessionController {
         ErrorCode.NOT_FOUND,
         'console sign-in is not configured (OIDC_ISSUER)',
       );
-    const names = cookiesFor(this.config, req.protocol);
+    const names = cookiesFor(this.config, req);
     // The login cookie is spent whatever happens next.
     reply.header('set-cookie', clearCookie(names.login, names.secure));
     const loginId = readCookie(req.headers, names.login);
@@ -156,7 +166,7 @@ export class SessionController {
   })
   async logout(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     noStore(reply);
-    const names = cookiesFor(this.config, req.protocol);
+    const names = cookiesFor(this.config, req);
     const id = readCookie(req.headers, names.session);
     const live = id === undefined ? undefined : await this.store.touch(id);
     reply.header('set-cookie', clearCookie(names.session, names.secure));
@@ -177,7 +187,7 @@ export class SessionController {
 
   private async live(req: FastifyRequest): Promise<LiveSession | undefined> {
     if (!this.oidc.config) return undefined;
-    const id = readCookie(req.headers, cookiesFor(this.config, req.protocol).session);
+    const id = readCookie(req.headers, cookiesFor(this.config, req).session);
     return id === undefined ? undefined : this.store.touch(id);
   }
 
@@ -192,7 +202,7 @@ export class SessionController {
     const host = req.host;
     if (typeof host !== 'string' || !HOST.test(host))
       throw new GatewayError(400, ErrorCode.VALIDATION_FAILED, 'the Host header is not valid');
-    return `${servedOverHttps(this.config, req.protocol) ? 'https' : 'http'}://${host}`;
+    return `${servedOverHttps(this.config, req.protocol, host) ? 'https' : 'http'}://${host}`;
   }
 }
 

@@ -14,6 +14,13 @@ export const TOUCH_SECONDS = 15;
 /** A pending sign-in (between /auth/login and /auth/callback) is good for this long, once. */
 export const LOGIN_REQUEST_SECONDS = 600;
 
+/** Sign-ins one address may start within LOGIN_REQUEST_SECONDS (then 429 until the oldest ages out). */
+export const LOGINS_PER_ADDRESS = 60;
+/** Pending sign-ins kept at most: past that, the oldest are deleted to make room. */
+export const MAX_LOGIN_REQUESTS = 10_000;
+/** Addresses remembered by the per-address count (the least recently seen are forgotten first). */
+const MAX_ADDRESSES = 10_000;
+
 /** A live session, as GET /auth/session shows it. */
 export interface LiveSession {
   caller: Caller;
@@ -55,6 +62,13 @@ interface SessionRow {
  */
 @Injectable()
 export class SessionStore {
+  /** LOGINS_PER_ADDRESS (tests lower it). */
+  loginsPerAddress = LOGINS_PER_ADDRESS;
+  /** MAX_LOGIN_REQUESTS (tests lower it). */
+  maxLoginRequests = MAX_LOGIN_REQUESTS;
+  /** Address -> when each of its recent sign-ins started (ms, oldest first); this instance's. */
+  private readonly loginStarts = new Map<string, number[]>();
+
   constructor(
     @Inject(DATABASE) private readonly database: Database,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -149,7 +163,41 @@ export class SessionStore {
     );
   }
 
-  /** Keeps a pending sign-in; returns the login cookie's value that finds it again. */
+  /**
+   * Counts a sign-in started by `address` (anonymous GET /auth/login): at most loginsPerAddress
+   * within LOGIN_REQUEST_SECONDS, else 429 RATE_LIMITED with the seconds until the oldest ages out.
+   * Kept in this instance's memory (bounded to MAX_ADDRESSES addresses).
+   */
+  admitLogin(address: string): void {
+    const now = this.clock.now();
+    const since = now - LOGIN_REQUEST_SECONDS * 1000;
+    const starts = (this.loginStarts.get(address) ?? []).filter((t) => t > since);
+    if (starts.length >= this.loginsPerAddress) {
+      this.loginStarts.set(address, starts);
+      const retryAfter = Math.max(1, Math.ceil((starts[0] - since) / 1000));
+      throw new GatewayError(
+        429,
+        ErrorCode.RATE_LIMITED,
+        `too many sign-ins started from this address: at most ${this.loginsPerAddress} in ${LOGIN_REQUEST_SECONDS} s; retry after ${retryAfter} s`,
+        {},
+        { retry_after_seconds: retryAfter },
+      );
+    }
+    starts.push(now);
+    // Re-inserted: the map's order is the least recently seen first.
+    this.loginStarts.delete(address);
+    this.loginStarts.set(address, starts);
+    if (this.loginStarts.size > MAX_ADDRESSES) {
+      const oldest = this.loginStarts.keys().next().value as string;
+      this.loginStarts.delete(oldest);
+    }
+  }
+
+  /**
+   * Keeps a pending sign-in; returns the login cookie's value that finds it again. The expired
+   * ones are deleted, and past maxLoginRequests the oldest go too: anonymous GET /auth/login
+   * cannot grow the table without bound.
+   */
   async saveLogin(login: LoginRequest): Promise<string> {
     const now = this.now();
     const id = randomToken();
@@ -157,6 +205,13 @@ export class SessionStore {
       await this.database.query('DELETE FROM login_requests WHERE created_at <= $1', [
         new Date(now.getTime() - LOGIN_REQUEST_SECONDS * 1000),
       ]);
+      // Room for this one: the newest maxLoginRequests - 1 stay (by the created_at index).
+      await this.database.query(
+        `DELETE FROM login_requests
+          WHERE id_hash IN (SELECT id_hash FROM login_requests
+                             ORDER BY created_at DESC OFFSET $1)`,
+        [Math.max(0, this.maxLoginRequests - 1)],
+      );
       await this.database.query(
         `INSERT INTO login_requests (id_hash, state, nonce, code_verifier, redirect_uri, return_to,
                                      created_at)
