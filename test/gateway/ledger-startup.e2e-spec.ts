@@ -80,7 +80,7 @@ describe('ledger start-up check: a tampered end keeps changes refused until the 
     [
       'the whole ledger emptied by TRUNCATE ... CASCADE (the head with it)',
       () => `${REPLICA} TRUNCATE ledger_records CASCADE`,
-      /no longer holds record seq \d+, which the latest checkpoint witnessed/,
+      /no longer holds record seq \d+ \(hash [0-9a-f]{12}…\), which the latest checkpoint witnessed/,
     ],
     [
       'the head rolled back with the records after it (an old head whose MAC is valid)',
@@ -88,7 +88,7 @@ describe('ledger start-up check: a tampered end keeps changes refused until the 
         `${REPLICA} DELETE FROM ledger_records WHERE seq > ${early.seq};
          UPDATE ledger_head SET seq = ${early.seq}, hash = '${early.hash}',
            mac = '${headMac(TEST_AUDIT_KEY, early.seq, early.hash)}'`,
-      /no longer holds record seq \d+, which the latest checkpoint witnessed/,
+      /no longer holds record seq \d+ \(hash [0-9a-f]{12}…\), which the latest checkpoint witnessed/,
     ],
     [
       'the head row deleted',

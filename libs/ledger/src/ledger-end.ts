@@ -123,8 +123,8 @@ function checkpointProblem(key: string, checkpoint: EndRow['checkpoint']): strin
     return `the latest stored checkpoint (seq ${cp.seq}) is not signed with this deployment's key`;
   if (checkpoint.found === cp.hash) return undefined;
   return checkpoint.found === null
-    ? `the ledger no longer holds record seq ${cp.seq}, which the latest checkpoint witnessed: it was emptied or rolled back`
-    : `record seq ${cp.seq} is not the one the latest checkpoint witnessed: the ledger was rewritten`;
+    ? `the ledger no longer holds record seq ${cp.seq} (hash ${cp.hash.slice(0, 12)}…), which the latest checkpoint witnessed: it was emptied or rolled back`
+    : `record seq ${cp.seq} is not the one the latest checkpoint witnessed (hash ${cp.hash.slice(0, 12)}…): the ledger was rewritten`;
 }
 
 /** Stores a checkpoint of `point` (MAC'd with the checkpoint key), which the start-up check requires. */
