@@ -728,3 +728,114 @@ describe('notifications: targets follow the policy in force', () => {
     expect(receiver.about(first).map((r) => r.status)).toEqual([503]);
   });
 });
+
+describe('notifications: a receiver that redirects', () => {
+  const receiver = new Receiver();
+  let target = '';
+  let redirecting: Server;
+  let redirectUrl = '';
+  beforeAll(async () => {
+    target = await receiver.start();
+    // Answers every request with a redirect to the receiver (another place on 127.0.0.1).
+    redirecting = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(307, { location: target }).end());
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    redirectUrl = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/hook`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => redirecting.close(resolve));
+    await receiver.close();
+  });
+
+  const stack = useStack(
+    (s) => ({
+      POLICY_FILE: writePolicy(
+        scopeOnlyPolicy(
+          s,
+          `notify:\n  webhooks:\n    - { name: moved, url: "${redirectUrl}", secret_env: WEBHOOK_SECRET_TEST }`,
+        ),
+      ),
+      WEBHOOK_SECRET_TEST: SECRET,
+      NOTIFY_SCAN_INTERVAL: 'off',
+      NOTIFY_DELIVERY_INTERVAL: 'off',
+      RECONCILE_INTERVAL: 'off',
+    }),
+    {},
+    { clock: 'simulator', database: 'own' },
+  );
+
+  it('does not follow it: the delivery is retried naming the refused redirect (not where it pointed)', async () => {
+    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
+    const orgId = stack.s.options.qwietOrgs[0].id;
+    await stack.g
+      .http()
+      .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
+      .set(admin)
+      .send({ label: 'moved', role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 60 })
+      .expect(200);
+    await stack.s.admin.advanceClock(120);
+    const run = await stack.g.http().post('/v1/notifications/run').set(admin).expect(200);
+    expect(run.body.delivery).toMatchObject({ attempted: 1, retrying: 1 });
+    const [delivery] = (
+      await stack.g.http().get('/v1/notifications?status=pending').set(admin).expect(200)
+    ).body.deliveries;
+    expect(delivery).toMatchObject({ target: 'moved', last_status: 307, attempts: 1 });
+    expect(delivery.last_error).toBe('HTTP 307: a redirect, not followed (Keygate follows none)');
+    expect(receiver.got).toEqual([]);
+  });
+});
+
+describe('notifications: a webhook at a link-local address (cloud metadata)', () => {
+  const stack = useStack(
+    (s) => ({
+      POLICY_FILE: writePolicy(
+        scopeOnlyPolicy(
+          s,
+          [
+            'notify:',
+            '  webhooks:',
+            '    - { name: metadata, url: "http://169.254.169.254/latest/meta-data/", secret_env: WEBHOOK_SECRET_TEST }',
+            '    - { name: metadata6, url: "http://[fe80::a9fe:a9fe]/hook", secret_env: WEBHOOK_SECRET_TEST }',
+          ].join('\n'),
+        ),
+      ),
+      WEBHOOK_SECRET_TEST: SECRET,
+      NOTIFY_SCAN_INTERVAL: 'off',
+      NOTIFY_DELIVERY_INTERVAL: 'off',
+      RECONCILE_INTERVAL: 'off',
+    }),
+    {},
+    { clock: 'simulator', database: 'own' },
+  );
+
+  it('is never connected to: each attempt is refused before any connection, named, retried', async () => {
+    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
+    const orgId = stack.s.options.qwietOrgs[0].id;
+    await stack.g
+      .http()
+      .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
+      .set(admin)
+      .send({ label: 'meta', role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 60 })
+      .expect(200);
+    await stack.s.admin.advanceClock(120);
+    const run = await stack.g.http().post('/v1/notifications/run').set(admin).expect(200);
+    expect(run.body.delivery).toMatchObject({ attempted: 2, retrying: 2, delivered: 0 });
+    const deliveries = (
+      await stack.g.http().get('/v1/notifications?status=pending').set(admin).expect(200)
+    ).body.deliveries as { target: string; last_error: string; last_status: number | null }[];
+    expect(deliveries.map((d) => [d.target, d.last_error, d.last_status]).sort()).toEqual([
+      [
+        'metadata',
+        'refused: 169.254.169.254 is a link-local address where cloud metadata lives; no webhook is sent there',
+        null,
+      ],
+      [
+        'metadata6',
+        'refused: fe80::a9fe:a9fe is a link-local address where cloud metadata lives; no webhook is sent there',
+        null,
+      ],
+    ]);
+  });
+});

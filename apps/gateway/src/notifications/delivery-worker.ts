@@ -10,6 +10,7 @@ import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { DATABASE } from '../database/database.tokens';
 import { PolicyStore } from '../policy/policy.store';
+import { guardedLookup, refusedHost } from './webhook-address';
 
 /** Deliveries are one instance's at a time: this session advisory lock, on a dedicated connection. */
 const LOCK_SQL =
@@ -255,7 +256,12 @@ export class DeliveryWorker {
       report.delivered++;
       return;
     }
-    const error = outcome.error ?? `HTTP ${outcome.status}`;
+    const redirect = outcome.status !== undefined && outcome.status >= 300 && outcome.status < 400;
+    const error =
+      outcome.error ??
+      (redirect
+        ? `HTTP ${outcome.status}: a redirect, not followed (Keygate follows none)`
+        : `HTTP ${outcome.status}`);
     const attempts = due.attempts + 1;
     const giveUp = !webhook || now - due.created_at.getTime() >= this.config.notify.giveUpAfterMs;
     const next = new Date(now + this.backoff(attempts)).toISOString();
@@ -283,14 +289,20 @@ export class DeliveryWorker {
     return Math.round(exp * (0.75 + Math.random() * 0.5));
   }
 
-  /** One POST, bounded by NOTIFY_TIMEOUT_MS from connect to the end of the answer; no redirects. */
+  /**
+   * One POST, bounded by NOTIFY_TIMEOUT_MS from connect to the end of the answer; no redirects;
+   * never to a link-local address (cloud metadata), named or resolved (webhook-address.ts).
+   */
   private post(target: string, body: string, headers: Record<string, string>): Promise<Outcome> {
     const url = new URL(target);
+    const refused = refusedHost(url.hostname);
+    if (refused) return Promise.resolve({ error: refused.message });
     const lib = url.protocol === 'https:' ? https : http;
     return new Promise<Outcome>((resolve) => {
       const request = lib.request(url, {
         method: 'POST',
         agent: false,
+        lookup: guardedLookup as unknown as http.RequestOptions['lookup'],
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
       });
       this.inFlight.add(request);
