@@ -508,3 +508,54 @@ describe('gateway: an inventory row whose owner_team a database writer changed',
     }
   });
 });
+
+describe('gateway: a credential’s history shows a member nothing of other credentials', () => {
+  const stack = useStack(
+    (sim) => ({ POLICY_FILE: writePolicy(sharedPolicy(sim)) }),
+    {},
+    {
+      database: 'own',
+    },
+  );
+
+  it('a drift pass that found both teams’ tokens revoked outside: each team’s history has its own finding only, not the other’s nor the pass summary', async () => {
+    const { s, g } = stack;
+    const orgA = s.options.qwietOrgs[0].id;
+    const as = async (sub: string, team: string, roles: string[] = []) => ({
+      Authorization: `Bearer ${await g.token({ sub, team, roles })}`,
+    });
+    const alice = await as('alice', 'payments');
+    const bob = await as('bob', 'platform');
+    const issue = async (who: { Authorization: string }, label: string) =>
+      String(
+        (
+          await g
+            .http()
+            .post(`/qwiet/api/v4/orgs/${orgA}/tokens`)
+            .set(who)
+            .send({ label, role_id: CI_ROLE_ID, token_type: 'access' })
+            .expect(200)
+        ).body.response.id,
+      );
+    const mine = await issue(alice, 'alice-secret-project');
+    const theirs = await issue(bob, 'bob-secret-project');
+    for (const id of [mine, theirs])
+      await request(s.sim.url).delete(`/__sim/qwiet/orgs/${orgA}/tokens/${id}`).expect(200);
+    await g
+      .http()
+      .post('/v1/reconcile')
+      .set(await as('root', 'ops', ['keygate:admin']))
+      .expect(200);
+
+    const history = (
+      await g.http().get(`/v1/credentials/qwiet/${orgA}/${mine}`).set(alice).expect(200)
+    ).body.history as { event: string; phase: string; target: { credential_id?: string } }[];
+    expect(history.map((r) => [r.event, r.phase])).toEqual([
+      ['drift.revoked_outside', 'succeeded'],
+      ['qwiet.token.issue', 'succeeded'],
+      ['qwiet.token.issue', 'attempt'],
+    ]);
+    expect(JSON.stringify(history)).not.toContain(theirs);
+    expect(JSON.stringify(history)).not.toContain('bob-secret-project');
+  });
+});

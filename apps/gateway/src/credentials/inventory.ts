@@ -194,8 +194,10 @@ export const HISTORY_LIMIT = 500;
 
 /**
  * A credential's audit history: the ledger records whose target is it (ledger_records_credential)
- * and the other records of their requests (an issuance's attempt, made before the id was known;
- * ledger_records_request), newest first, at most HISTORY_LIMIT.
+ * and, of their requests, the records of the same event that name no credential (an issuance's
+ * attempt, made before the id was known; ledger_records_request), newest first, at most
+ * HISTORY_LIMIT. Never another record of a request that wrote many (a drift pass's findings about
+ * other teams' credentials, its summary): a member reads this.
  */
 export async function credentialHistory(
   database: Database,
@@ -203,14 +205,16 @@ export async function credentialHistory(
 ): Promise<{ records: AuditRecord[]; truncated: boolean }> {
   const { rows } = await database.query<{ line: string }>(
     `WITH about AS (
-       SELECT seq, request_id FROM ledger_records
+       SELECT seq, request_id, event FROM ledger_records
        WHERE target ? 'credential_id' AND target ->> 'credential_id' IN ($1, lower($1), upper($1))
          AND target ->> 'vendor' = $2
          AND coalesce(lower(target ->> 'org_id'), target ->> 'shared_space_id') = $3)
      SELECT line FROM ledger_records
      WHERE seq IN (SELECT seq FROM about
                    UNION
-                   SELECT r.seq FROM ledger_records r JOIN about a ON r.request_id = a.request_id)
+                   SELECT r.seq FROM ledger_records r
+                   JOIN about a ON r.request_id = a.request_id AND r.event = a.event
+                   WHERE NOT (coalesce(r.target, '{}') ? 'credential_id'))
      ORDER BY seq DESC LIMIT $4`,
     [key.credential_id, key.vendor, normalScope(key.vendor, key.scope), HISTORY_LIMIT + 1],
   );
