@@ -1,9 +1,13 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { AuditEntry, AuditRecord, chainLine, GENESIS_HASH, headMac } from '@app/audit';
 import { appendChainedBatch, Database } from '@app/ledger';
 import { LEDGER_END_SQL } from '../../libs/ledger/src/ledger-end';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import { auditAcceptLossCommand } from '../../apps/cli/src/audit-accept-loss.command';
+import { auditExportCommand } from '../../apps/cli/src/audit-export.command';
 import { runAuditVerify } from '../../apps/cli/src/audit-verify.command';
 import { asDatabase, createTestDatabase, ledgerRecords, TestDatabase } from '../support/db';
 import {
@@ -139,8 +143,13 @@ describe('ledger start-up check: a tampered end keeps changes refused until the 
       .set({ Authorization: `Bearer ${await g.token()}` })
       .expect(200);
 
-    // An operator accepts the loss; the running gateway picks it up (no restart).
+    // No export either: it would go unrecorded.
     const env = { DATABASE_URL: db.url, AUDIT_HMAC_KEY: TEST_AUDIT_KEY };
+    const exported = await auditExportCommand([mkdtempSync(join(tmpdir(), 'keygate-gap-'))], env);
+    expect(exported.status).toBe(1);
+    expect(exported.output).toMatch(problem);
+
+    // An operator accepts the loss; the running gateway picks it up (no restart).
     const accepted = await auditAcceptLossCommand(
       ['--db', '--by', 'carol', '--reason', 'restored from backup'],
       env,
