@@ -123,6 +123,53 @@ describe('gateway: POST /v1/credentials/octane/{space}/{id}/rotate', () => {
     ]);
   });
 
+  it('a key Keygate revoked that Octane still shows valid (the revocation ignored) is a reactivation too: a member cannot rotate it back into use', async () => {
+    const key = await createKey('rotate-ignored');
+    await stack.s.admin.fault({
+      op: 'octane.api_accesses.update',
+      kind: 'revoke_ignored',
+      times: 1,
+    });
+    const revoked = await stack.g
+      .http()
+      .put(`${space()}/api_accesses/${key.id}`)
+      .set(await bearer())
+      .send({ is_valid: false })
+      .expect(200);
+    expect(revoked.headers['x-keygate-revocation']).toBe('unverified');
+    const status = async () =>
+      (
+        await stack.g
+          .http()
+          .get(`/v1/credentials/octane/${spaceId()}/${key.id}`)
+          .set(await bearer())
+          .expect(200)
+      ).body.credential.status;
+    expect(await status()).toBe('revoke_unverified');
+
+    const rotated = await stack.g
+      .http()
+      .post(rotatePath(key.id))
+      .set(await bearer())
+      .expect(403);
+    expect(rotated.body.violations.map((v: { rule: string }) => v.rule)).toContain(
+      'octane.reactivation',
+    );
+    // A regeneration through the vendor route is the same regeneration.
+    const regen = await stack.g
+      .http()
+      .put(`${space()}/api_accesses/${key.id}`)
+      .set(await bearer())
+      .send({ is_valid: true, client_secret: `${STRONG}x` })
+      .expect(403);
+    expect(regen.body.error_code).toBe('POLICY_VIOLATION');
+    expect(await status()).toBe('revoke_unverified');
+    const state = await stack.s.admin.state();
+    expect(state.octane.api_accesses.find((a) => a.id === key.id)?.regenerated_at ?? []).toEqual(
+      [],
+    );
+  });
+
   it('answers an unknown key 404 NOT_FOUND in Keygate’s envelope', async () => {
     const res = await stack.g
       .http()

@@ -33,6 +33,8 @@ export interface RegenerateKeyInput extends RevokeKeyInput {
   body: UpdateApiAccessRequestDto;
   /** The key as Octane has it now (read before the decision; not read for Keygate's own key). */
   current?: Entity;
+  /** Keygate took the key out of use (its inventory status), whatever Octane shows now. */
+  outOfUse?: boolean;
 }
 
 /** The ids of an Octane reference list (`{"data": [{"type": ..., "id": ...}]}`). */
@@ -170,7 +172,8 @@ export class OctaneApiAccessOperations {
         'name,client_id,is_valid,expiration,workspace_roles,roles_in_all_workspaces',
       );
       if (current.status !== 200) throw new VendorAnswered(current);
-      return { ...input, current: current.body as Entity };
+      const outOfUse = await this.owners.outOfUse('octane', input.space, input.id);
+      return { ...input, current: current.body as Entity, outOfUse };
     },
     target: ({ space, id, current }) => ({
       vendor: 'octane',
@@ -179,12 +182,13 @@ export class OctaneApiAccessOperations {
       name: text(current?.name),
       client_id: text(current?.client_id),
     }),
-    policy: ({ space, id, body, current }, meta) => ({
+    policy: ({ space, id, body, current, outOfUse }, meta) => ({
       action: 'octane.api_access.regenerate',
       sharedSpaceId: space,
       id,
       key: currentKey(current, body.client_secret),
-      reactivates: current?.is_valid === false,
+      // Revoked at Octane, or revoked by Keygate though Octane still shows it valid.
+      reactivates: current?.is_valid === false || outOfUse === true,
       ownerTeam: this.ownerOf(space, id),
       forTeam: meta.forTeam,
     }),

@@ -32,6 +32,30 @@ export class CredentialOwners {
     return this.owners.get(`${vendor}/${scope}/${id}`.toLowerCase());
   }
 
+  /**
+   * Whether Keygate took this credential out of use (its inventory status revoked,
+   * revoke_unverified, revoked_outside or compensated): a regeneration would bring it back, whatever
+   * the vendor shows (a revocation the vendor ignored still shows the key valid). Read every time.
+   */
+  async outOfUse(vendor: 'qwiet' | 'octane', scope: string, id: string): Promise<boolean> {
+    let rows: { status: string }[];
+    try {
+      ({ rows } = await this.database.query<{ status: string }>(
+        'SELECT status FROM credentials WHERE vendor = $1 AND scope = $2 AND credential_id = $3',
+        [vendor, scope, id.toLowerCase()],
+      ));
+    } catch {
+      throw new GatewayError(
+        503,
+        ErrorCode.AUDIT_UNAVAILABLE,
+        'the credentials inventory cannot be read for the credential’s status: Keygate refuses to change it until it can',
+      );
+    }
+    return ['revoked', 'revoke_unverified', 'revoked_outside', 'compensated'].includes(
+      rows[0]?.status ?? '',
+    );
+  }
+
   /** Reads the owner of the target's credential from the inventory, if not known yet. */
   async resolve(target: AuditTarget): Promise<void> {
     const { vendor, credential_id: id } = target;
