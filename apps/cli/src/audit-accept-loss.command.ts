@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AuditFileSink } from '@app/audit';
-import { DEV_AUDIT_KEY_FILE } from '@app/auth';
 import { acceptLedgerLoss } from '@app/ledger';
 import { onDatabase } from './database';
 
@@ -37,9 +36,7 @@ export async function auditAcceptLossCommand(
   if (values.db) return acceptLossOnDatabase(by.slice(0, 256), reason.slice(0, 2000), env);
   const dir = positionals[0] ?? env.AUDIT_DIR ?? '.keygate/audit';
   if (!existsSync(dir)) return { output: `${dir}: no such directory`, status: 1 };
-  const key =
-    env.AUDIT_HMAC_KEY ||
-    (existsSync(DEV_AUDIT_KEY_FILE) ? readFileSync(DEV_AUDIT_KEY_FILE, 'utf8').trim() : '');
+  const key = env.AUDIT_HMAC_KEY;
   if (!key) return { output: 'AUDIT_HMAC_KEY is not set (the audit log’s key)', status: 1 };
   const sink = await AuditFileSink.open({ dir, segmentBytes: 64 << 20, hmacKey: key, fsync: true });
   try {

@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseCheckpoint, verifyAuditLog } from '@app/audit';
-import { DEV_AUDIT_KEY_FILE } from '@app/auth';
 import { verifyLedgerStream } from '@app/ledger';
 import { onDatabase } from './database';
 
@@ -22,10 +21,6 @@ const parsePoint = (text: string) => {
   const match = /^(\d{1,15}):([0-9a-f]{64})$/.exec(text);
   return match ? { seq: Number(match[1]), hash: match[2] } : undefined;
 };
-
-/** The embedded default's audit key, when this checkout has one (never created here). */
-const devAuditKey = (): string | undefined =>
-  existsSync(DEV_AUDIT_KEY_FILE) ? readFileSync(DEV_AUDIT_KEY_FILE, 'utf8').trim() : undefined;
 
 type Parsed =
   | { error: { output: string; status: number } }
@@ -84,7 +79,7 @@ export function auditVerifyCommand(
   const path = positionals[0] ?? env.AUDIT_DIR ?? '.keygate/audit';
   if (!existsSync(path)) return { output: `${path}: no such file or directory`, status: 1 };
   const started = process.hrtime.bigint();
-  const result = verifyAuditLog(path, env.AUDIT_HMAC_KEY || devAuditKey(), {
+  const result = verifyAuditLog(path, env.AUDIT_HMAC_KEY || undefined, {
     noHead: values['no-head'] === true,
     anchor,
     checkpoint,
@@ -123,7 +118,7 @@ export async function auditVerifyDbCommand(
   return onDatabase(env, { max: 3, applicationName: 'keygate-verify' }, async (database) => {
     const started = process.hrtime.bigint();
     const result = await verifyLedgerStream(database, {
-      key: env.AUDIT_HMAC_KEY || devAuditKey(),
+      key: env.AUDIT_HMAC_KEY || undefined,
       noHead: values['no-head'] === true,
       anchor,
       checkpoint,

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { DEV_AUDIT_KEY_FILE } from '@app/auth';
 import { AUDIT_ACCEPT_LOSS_USAGE, auditAcceptLossCommand } from './audit-accept-loss.command';
 import { AUDIT_EXPORT_USAGE, auditExportCommand } from './audit-export.command';
 import { AUDIT_IMPORT_USAGE, auditImportCommand } from './audit-import.command';
@@ -23,25 +25,36 @@ function report({ output, status }: { output: string; status: number }): number 
   return status;
 }
 
+/**
+ * The environment the commands run with: the process's, where AUDIT_HMAC_KEY falls back to the
+ * embedded default's key when this checkout has one (`npm start` made it; never created here).
+ * The commands read the key from this env only, never from files of their own.
+ */
+function commandEnv(): NodeJS.ProcessEnv {
+  if (process.env.AUDIT_HMAC_KEY || !existsSync(DEV_AUDIT_KEY_FILE)) return process.env;
+  return { ...process.env, AUDIT_HMAC_KEY: readFileSync(DEV_AUDIT_KEY_FILE, 'utf8').trim() };
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const env = commandEnv();
   switch (command) {
     case 'token':
-      process.stdout.write(`${await tokenCommand(rest, process.env)}\n`);
+      process.stdout.write(`${await tokenCommand(rest, env)}\n`);
       return 0;
     case 'policy':
       if (rest[0] !== 'check') break;
       return report(policyCheckCommand(rest.slice(1)));
     case 'audit':
       if (rest[0] === 'accept-loss')
-        return report(await auditAcceptLossCommand(rest.slice(1), process.env));
-      if (rest[0] === 'export') return report(await auditExportCommand(rest.slice(1), process.env));
-      if (rest[0] === 'import') return report(await auditImportCommand(rest.slice(1), process.env));
+        return report(await auditAcceptLossCommand(rest.slice(1), env));
+      if (rest[0] === 'export') return report(await auditExportCommand(rest.slice(1), env));
+      if (rest[0] === 'import') return report(await auditImportCommand(rest.slice(1), env));
       if (rest[0] !== 'verify') break;
-      return report(await runAuditVerify(rest.slice(1), process.env));
+      return report(await runAuditVerify(rest.slice(1), env));
     case 'db':
       if (rest[0] !== 'migrate') break;
-      return report(await dbMigrateCommand(rest.slice(1), process.env));
+      return report(await dbMigrateCommand(rest.slice(1), env));
     case undefined:
     case '--help':
     case 'help':
