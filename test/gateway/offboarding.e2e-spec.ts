@@ -259,6 +259,32 @@ describe('gateway: offboarding (POST /v1/credentials/revoke) and leaks (POST /v1
     });
   });
 
+  describe('offboarding a revocation the vendor ignored', () => {
+    it('revokes again a credential left revoke_unverified (it still works at the vendor): someone leaving keeps nothing that works', async () => {
+      const erin = await as('erin-left');
+      const token = await issueToken(erin, orgA, 'erin-1');
+      await s.admin.fault({ op: 'qwiet.tokens.delete', kind: 'revoke_ignored', times: 1 });
+      const first = await g
+        .http()
+        .delete(`/qwiet/api/v4/orgs/${orgA}/tokens/${token.id}`)
+        .set(erin)
+        .expect(200);
+      expect(first.headers['x-keygate-revocation']).toBe('unverified');
+      expect(await qwietRevoked(token.id)).toBe(false);
+
+      const dry = await offboard({ subject: 'erin-left', dry_run: true });
+      expect(dry.body).toMatchObject({ found: 1 });
+      const res = await offboard({ subject: 'erin-left' });
+      expect(res.body).toMatchObject({ found: 1, revoked: 1, failed: 0 });
+      expect((res.body.credentials as Offboarded[])[0]).toMatchObject({
+        credential_id: token.id,
+        outcome: 'revoked',
+        status: 'revoked',
+      });
+      expect(await qwietRevoked(token.id)).toBe(true);
+    });
+  });
+
   describe('leaks', () => {
     it('revokes the credential of a leaked Qwiet token or Octane secret, records leak.revoked with its owner; the secret is never logged or stored', async () => {
       const grace = await as('grace');

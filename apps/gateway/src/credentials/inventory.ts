@@ -249,7 +249,11 @@ export async function teamCredentialIds(
   return new Set(rows.map((r) => r.credential_id.toLowerCase()));
 }
 
-/** The active credentials of an owner (offboarding), oldest first (credentials_subject / _owner). */
+/**
+ * The credentials of an owner that may still work (offboarding), oldest first (credentials_subject
+ * / _owner): active, and revoke_unverified (the vendor said revoked but it still works: revoked
+ * again).
+ */
 export async function activeCredentialsOf(
   database: Database,
   owner: { subject?: string; team?: string; vendor?: string },
@@ -257,7 +261,7 @@ export async function activeCredentialsOf(
 ): Promise<InventoryCredential[]> {
   const { rows } = await database.query<Row>(
     `SELECT ${COLUMNS} FROM credentials
-     WHERE status = 'active' AND ($1::text IS NULL OR subject = $1)
+     WHERE status IN ('active', 'revoke_unverified') AND ($1::text IS NULL OR subject = $1)
        AND ($2::text IS NULL OR owner_team = $2) AND ($3::text IS NULL OR vendor = $3)
      ORDER BY created_at, vendor, scope, credential_id LIMIT $4`,
     [owner.subject ?? null, owner.team ?? null, owner.vendor ?? null, limit],
