@@ -136,8 +136,7 @@ export async function listInventory(
     values.push(value);
     where.push(sql(`$${values.length}`));
   };
-  if (f.visibleTeam !== undefined)
-    add((p) => `owner_team = ${p} AND ${ledgerOwned('credentials')}`, f.visibleTeam);
+  if (f.visibleTeam !== undefined) add((p) => `owner_team = ${p}`, f.visibleTeam);
   if (f.team !== undefined) add((p) => `owner_team = ${p}`, f.team);
   if (f.vendor !== undefined) add((p) => `vendor = ${p}`, f.vendor);
   if (f.scope !== undefined) add((p) => `scope = ${p}`, normalScope(f.vendor, f.scope));
@@ -156,8 +155,12 @@ export async function listInventory(
     );
   }
   values.push(f.limit + 1);
-  const { rows } = await database.query<Row>(
-    `SELECT ${COLUMNS} FROM credentials
+  // A member's rows are checked against their issuing ledger record in the select list, not the
+  // WHERE (there the planner gives up the index order and checks the team's every row): a row the
+  // ledger contradicts is left out of the page, which is then shorter; the cursor still moves on.
+  const { rows } = await database.query<Row & { ledger_owned?: boolean }>(
+    `SELECT ${COLUMNS}${f.visibleTeam !== undefined ? `, ${ledgerOwned('credentials')} AS ledger_owned` : ''}
+     FROM credentials
      ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY created_at DESC, vendor DESC, scope DESC, credential_id DESC
      LIMIT $${values.length}`,
@@ -166,7 +169,7 @@ export async function listInventory(
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1];
   return {
-    credentials: page.map(view),
+    credentials: page.filter((r) => r.ledger_owned !== false).map(view),
     ...(rows.length > f.limit && {
       next_cursor: encodeCursor([last.created_key, last.vendor, last.scope, last.credential_id]),
     }),
