@@ -541,4 +541,29 @@ describe('gateway: drift, a vendor answering a hostile list', () => {
     // Not listed, but the list was not read whole: not judged gone.
     expect((await inventory(g)).get(`qwiet/${d.orgA()}/${kept}`)!.status).toBe('active');
   });
+  it('takes an Octane page longer than asked for as hostile: the page is not used and the list is partial', async () => {
+    const { s, g } = stack;
+    const kept = await d.createKey('keptkey');
+    // 5,000 keys on the first page of 1001 where 100 were asked for, none of them Keygate's.
+    await s.admin.fault({
+      op: 'octane.api_accesses.list',
+      kind: 'status',
+      status: 200,
+      times: 1,
+      body: {
+        total_count: 5000,
+        data: Array.from({ length: 5000 }, (_, i) => ({
+          type: 'api_access',
+          id: String(900000 + i),
+          name: `flood${i}`,
+          is_valid: true,
+        })),
+      },
+    });
+    const pass = (await d.reconcile()).pass;
+    const space = d.scope(pass, 'octane', '1001');
+    expect(space).toMatchObject({ complete: false, listed: 0, unknown: 0, revoked_outside: 0 });
+    expect(space.error).toMatch(/5000 entries where 100 were asked for/);
+    expect((await inventory(g)).get(`octane/1001/${kept}`)!.status).toBe('active');
+  });
 });

@@ -493,6 +493,13 @@ export class Reconciler {
     const list = (answer.body as { response?: unknown } | null)?.response;
     if (answer.status !== 200 || !Array.isArray(list))
       return { items: [], complete: false, error: vendorRefused(answer) };
+    // As many as Octane's pages could hold: a longer list is not judged (nor kept in memory).
+    if (list.length > MAX_PAGES * OCTANE_PAGE)
+      return {
+        items: [],
+        complete: false,
+        error: `${list.length} tokens listed, more than ${MAX_PAGES * OCTANE_PAGE}: not read`,
+      };
     const entries = (list as unknown[]).filter(
       (t): t is Record<string, unknown> =>
         t !== null && typeof t === 'object' && usableId((t as { id?: unknown }).id) !== undefined,
@@ -541,6 +548,11 @@ export class Reconciler {
       const body = answer.body as { data?: unknown; total_count?: unknown } | null;
       if (answer.status !== 200 || !Array.isArray(body?.data))
         return { items, complete: false, error: this.partial(page, vendorRefused(answer)) };
+      // More than was asked for: not Octane's paging (a flood, a broken proxy). Not used.
+      if (body.data.length > OCTANE_PAGE) {
+        const error = `${body.data.length} entries where ${OCTANE_PAGE} were asked for`;
+        return { items, complete: false, error: this.partial(page, error) };
+      }
       for (const k of body.data as Record<string, unknown>[]) {
         const id = k !== null && typeof k === 'object' ? usableId(k.id) : undefined;
         if (id === undefined) {
