@@ -1,7 +1,7 @@
 import { fingerprint } from '@app/audit';
 import type { AuditRecord } from '@app/audit';
 import { CI_ROLE_ID } from '@app/upstream-sim';
-import { ledgerRecords, storedText } from '../support/db';
+import { asDatabase, ledgerRecords, storedText } from '../support/db';
 import { until } from '../support/until';
 import {
   StartedGateway,
@@ -280,6 +280,24 @@ describe('gateway: offboarding (POST /v1/credentials/revoke) and leaks (POST /v1
         credential_id: token.id,
         outcome: 'revoked',
         status: 'revoked',
+      });
+      expect(await qwietRevoked(token.id)).toBe(true);
+    });
+  });
+
+  describe('offboarding a row a database writer changed', () => {
+    it('finds a credential by the subject its issuing ledger record names, even when the row names another', async () => {
+      const frank = await as('frank-left');
+      const token = await issueToken(frank, orgA, 'frank-1');
+      await asDatabase(
+        g.db.url,
+        `UPDATE credentials SET subject = 'nobody' WHERE credential_id = '${token.id}'`,
+      );
+      const res = await offboard({ subject: 'frank-left' });
+      expect(res.body).toMatchObject({ found: 1, revoked: 1, failed: 0 });
+      expect((res.body.credentials as Offboarded[])[0]).toMatchObject({
+        credential_id: token.id,
+        outcome: 'revoked',
       });
       expect(await qwietRevoked(token.id)).toBe(true);
     });

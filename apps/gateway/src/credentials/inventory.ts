@@ -1,3 +1,4 @@
+import { CREATING_EVENTS } from '@app/audit';
 import type { AuditRecord } from '@app/audit';
 import { ErrorCode, GatewayError } from '@app/common';
 import type { Database } from '@app/ledger';
@@ -83,6 +84,9 @@ export const ledgerOwned = (alias: string): string => `EXISTS (
     AND o.target ->> 'vendor' = ${alias}.vendor
     AND lower(o.target ->> 'credential_id') = ${alias}.credential_id
     AND lower(coalesce(o.target ->> 'org_id', o.target ->> 'shared_space_id')) = lower(${alias}.scope))`;
+
+/** The events whose succeeded record issues a credential, as SQL literals (constants). */
+const CREATING_EVENTS_SQL = [...CREATING_EVENTS].map((e) => `'${e}'`).join(', ');
 
 /** The filters of an inventory query; `visibleTeam`: the only team the caller may see (members). */
 export interface InventoryFilter {
@@ -262,9 +266,20 @@ export async function activeCredentialsOf(
   owner: { subject?: string; team?: string; vendor?: string },
   limit: number,
 ): Promise<InventoryCredential[]> {
+  // A subject's credentials: those whose row names them, and those whose issuing ledger record
+  // does (a row a database writer changed still goes with who issued it).
   const { rows } = await database.query<Row>(
-    `SELECT ${COLUMNS} FROM credentials
-     WHERE status IN ('active', 'revoke_unverified') AND ($1::text IS NULL OR subject = $1)
+    `WITH issued_by AS (
+       SELECT c.vendor, c.scope, c.credential_id FROM ledger_records r
+       JOIN credentials c ON c.vendor = r.target ->> 'vendor'
+         AND c.scope = coalesce(r.target ->> 'org_id', r.target ->> 'shared_space_id')
+         AND c.credential_id = lower(r.target ->> 'credential_id') AND c.issued_seq = r.seq
+       WHERE $1::text IS NOT NULL AND r.actor ->> 'subject' = $1 AND r.phase = 'succeeded'
+         AND r.event IN (${CREATING_EVENTS_SQL}))
+     SELECT ${COLUMNS} FROM credentials
+     WHERE status IN ('active', 'revoke_unverified')
+       AND ($1::text IS NULL OR subject = $1
+            OR (vendor, scope, credential_id) IN (SELECT * FROM issued_by))
        AND ($2::text IS NULL OR owner_team = $2) AND ($3::text IS NULL OR vendor = $3)
      ORDER BY created_at, vendor, scope, credential_id LIMIT $4`,
     [owner.subject ?? null, owner.team ?? null, owner.vendor ?? null, limit],
