@@ -153,6 +153,10 @@ export async function importAuditLog(
       (await client.query<{ n: string }>('SELECT count(*) AS n FROM credentials')).rows[0].n,
     );
     await client.query('COMMIT');
+    // Statistics for the planner now, not when autovacuum comes by: a query planned on a large
+    // table without them may walk the whole ledger (best effort: a role that may not is fine).
+    if (records > 0)
+      await client.query('ANALYZE ledger_records, credentials').catch(() => undefined);
     return {
       records,
       ...(from !== undefined && { from, to: prev.seq }),

@@ -17,12 +17,33 @@ export async function queryLedger(
   q: PgAuditQuery,
 ): Promise<{ records: AuditRecord[]; next_before_seq?: number }> {
   const limit = q.limit ?? 100;
+  const { text, values } = auditQuerySql(q, limit + 1);
+  const { rows } = await database.query<{ line: string }>(text, values);
+  const records = rows.slice(0, limit).map((r) => JSON.parse(r.line) as AuditRecord);
+  return rows.length > limit
+    ? { records, next_before_seq: records[records.length - 1].seq }
+    : { records };
+}
+
+/**
+ * The statement of an audit query. A fingerprint names a few records at most: their seqs are found
+ * by its index first (an array computed once), then read by seq, so the planner can never choose to
+ * walk the whole ledger newest first looking for them (as it did on a freshly imported ledger
+ * without statistics: 4.4 s at 2,000,000 records).
+ */
+export function auditQuerySql(q: PgAuditQuery, rows: number): { text: string; values: unknown[] } {
   const where: string[] = [];
   const values: unknown[] = [];
   const add = (sql: (p: string) => string, value: unknown) => {
     values.push(value);
     where.push(sql(`$${values.length}`));
   };
+  if (q.fingerprint !== undefined)
+    add(
+      (p) => `seq = ANY(ARRAY(SELECT seq FROM ledger_records
+                              WHERE fingerprint IS NOT NULL AND fingerprint = ANY(${p}::text[])))`,
+      Array.isArray(q.fingerprint) ? q.fingerprint : [q.fingerprint],
+    );
   if (q.before_seq !== undefined) add((p) => `seq < ${p}`, q.before_seq);
   if (q.from !== undefined) add((p) => `time >= ${p}`, new Date(q.from).toISOString());
   if (q.to !== undefined) add((p) => `time < ${p}`, new Date(q.to).toISOString());
@@ -42,21 +63,12 @@ export async function queryLedger(
     add((p) => `target ? 'client_id' AND target ->> 'client_id' = ${p}`, q.client_id);
   if (q.request_id !== undefined)
     add((p) => `(request_id = ${p} OR caller_request_id = ${p})`, q.request_id);
-  if (q.fingerprint !== undefined)
-    add(
-      (p) => `fingerprint IS NOT NULL AND fingerprint = ANY(${p}::text[])`,
-      Array.isArray(q.fingerprint) ? q.fingerprint : [q.fingerprint],
-    );
-  values.push(limit + 1);
-  const { rows } = await database.query<{ line: string }>(
-    `SELECT line FROM ledger_records ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+  values.push(rows);
+  return {
+    text: `SELECT line FROM ledger_records ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY seq DESC LIMIT $${values.length}`,
     values,
-  );
-  const records = rows.slice(0, limit).map((r) => JSON.parse(r.line) as AuditRecord);
-  return rows.length > limit
-    ? { records, next_before_seq: records[records.length - 1].seq }
-    : { records };
+  };
 }
 
 /**
