@@ -26,10 +26,11 @@ export async function queryLedger(
 }
 
 /**
- * The statement of an audit query. A fingerprint names a few records at most: their seqs are found
- * by its index first (an array computed once), then read by seq, so the planner can never choose to
- * walk the whole ledger newest first looking for them (as it did on a freshly imported ledger
- * without statistics: 4.4 s at 2,000,000 records).
+ * The statement of an audit query. A fingerprint, a credential, a client id or a request names a few
+ * records at most: their seqs are found by that filter's index first (an array computed once), then
+ * read by seq, so the planner can never choose to walk the whole ledger newest first looking for
+ * them (it did, by the statistics it had or had not: 4.4 s by fingerprint at 2,000,000 records
+ * freshly imported, 0.5 s by credential id at 300,000 analysed).
  */
 export function auditQuerySql(q: PgAuditQuery, rows: number): { text: string; values: unknown[] } {
   const where: string[] = [];
@@ -38,11 +39,36 @@ export function auditQuerySql(q: PgAuditQuery, rows: number): { text: string; va
     values.push(value);
     where.push(sql(`$${values.length}`));
   };
+  // A filter that names a few records at most (by fingerprint, credential, Octane client id or
+  // request) finds their seqs by its own index first, then reads them by seq.
+  const few = (condition: (p: string) => string) => (p: string) =>
+    `seq = ANY(ARRAY(SELECT seq FROM ledger_records WHERE ${condition(p)}))`;
   if (q.fingerprint !== undefined)
     add(
-      (p) => `seq = ANY(ARRAY(SELECT seq FROM ledger_records
-                              WHERE fingerprint IS NOT NULL AND fingerprint = ANY(${p}::text[])))`,
+      few((p) => `fingerprint IS NOT NULL AND fingerprint = ANY(${p}::text[])`),
       Array.isArray(q.fingerprint) ? q.fingerprint : [q.fingerprint],
+    );
+  if (q.credential_id !== undefined)
+    add(
+      // The index holds ids as recorded: the spellings a caller may give (ids compare in any case).
+      few(
+        (p) =>
+          `target ? 'credential_id' AND target ->> 'credential_id' IN (${p}, lower(${p}), upper(${p}))`,
+      ),
+      q.credential_id,
+    );
+  if (q.client_id !== undefined)
+    add(
+      few((p) => `target ? 'client_id' AND target ->> 'client_id' = ${p}`),
+      q.client_id,
+    );
+  if (q.request_id !== undefined)
+    add(
+      few(
+        (p) =>
+          `(request_id IS NOT NULL AND request_id = ${p}) OR (caller_request_id IS NOT NULL AND caller_request_id = ${p})`,
+      ),
+      q.request_id,
     );
   if (q.before_seq !== undefined) add((p) => `seq < ${p}`, q.before_seq);
   if (q.from !== undefined) add((p) => `time >= ${p}`, new Date(q.from).toISOString());
@@ -52,17 +78,6 @@ export function auditQuerySql(q: PgAuditQuery, rows: number): { text: string; va
   if (q.event !== undefined) add((p) => `event = ${p}`, q.event);
   if (q.phase !== undefined) add((p) => `phase = ${p}`, q.phase);
   if (q.vendor !== undefined) add((p) => `target ->> 'vendor' = ${p}`, q.vendor);
-  if (q.credential_id !== undefined)
-    add(
-      // The index holds ids as recorded: the spellings a caller may give (ids compare in any case).
-      (p) =>
-        `target ? 'credential_id' AND target ->> 'credential_id' IN (${p}, lower(${p}), upper(${p}))`,
-      q.credential_id,
-    );
-  if (q.client_id !== undefined)
-    add((p) => `target ? 'client_id' AND target ->> 'client_id' = ${p}`, q.client_id);
-  if (q.request_id !== undefined)
-    add((p) => `(request_id = ${p} OR caller_request_id = ${p})`, q.request_id);
   values.push(rows);
   return {
     text: `SELECT line FROM ledger_records ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
