@@ -81,35 +81,7 @@ export class AuditController {
     return result;
   }
 
-  /**
-   * An auditor's read, in the log (audit.read: who, what was asked; never a secret). When the log
-   * cannot be written the read still answers (an incident is when auditors need it most), and
-   * the failure is logged.
-   */
-  private async recordRead(caller: Caller, meta: RequestMeta, read: AuditRead): Promise<void> {
-    await this.ledger
-      .write([
-        {
-          request_id: meta.requestId,
-          ...(meta.callerRequestId !== undefined && { caller_request_id: meta.callerRequestId }),
-          event: 'audit.read',
-          phase: 'succeeded',
-          actor: {
-            subject: caller.subject,
-            team: caller.team,
-            ip: meta.ip,
-            user_agent: meta.userAgent,
-            ...(caller.via && { via: caller.via }),
-          },
-          target: {},
-          read,
-        },
-      ])
-      .catch((error: unknown) =>
-        this.logger.warn(
-          { error: (error as Error).message },
-          'an auditor’s read could not be recorded in the audit log',
-        ),
-      );
+  private recordRead(caller: Caller, meta: RequestMeta, read: AuditRead): Promise<void> {
+    return this.ledger.recordRead(caller, meta, read);
   }
 }

@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import {
   AuditEntry,
+  AuditRead,
   AuditRecord,
   AuditUnavailableError,
   CREATING_EVENTS,
   fingerprint,
 } from '@app/audit';
+import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
 import { Database, PgLedgerSink, PgSinkHealth } from '@app/ledger';
 import pino, { Logger as PinoLogger } from 'pino';
@@ -14,6 +16,7 @@ import type { GatewayConfig } from '../config/gateway.config';
 import { DATABASE } from '../database/database.tokens';
 import { MetricsService } from '../metrics/metrics.service';
 import { CredentialOwners } from '../policy/credential-owners';
+import { RequestMeta, requestEntry } from './request-meta';
 
 /** Attempts still without an answer (crash recovery, lost answers): each with its request's records. */
 const DANGLING_SQL = `
@@ -131,6 +134,22 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
 
   fingerprint(secret: string): string {
     return fingerprint(this.config.audit.hmacKey, secret);
+  }
+
+  /**
+   * A read of the ledger or the inventory by an auditor or an admin, recorded (audit.read: who,
+   * what was asked; never a secret). Best effort: when the ledger cannot be written the read still
+   * answers (an incident is when auditors need it most), and the failure is logged.
+   */
+  async recordRead(caller: Caller, meta: RequestMeta, read: AuditRead): Promise<void> {
+    await this.write([
+      { ...requestEntry(caller, meta), event: 'audit.read', phase: 'succeeded', target: {}, read },
+    ]).catch((error: unknown) =>
+      this.logger.warn(
+        { error: (error as Error).message, read: read.kind },
+        'a read could not be recorded in the audit log',
+      ),
+    );
   }
 
   health(): PgSinkHealth {

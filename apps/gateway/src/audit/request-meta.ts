@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import type { AuditEntry } from '@app/audit';
+import type { Caller } from '@app/auth';
 
 /** Who sent the request, as the audit log records it. */
 export interface RequestMeta {
@@ -38,3 +40,21 @@ export const CurrentRequest = createParamDecorator(
   (_data: unknown, context: ExecutionContext): RequestMeta =>
     requestMetaOf(context.switchToHttp().getRequest<FastifyRequest>()),
 );
+
+/** A request and who made it, as every ledger entry of that request records them. */
+export function requestEntry(
+  caller: Caller,
+  meta: RequestMeta,
+): Pick<AuditEntry, 'request_id' | 'caller_request_id' | 'actor'> {
+  return {
+    request_id: meta.requestId,
+    ...(meta.callerRequestId !== undefined && { caller_request_id: meta.callerRequestId }),
+    actor: {
+      subject: caller.subject,
+      team: caller.team,
+      ip: meta.ip,
+      user_agent: meta.userAgent,
+      ...(caller.via && { via: caller.via }),
+    },
+  };
+}

@@ -94,30 +94,7 @@ export class CredentialsService {
   }
 
   /** An auditor's or admin's read of the inventory, recorded like the audit reads (audit.read). */
-  private async recordRead(caller: Caller, meta: RequestMeta, read: AuditRead): Promise<void> {
-    await this.audit
-      .write([
-        {
-          request_id: meta.requestId,
-          ...(meta.callerRequestId !== undefined && { caller_request_id: meta.callerRequestId }),
-          event: 'audit.read',
-          phase: 'succeeded',
-          actor: {
-            subject: caller.subject,
-            team: caller.team,
-            ip: meta.ip,
-            user_agent: meta.userAgent,
-            ...(caller.via && { via: caller.via }),
-          },
-          target: {},
-          read,
-        },
-      ])
-      .catch((error: unknown) =>
-        this.logger.warn(
-          { error: (error as Error).message },
-          'a read of the credentials inventory could not be recorded in the audit log',
-        ),
-      );
+  private recordRead(caller: Caller, meta: RequestMeta, read: AuditRead): Promise<void> {
+    return this.audit.recordRead(caller, meta, read);
   }
 }

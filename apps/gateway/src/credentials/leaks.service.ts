@@ -4,7 +4,7 @@ import type { AuditEntry, AuditEvent, AuditTarget } from '@app/audit';
 import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
 import { AuditService } from '../audit/audit.service';
-import type { RequestMeta } from '../audit/request-meta';
+import { RequestMeta, requestEntry } from '../audit/request-meta';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { CredentialRevoker, RevocationResult } from './credential-revoker';
@@ -51,22 +51,13 @@ export class LeaksService {
     const found = await inventoryRead(
       credentialsByFingerprint(this.audit.ledger, [fingerprint, legacy]),
     );
-    const actor = {
-      subject: caller.subject,
-      team: caller.team,
-      ip: meta.ip,
-      user_agent: meta.userAgent,
-      ...(caller.via && { via: caller.via }),
-    };
     const recordOf = (
       event: AuditEvent,
       extra: Omit<AuditEntry, 'request_id' | 'event' | 'phase' | 'actor'>,
     ): AuditEntry => ({
-      request_id: meta.requestId,
-      ...(meta.callerRequestId !== undefined && { caller_request_id: meta.callerRequestId }),
+      ...requestEntry(caller, meta),
       event,
       phase: 'succeeded',
-      actor,
       fingerprint,
       ...extra,
     });

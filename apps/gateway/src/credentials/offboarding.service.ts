@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Caller } from '@app/auth';
 import { ErrorCode, GatewayError } from '@app/common';
 import { AuditService } from '../audit/audit.service';
-import type { RequestMeta } from '../audit/request-meta';
+import { RequestMeta, requestEntry } from '../audit/request-meta';
 import { CredentialRevoker, RevocationResult } from './credential-revoker';
 import type { OffboardRequestDto } from './dto/credentials.dto';
 import {
@@ -110,17 +110,9 @@ export class OffboardingService {
     const failed = results.length - revoked;
     await this.audit.write([
       {
-        request_id: meta.requestId,
-        ...(meta.callerRequestId !== undefined && { caller_request_id: meta.callerRequestId }),
+        ...requestEntry(caller, meta),
         event: 'offboarding.done',
         phase: 'succeeded',
-        actor: {
-          subject: caller.subject,
-          team: caller.team,
-          ip: meta.ip,
-          user_agent: meta.userAgent,
-          ...(caller.via && { via: caller.via }),
-        },
         target: { ...(body.vendor !== undefined && { vendor: body.vendor }) },
         owner: { ...owner, found: found.length, revoked, failed },
         note: `offboarding${owner.subject !== undefined ? ` of subject ${owner.subject}` : ''}${owner.team !== undefined ? ` of team ${owner.team}` : ''}: ${revoked} of ${found.length} active credentials revoked, ${failed} not`,

@@ -73,33 +73,11 @@ export class DriftController {
     const page = await this.query.passes(query.limit ?? 10, query.before_seq);
     // A read of the ledger, recorded as auditors' reads are (best effort: the answer never waits
     // on a ledger that cannot be written).
-    await this.audit
-      .write([
-        {
-          request_id: meta.requestId,
-          ...(meta.callerRequestId !== undefined && { caller_request_id: meta.callerRequestId }),
-          event: 'audit.read',
-          phase: 'succeeded',
-          actor: {
-            subject: caller.subject,
-            team: caller.team,
-            ip: meta.ip,
-            user_agent: meta.userAgent,
-          },
-          target: {},
-          read: {
-            kind: 'query',
-            filters: { route: '/v1/drift', ...query },
-            records: page.passes.reduce((n, p) => n + 1 + p.findings.length, 0),
-          },
-        },
-      ])
-      .catch((error: unknown) =>
-        this.logger.warn(
-          { error: (error as Error).message },
-          'a read of GET /v1/drift could not be recorded in the audit log',
-        ),
-      );
+    await this.audit.recordRead(caller, meta, {
+      kind: 'query',
+      filters: { route: '/v1/drift', ...query },
+      records: page.passes.reduce((n, p) => n + 1 + p.findings.length, 0),
+    });
     return page;
   }
 }

@@ -6,7 +6,7 @@ import { ErrorCode, GatewayError } from '@app/common';
 import type { Decision, PolicyRequest } from '@app/policy';
 import { UpstreamError, VendorResponse } from '@app/upstream';
 import { AuditService } from '../audit/audit.service';
-import type { RequestMeta } from '../audit/request-meta';
+import { RequestMeta, requestEntry } from '../audit/request-meta';
 import type { GatewayAnswer } from '../common/vendor-reply';
 import { IssuanceCounter } from '../limits/issuance-counter';
 import { CredentialOwners } from '../policy/credential-owners';
@@ -330,16 +330,8 @@ export class IssuancePipeline {
     extra: Partial<AuditEntry>,
   ): AuditEntry {
     return {
-      request_id: meta.requestId,
-      ...(meta.callerRequestId !== undefined && { caller_request_id: meta.callerRequestId }),
+      ...requestEntry(caller, meta),
       event: op.event,
-      actor: {
-        subject: caller.subject,
-        team: caller.team,
-        ip: meta.ip,
-        user_agent: meta.userAgent,
-        ...(caller.via && { via: caller.via }),
-      },
       target: op.target(input),
       phase,
       ...extra,

@@ -13,7 +13,7 @@ import { ErrorCode, GatewayError } from '@app/common';
 import type { FastifyRequest } from 'fastify';
 import { AuditService } from '../audit/audit.service';
 import { auditedEventOf } from './audited-event';
-import { requestMetaOf } from '../audit/request-meta';
+import { requestEntry, requestMetaOf } from '../audit/request-meta';
 
 type CallerRequest = FastifyRequest & { caller?: Caller };
 
@@ -61,17 +61,9 @@ export class CallerThrottlerGuard extends ThrottlerGuard {
       const meta = requestMetaOf(req);
       await this.audit.write([
         {
-          request_id: meta.requestId,
-          caller_request_id: meta.callerRequestId,
+          ...requestEntry(req.caller, meta),
           event: audited.event,
           phase: 'denied',
-          actor: {
-            subject: req.caller.subject,
-            team: req.caller.team,
-            ip: meta.ip,
-            user_agent: meta.userAgent,
-            ...(req.caller.via && { via: req.caller.via }),
-          },
           target: audited.target,
           decision: {
             allowed: false,
