@@ -7,13 +7,13 @@ import {
   IsOptional,
   IsString,
   Matches,
-  Max,
   MaxLength,
   Min,
   ValidateBy,
   ValidationOptions,
 } from 'class-validator';
 import { AUDIT_EVENTS, AUDIT_PHASES } from '@app/common';
+import { PageLimit } from '../../common/optional';
 
 /**
  * A time the query can compare with: ISO-8601 week dates (`2026-W10`) and ordinal dates
@@ -67,12 +67,7 @@ export class AuditQueryDto {
   @Matches(/^hmac-sha256:[0-9a-f]{64}$/, { message: 'fingerprint must be hmac-sha256:<64 hex>' })
   fingerprint?: string;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 500, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(500)
+  @PageLimit(500, 100)
   limit?: number;
 
   @ApiPropertyOptional({

@@ -1,19 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   IsBoolean,
   IsIn,
-  IsInt,
   IsISO8601,
   IsString,
   Matches,
-  Max,
   MaxLength,
-  Min,
   ValidateBy,
 } from 'class-validator';
 import { CREDENTIAL_STATUSES } from '@app/common';
-import { Optional } from '../../common/optional';
+import { Optional, PageLimit } from '../../common/optional';
 
 export const VENDORS = ['qwiet', 'octane'] as const;
 export type InventoryVendor = (typeof VENDORS)[number];
@@ -76,12 +72,7 @@ export class CredentialsQueryDto {
   @IsReadableTime()
   created_after?: string;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 500, default: 100 })
-  @Optional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(500)
+  @PageLimit(500, 100)
   limit?: number;
 
   @ApiPropertyOptional({ description: 'next_cursor of the previous page (opaque)' })

@@ -1,16 +1,11 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, Max, Min } from 'class-validator';
-import { Optional } from '../../common/optional';
+import { IsInt, Min } from 'class-validator';
+import { Optional, PageLimit } from '../../common/optional';
 
 /** GET /v1/drift: the last passes, newest first; `before_seq` pages back. */
 export class DriftQueryDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 50, default: 10 })
-  @Optional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(50)
+  @PageLimit(50, 10)
   limit?: number;
 
   @ApiPropertyOptional({
