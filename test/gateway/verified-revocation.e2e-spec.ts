@@ -86,6 +86,23 @@ describe('gateway: verified revocation (the vendor is asked whether the credenti
       .expect(200);
   const listed = async (id: string) =>
     (await stack.s.admin.state()).qwiet.tokens.some((t) => t.id === id && t.revoked_at === null);
+  /** The revocations' outcome records of a credential (the vendor said done), oldest first. */
+  const revocations = async (id: string): Promise<AuditRecord[]> =>
+    (await ledgerRecords(stack.g.db.url)).filter(
+      (r) =>
+        (r.event === 'qwiet.token.revoke' || r.event === 'octane.api_access.revoke') &&
+        r.phase === 'succeeded' &&
+        r.target.credential_id === id,
+    );
+  /** The notifications (outbox rows) raised by records that name the credential. */
+  const notifications = async (id: string) =>
+    (
+      await sql<{ event: string }>(
+        `SELECT n.event FROM notification_events n JOIN ledger_records r ON r.seq = n.seq
+         WHERE r.target->>'credential_id' = $1 ORDER BY n.seq`,
+        [id],
+      )
+    ).map((n) => n.event);
 
   it('verifies a Qwiet revocation (the token is no longer listed) before answering', async () => {
     const id = await issueToken('verified-q');
@@ -116,7 +133,8 @@ describe('gateway: verified revocation (the vendor is asked whether the credenti
 
   it('catches a Qwiet "revoked" that leaves the token working, retries with backoff on the clock, and verifies once Qwiet really revokes', async () => {
     const id = await issueToken('ignored-q');
-    await stack.s.admin.fault({ op: 'qwiet.tokens.delete', kind: 'revoke_ignored', times: 1 });
+    // Ignored twice: the revocation, and the retry's revocation sent again.
+    await stack.s.admin.fault({ op: 'qwiet.tokens.delete', kind: 'revoke_ignored', times: 2 });
     const res = await revokeToken(id);
     expect(res.body).toEqual({ ok: true });
     expect(res.headers['x-keygate-revocation']).toBe('unverified');
@@ -138,10 +156,16 @@ describe('gateway: verified revocation (the vendor is asked whether the credenti
     expect(await verifier().retryDue()).toBe(0);
     expect((await stack.s.admin.state()).requests['qwiet.tokens.list'] ?? 0).toBe(before);
 
-    // Due after a minute: asked again, still working; no second notification-raising record.
+    // Due after a minute: asked again, still working, revoked again (ignored again), asked again:
+    // still working; recorded without a second notification.
     await stack.s.admin.advanceClock(61);
     await verifier().retryDue();
-    expect((await lifecycle(id)).length).toBe(1);
+    expect((await lifecycle(id)).map((r) => r.event)).toEqual([
+      'credential.revocation_unverified',
+      'credential.revocation_still_unverified',
+    ]);
+    expect((await revocations(id)).map((r) => r.actor.subject)).toEqual(['alice', 'keygate']);
+    expect(await notifications(id)).toEqual(['credential.revocation_unverified']);
     const second = await pending(id);
     expect(second.attempts).toBe(2);
     // Backoff: the next check two minutes after this one, not one.
@@ -161,12 +185,81 @@ describe('gateway: verified revocation (the vendor is asked whether the credenti
     const records = await lifecycle(id);
     expect(records.map((r) => r.event)).toEqual([
       'credential.revocation_unverified',
+      'credential.revocation_still_unverified',
       'credential.revocation_verified',
     ]);
-    expect(records[1].actor).toEqual({ subject: 'keygate', team: 'keygate' });
+    expect(records[2].actor).toEqual({ subject: 'keygate', team: 'keygate' });
+    // Found gone: not revoked a third time.
+    expect((await revocations(id)).length).toBe(2);
     const row = await inventory('qwiet', org(), id);
     expect(row.status).toBe('revoked');
     expect(row.verified_at).not.toBeNull();
+    expect(await pending(id)).toBeUndefined();
+    expect(await notifications(id)).toEqual(['credential.revocation_unverified']);
+  });
+
+  it('re-sends an ignored Qwiet revocation when its retry is due (as keygate), and verifies it', async () => {
+    const id = await issueToken('resent-q');
+    await stack.s.admin.fault({ op: 'qwiet.tokens.delete', kind: 'revoke_ignored', times: 1 });
+    const res = await revokeToken(id);
+    expect(res.headers['x-keygate-revocation']).toBe('unverified');
+    expect((await inventory('qwiet', org(), id)).status).toBe('revoke_unverified');
+
+    await stack.s.admin.advanceClock(61);
+    await verifier().retryDue();
+    // Revoked again through the request path: decided, audited, and this time it works.
+    expect(await listed(id)).toBe(false);
+    const [first, again, ...more] = await revocations(id);
+    expect(more).toEqual([]);
+    expect(first.actor).toMatchObject({ subject: 'alice', team: 'payments' });
+    expect(again).toMatchObject({
+      event: 'qwiet.token.revoke',
+      phase: 'succeeded',
+      caller_request_id: first.request_id,
+      actor: { subject: 'keygate', team: 'keygate' },
+      target: { vendor: 'qwiet', org_id: org(), credential_id: id },
+      decision: { allowed: true },
+    });
+    const records = await lifecycle(id);
+    expect(records.map((r) => r.event)).toEqual([
+      'credential.revocation_unverified',
+      'credential.revocation_verified',
+    ]);
+    expect(records[1].actor).toEqual({ subject: 'keygate', team: 'keygate' });
+    expect(records[1].note).toContain(`sent again as ${again.request_id}`);
+    const row = await inventory('qwiet', org(), id);
+    expect(row.status).toBe('revoked');
+    expect(row.verified_at).not.toBeNull();
+    expect(await pending(id)).toBeUndefined();
+    expect(await notifications(id)).toEqual(['credential.revocation_unverified']);
+  });
+
+  it('re-sends an ignored Octane revocation when its retry is due (as keygate), and verifies it', async () => {
+    const id = await createKey('resent-o');
+    await stack.s.admin.fault({
+      op: 'octane.api_accesses.update',
+      kind: 'revoke_ignored',
+      times: 1,
+    });
+    const res = await revokeKey(id);
+    expect(res.headers['x-keygate-revocation']).toBe('unverified');
+
+    await stack.s.admin.advanceClock(61);
+    await verifier().retryDue();
+    const state = await stack.s.admin.state();
+    expect(state.octane.api_accesses.find((a) => a.id === id)?.is_valid).toBe(false);
+    const [first, again, ...more] = await revocations(id);
+    expect(more).toEqual([]);
+    expect(again).toMatchObject({
+      event: 'octane.api_access.revoke',
+      caller_request_id: first.request_id,
+      actor: { subject: 'keygate', team: 'keygate' },
+    });
+    expect((await lifecycle(id)).map((r) => r.event)).toEqual([
+      'credential.revocation_unverified',
+      'credential.revocation_verified',
+    ]);
+    expect((await inventory('octane', space(), id)).status).toBe('revoked');
     expect(await pending(id)).toBeUndefined();
   });
 

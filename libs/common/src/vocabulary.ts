@@ -47,6 +47,8 @@ export const AUDIT_EVENTS = [
   'credential.revocation_verified',
   /** A revocation the vendor reported done, yet the credential still works (or could not be checked). */
   'credential.revocation_unverified',
+  /** Revoked again by Keygate (the retry of an unverified one), and still working: no new notice. */
+  'credential.revocation_still_unverified',
   /** A credential that expires within a notice threshold. */
   'credential.expiring',
   /** A credential past its expiry (by its recorded expiry, or as the vendor shows it). */

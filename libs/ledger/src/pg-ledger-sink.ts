@@ -67,6 +67,7 @@ const REVOKING_EVENTS = new Set(['qwiet.token.revoke', 'octane.api_access.revoke
 const STATUS_EVENTS: ReadonlyMap<string, CredentialStatus> = new Map<string, CredentialStatus>([
   ['credential.revocation_verified', 'revoked'],
   ['credential.revocation_unverified', 'revoke_unverified'],
+  ['credential.revocation_still_unverified', 'revoke_unverified'],
   ['credential.expired', 'expired'],
   ['drift.revoked_outside', 'revoked_outside'],
 ]);

@@ -7,7 +7,7 @@ import type { RequestMeta } from '../audit/request-meta';
 import { IssuancePipeline } from '../issuance/issuance.pipeline';
 import { OctaneService } from '../octane/octane.service';
 import { QwietTokenOperations } from '../qwiet/qwiet-token.operations';
-import type { InventoryCredential } from './inventory';
+import type { CredentialKey } from './inventory';
 
 /** What one revocation Keygate decided itself (offboarding, a leak) came to. */
 export interface RevocationResult {
@@ -39,8 +39,9 @@ const codeOf = (error: unknown): string =>
  * Revokes one inventory credential through THE request path (IssuancePipeline with the vendor's
  * revoke operation; Octane's through OctaneService, which holds the key's lock): decided, audited
  * and verified like a revocation an admin sends to the vendor route. Each revocation is its own
- * request in the ledger (a fresh request id), all carrying the caller's X-Request-Id. Never throws:
- * the outcome is reported.
+ * request in the ledger (a fresh request id unless the caller names it: the verifier's re-sent
+ * revocations), all carrying the caller's X-Request-Id. Never throws: the outcome is reported.
+ * The RevocationVerifier reaches it by the token CREDENTIAL_REVOKER (no import cycle).
  */
 @Injectable()
 export class CredentialRevoker {
@@ -51,11 +52,11 @@ export class CredentialRevoker {
   ) {}
 
   async revoke(
-    c: InventoryCredential,
+    c: CredentialKey,
     caller: Caller,
     meta: RequestMeta,
+    requestId: string = randomUUID(),
   ): Promise<RevocationResult> {
-    const requestId = randomUUID();
     const each: RequestMeta = { ...meta, requestId };
     try {
       const result =

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { IssuanceModule } from '../issuance/issuance.module';
+import { CREDENTIAL_REVOKER } from '../issuance/verification';
 import { OctaneModule } from '../octane/octane.module';
 import { CredentialRevoker } from './credential-revoker';
 import { CredentialsController, LeaksController } from './credentials.controller';
@@ -12,6 +13,14 @@ import { OffboardingService } from './offboarding.service';
 @Module({
   imports: [AuditModule, IssuanceModule, OctaneModule],
   controllers: [CredentialsController, LeaksController],
-  providers: [CredentialsService, CredentialRevoker, OffboardingService, LeaksService],
+  providers: [
+    CredentialsService,
+    CredentialRevoker,
+    OffboardingService,
+    LeaksService,
+    // The verifier re-sends an unverified revocation through it (looked up lazily: IssuanceModule
+    // cannot import this module, which imports it).
+    { provide: CREDENTIAL_REVOKER, useExisting: CredentialRevoker },
+  ],
 })
 export class CredentialsModule {}
