@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { AuditService } from '../../apps/gateway/src/audit/audit.service';
 import { RevocationVerifier } from '../../apps/gateway/src/issuance/verification';
 import { ledgerRecords } from '../support/db';
-import { useStack } from '../support/gateway';
+import { startGateway, useStack } from '../support/gateway';
 import { until } from '../support/until';
 
 const STRONG = '9011@83sd!f1042ds+f19fg86M';
@@ -261,6 +261,33 @@ describe('gateway: verified revocation (the vendor is asked whether the credenti
     ]);
     expect((await inventory('octane', space(), id)).status).toBe('revoked');
     expect(await pending(id)).toBeUndefined();
+  });
+
+  it('two instances retrying at once: each due revocation is claimed by one and sent again once', async () => {
+    const other = await startGateway(
+      stack.s,
+      { DATABASE_URL: stack.g.db.url },
+      { clock: 'simulator' },
+    );
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i += 1) ids.push(await issueToken(`claimed-${i}`));
+      await stack.s.admin.fault({ op: 'qwiet.tokens.delete', kind: 'revoke_ignored', times: 4 });
+      for (const id of ids) await revokeToken(id);
+      await stack.s.admin.advanceClock(61);
+      await Promise.all([verifier().retryDue(), other.app.get(RevocationVerifier).retryDue()]);
+      for (const id of ids) {
+        expect((await revocations(id)).map((r) => r.actor.subject)).toEqual(['alice', 'keygate']);
+        expect((await lifecycle(id)).map((r) => r.event)).toEqual([
+          'credential.revocation_unverified',
+          'credential.revocation_verified',
+        ]);
+        expect(await pending(id)).toBeUndefined();
+        expect(await listed(id)).toBe(false);
+      }
+    } finally {
+      await other.close();
+    }
   });
 
   it('catches an Octane key still valid after "revoked"; revoking it again through Keygate verifies it and ends the retries', async () => {
