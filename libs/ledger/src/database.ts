@@ -101,6 +101,42 @@ export class Database {
   }
 
   /**
+   * Runs `work` only if no other session (of any instance) holds the advisory lock `name`, taken on
+   * a connection of its own for the whole work and released after it. `{ ran: false }` when
+   * another holds it. A connection whose lock or unlock failed is closed, not pooled: its lock goes
+   * with it.
+   */
+  async exclusively<T>(
+    name: string,
+    work: () => Promise<T>,
+  ): Promise<{ ran: true; value: T } | { ran: false }> {
+    const session = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      const locked = await session
+        .query<{ locked: boolean }>(
+          'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked',
+          [name],
+        )
+        .then((r) => r.rows[0]?.locked === true)
+        .catch((error: Error) => {
+          broken = error;
+          throw error;
+        });
+      if (!locked) return { ran: false };
+      try {
+        return { ran: true, value: await work() };
+      } finally {
+        await session
+          .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [name])
+          .catch((error: Error) => (broken = error));
+      }
+    } finally {
+      session.release(broken);
+    }
+  }
+
+  /**
    * Applies the pending migrations (default: those shipped with this release) under the advisory
    * lock, on one connection of the pool.
    */

@@ -57,8 +57,7 @@ interface InventoryRow {
 }
 
 /** The pass is one instance's at a time: this session advisory lock, on a dedicated connection. */
-const LOCK_SQL = "SELECT pg_try_advisory_lock(hashtextextended('keygate.reconcile', 0)) AS locked";
-const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtextextended('keygate.reconcile', 0))";
+const PASS_LOCK = 'keygate.reconcile';
 /** Octane's list, a page at a time (by id: new keys land on the last page, none move). */
 const OCTANE_PAGE = 100;
 /** Bounded: a list longer than this many pages is read as partial. */
@@ -174,27 +173,13 @@ export class Reconciler {
     if (this.running) throw new PassInProgress();
     this.running = true;
     try {
-      const session = await this.database.pool.connect();
-      // A session whose lock or unlock failed is closed, not reused: the lock goes with it.
-      let broken: Error | undefined;
-      try {
-        const locked = await session
-          .query<{ locked: boolean }>(LOCK_SQL)
-          .then((r) => r.rows[0]?.locked === true)
-          .catch((error: Error) => {
-            broken = error;
-            throw error;
-          });
-        if (!locked) throw new PassInProgress();
-        try {
-          if (trigger === 'schedule' && (await this.ranRecently())) return undefined;
-          return await this.pass(trigger, requestedBy);
-        } finally {
-          await session.query(UNLOCK_SQL).catch((error: Error) => (broken = error));
-        }
-      } finally {
-        session.release(broken);
-      }
+      const done = await this.database.exclusively(PASS_LOCK, async () =>
+        trigger === 'schedule' && (await this.ranRecently())
+          ? undefined
+          : this.pass(trigger, requestedBy),
+      );
+      if (!done.ran) throw new PassInProgress();
+      return done.value;
     } finally {
       this.running = false;
     }

@@ -13,9 +13,8 @@ import { PolicyStore } from '../policy/policy.store';
 import { guardedLookup, refusedHost } from './webhook-address';
 
 /** Deliveries are one instance's at a time: this session advisory lock, on a dedicated connection. */
-const LOCK_SQL =
-  "SELECT pg_try_advisory_lock(hashtextextended('keygate.notify.deliver', 0)) AS locked";
-const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtextextended('keygate.notify.deliver', 0))";
+/** One instance delivers at a time: this session advisory lock. */
+const DELIVERY_LOCK = 'keygate.notify.deliver';
 
 /** Events fanned out per statement, deliveries attempted per batch, batches per round: bounded. */
 const FAN_OUT_BATCH = 1000;
@@ -155,24 +154,9 @@ export class DeliveryWorker {
   }
 
   async deliver(): Promise<DeliveryReport> {
-    const client = await this.database.pool.connect();
-    let unlocked = false;
-    try {
-      const { rows } = await client.query<{ locked: boolean }>(LOCK_SQL);
-      if (!rows[0].locked) {
-        unlocked = true;
-        throw new DeliveryInProgress('another instance is delivering');
-      }
-      try {
-        return await this.round();
-      } finally {
-        await client.query(UNLOCK_SQL);
-        unlocked = true;
-      }
-    } finally {
-      // A session whose unlock failed is ended, not pooled: its lock goes with it.
-      client.release(!unlocked);
-    }
+    const done = await this.database.exclusively(DELIVERY_LOCK, () => this.round());
+    if (!done.ran) throw new DeliveryInProgress('another instance is delivering');
+    return done.value;
   }
 
   private async round(): Promise<DeliveryReport> {

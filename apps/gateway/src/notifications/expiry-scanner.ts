@@ -9,9 +9,8 @@ import { DATABASE } from '../database/database.tokens';
 import { PolicyStore } from '../policy/policy.store';
 
 /** The scan is one instance's at a time: this session advisory lock, on a dedicated connection. */
-const LOCK_SQL =
-  "SELECT pg_try_advisory_lock(hashtextextended('keygate.notify.scan', 0)) AS locked";
-const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtextextended('keygate.notify.scan', 0))";
+/** One instance scans at a time: this session advisory lock. */
+const SCAN_LOCK = 'keygate.notify.scan';
 
 /** Credentials per batch (one ledger batch each), and batches per scan: bounded work. */
 const BATCH = 200;
@@ -110,27 +109,14 @@ export class ExpiryScanner {
   ) {}
 
   async scan(): Promise<ScanReport> {
-    const client = await this.database.pool.connect();
-    let unlocked = false;
-    try {
-      const { rows } = await client.query<{ locked: boolean }>(LOCK_SQL);
-      if (!rows[0].locked) {
-        unlocked = true;
-        throw new ScanInProgress('another instance is scanning');
-      }
-      try {
-        const now = new Date(this.clock.now());
-        const expired = await this.expired(now);
-        const expiring = await this.expiring(now, this.policy.policy.notify.thresholds);
-        return { expired, expiring };
-      } finally {
-        await client.query(UNLOCK_SQL);
-        unlocked = true;
-      }
-    } finally {
-      // A session whose unlock failed is ended, not pooled: its lock goes with it.
-      client.release(!unlocked);
-    }
+    const done = await this.database.exclusively(SCAN_LOCK, async () => {
+      const now = new Date(this.clock.now());
+      const expired = await this.expired(now);
+      const expiring = await this.expiring(now, this.policy.policy.notify.thresholds);
+      return { expired, expiring };
+    });
+    if (!done.ran) throw new ScanInProgress('another instance is scanning');
+    return done.value;
   }
 
   private async expired(now: Date): Promise<number> {
