@@ -136,6 +136,59 @@ function Explained({
 
 type Explain = { allowed: boolean; violations: Finding[]; warnings: Finding[] };
 
+/** A secret issued, to be shown once. */
+interface Issued {
+  label: string;
+  value: string;
+}
+
+/**
+ * What both issue forms do: ask the policy what it would decide (`explain`), send the request
+ * (`issue`: the secret to show once), and keep the error, the explanation and the secret.
+ */
+function useIssueForm(explain: () => Record<string, unknown>, issue: () => Promise<Issued>) {
+  const [error, setError] = useState<unknown>(undefined);
+  const [explained, setExplained] = useState<Explain | undefined>(undefined);
+  const [secret, setSecret] = useState<Issued | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const check = async () => {
+    setError(undefined);
+    try {
+      setExplained(await api<Explain>('POST', '/v1/policy/explain', explain()));
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(undefined);
+    setExplained(undefined);
+    setBusy(true);
+    try {
+      setSecret(await issue());
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, setError, explained, secret, setSecret, busy, check, submit };
+}
+
+/** The two buttons under an issue form. */
+function FormActions(props: { busy: boolean; label: string; onCheck: () => void }) {
+  return (
+    <div class="row">
+      <button type="submit" disabled={props.busy}>
+        {props.label}
+      </button>
+      <button type="button" class="secondary" onClick={props.onCheck}>
+        Check against the policy
+      </button>
+    </div>
+  );
+}
+
 function QwietForm({ policy }: { policy: OwnPolicy }) {
   const [org, setOrg] = useState(policy.qwiet_orgs[0] ?? '');
   const [roles, setRoles] = useState<Role[]>([]);
@@ -143,10 +196,6 @@ function QwietForm({ policy }: { policy: OwnPolicy }) {
   const [roleId, setRoleId] = useState('');
   const [tokenType, setTokenType] = useState('access');
   const [hours, setHours] = useState('24');
-  const [error, setError] = useState<unknown>(undefined);
-  const [explained, setExplained] = useState<Explain | undefined>(undefined);
-  const [secret, setSecret] = useState<{ label: string; value: string } | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
   const rules = policy.rules.qwiet ?? {};
   const allowedRoles = rules.allowed_roles?.role_ids as string[] | undefined;
   const deniedRoles = (rules.denied_roles?.role_ids as string[] | undefined) ?? [];
@@ -175,38 +224,17 @@ function QwietForm({ policy }: { policy: OwnPolicy }) {
     token_type: tokenType,
     ...(hours.trim() !== '' && { valid_for_seconds: Math.round(Number(hours) * 3600) }),
   });
-  const check = async () => {
-    setError(undefined);
-    try {
-      setExplained(
-        await api<Explain>('POST', '/v1/policy/explain', {
-          action: 'qwiet.token.issue',
-          org_id: org,
-          body: body(),
-        }),
-      );
-    } catch (e) {
-      setError(e);
-    }
-  };
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setError(undefined);
-    setExplained(undefined);
-    setBusy(true);
-    try {
-      const a = await api<{ response: { label: string; value: string } }>(
+  const { error, setError, explained, secret, setSecret, busy, check, submit } = useIssueForm(
+    () => ({ action: 'qwiet.token.issue', org_id: org, body: body() }),
+    async () => {
+      const a = await api<{ response: Issued }>(
         'POST',
         `/qwiet/api/v4/orgs/${encodeURIComponent(org)}/tokens`,
         body(),
       );
-      setSecret({ label: a.response.label, value: a.response.value });
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+      return { label: a.response.label, value: a.response.value };
+    },
+  );
   const names = new Map(roles.map((r) => [r.id, r.label ?? r.id]));
   if (policy.qwiet_orgs.length === 0) return <p>Your team has no Qwiet org in the policy.</p>;
   return (
@@ -275,14 +303,7 @@ function QwietForm({ policy }: { policy: OwnPolicy }) {
             value={hours}
             onInput={(e) => setHours((e.target as HTMLInputElement).value)}
           />
-          <div class="row">
-            <button type="submit" disabled={busy}>
-              Issue Qwiet token
-            </button>
-            <button type="button" class="secondary" onClick={() => void check()}>
-              Check against the policy
-            </button>
-          </div>
+          <FormActions busy={busy} label="Issue Qwiet token" onCheck={() => void check()} />
         </form>
       )}
       <Explained result={explained} />
@@ -303,10 +324,6 @@ function OctaneForm({ policy }: { policy: OwnPolicy }) {
     .toISOString()
     .slice(0, 10);
   const [expires, setExpires] = useState(defaultDate);
-  const [error, setError] = useState<unknown>(undefined);
-  const [explained, setExplained] = useState<Explain | undefined>(undefined);
-  const [secret, setSecret] = useState<{ label: string; value: string } | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
   const allowed = rules.allowed_workspace_roles?.workspace_role_ids as string[] | undefined;
 
   useEffect(() => {
@@ -331,26 +348,9 @@ function OctaneForm({ policy }: { policy: OwnPolicy }) {
       },
     ],
   });
-  const check = async () => {
-    setError(undefined);
-    try {
-      setExplained(
-        await api<Explain>('POST', '/v1/policy/explain', {
-          action: 'octane.api_access.create',
-          shared_space_id: space,
-          body: body().data[0],
-        }),
-      );
-    } catch (e) {
-      setError(e);
-    }
-  };
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setError(undefined);
-    setExplained(undefined);
-    setBusy(true);
-    try {
+  const { error, setError, explained, secret, setSecret, busy, check, submit } = useIssueForm(
+    () => ({ action: 'octane.api_access.create', shared_space_id: space, body: body().data[0] }),
+    async () => {
       const a = await api<{ data: { name?: string; client_id: string; client_secret: string }[] }>(
         'POST',
         `/octane/api/shared_spaces/${encodeURIComponent(space)}/api_accesses`,
@@ -358,13 +358,9 @@ function OctaneForm({ policy }: { policy: OwnPolicy }) {
       );
       const key = a.data[0];
       setSecretIn('');
-      setSecret({ label: `client id ${key.client_id}`, value: key.client_secret });
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+      return { label: `client id ${key.client_id}`, value: key.client_secret };
+    },
+  );
   const names = new Map(wsRoles.map((r) => [r.id, `${r.id} (${workspaceRoleName(r)})`]));
   if (policy.octane_shared_spaces.length === 0)
     return <p>Your team has no Octane shared space in the policy.</p>;
@@ -438,14 +434,7 @@ function OctaneForm({ policy }: { policy: OwnPolicy }) {
             value={secretIn}
             onInput={(e) => setSecretIn((e.target as HTMLInputElement).value)}
           />
-          <div class="row">
-            <button type="submit" disabled={busy}>
-              Issue Octane key
-            </button>
-            <button type="button" class="secondary" onClick={() => void check()}>
-              Check against the policy
-            </button>
-          </div>
+          <FormActions busy={busy} label="Issue Octane key" onCheck={() => void check()} />
         </form>
       )}
       <Explained result={explained} />
