@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { hasRole, loadSession, logout, ROLES, Session } from './api';
 import { ErrorNote } from './ui';
 import { AuditPage } from './pages/audit';
@@ -103,7 +103,9 @@ function App() {
 
   const page = PAGES.find((p) => p.path === route);
   const title = page?.title ?? 'Not found';
-  useEffect(() => {
+  // A layout effect: the focus moves in the same commit that shows the new heading, so there is
+  // no moment where the new page is on screen and the focus still on the old link.
+  useLayoutEffect(() => {
     document.title = `${title} · Keygate console`;
     // Focus moves to the new page's heading (screen readers announce it) when the page changes,
     // never on the first load (the skip link stays the first stop of the Tab key).
