@@ -268,17 +268,14 @@ describe('a member (alice, payments)', () => {
     await page.getByRole('link', { name: 'Policy' }).focus();
     // Where the focus is at the moment the new heading is in the page (a mutation observer runs
     // right after the commit that changed it), not whenever the test gets to look.
-    await page.evaluate(() => {
-      const w = window as unknown as { focusWhenShown: Promise<string> };
-      w.focusWhenShown = new Promise((resolve) => {
-        const seen = new MutationObserver(() => {
-          if (document.querySelector('main h1')?.textContent !== 'Policy') return;
-          seen.disconnect();
-          resolve(document.activeElement?.tagName ?? '');
-        });
-        seen.observe(document.body, { subtree: true, childList: true, characterData: true });
+    await page.evaluate(`void (window.focusWhenShown = new Promise((resolve) => {
+      const seen = new MutationObserver(() => {
+        if (document.querySelector('main h1')?.textContent !== 'Policy') return;
+        seen.disconnect();
+        resolve(document.activeElement?.tagName ?? '');
       });
-    });
+      seen.observe(document.body, { subtree: true, childList: true, characterData: true });
+    }))`);
     await page.keyboard.press('Enter');
     expect(await page.evaluate('window.focusWhenShown')).toBe('H1');
     await page.getByRole('heading', { level: 1, name: 'Policy' }).waitFor();
