@@ -233,6 +233,58 @@ describe('PgLedgerSink (a real PostgreSQL)', () => {
     expect(await row('qwiet', 'o', 'x')).toBeUndefined();
   });
 
+  it('a status record that finds the credential already in that status notifies nothing: two passes that both saw it expire give one notice', async () => {
+    const database = await connect();
+    const sink = await sinkOn(database);
+    const target = { vendor: 'qwiet' as const, org_id: 'org-n', credential_id: 'exp-1' };
+    await sink.append([
+      {
+        request_id: 'n-1',
+        event: 'qwiet.token.issue',
+        phase: 'succeeded',
+        actor: { subject: 'alice', team: 'payments' },
+        target: { ...target, label: 'ci' },
+      },
+    ]);
+    const expired = (request_id: string, note: string): AuditEntry => ({
+      request_id,
+      event: 'credential.expired',
+      phase: 'succeeded',
+      actor: { subject: 'keygate', team: 'keygate' },
+      target: { ...target, owner_team: 'payments' },
+      note,
+    });
+    // The expiry scan, then a drift pass that read the inventory before the scan wrote (another
+    // instance): both records stay in the ledger, one notice is queued.
+    const [first] = await sink.append([expired('scan-1', 'expired at 2030-01-01T00:00:00.000Z')]);
+    const [second] = await sink.append([expired('pass-1', 'expired at the vendor')]);
+    const notices = async (seqs: number[]) =>
+      (
+        await database.query<{ seq: string }>(
+          'SELECT seq FROM notification_events WHERE seq = ANY($1::bigint[]) ORDER BY seq',
+          [seqs],
+        )
+      ).rows.map((r) => Number(r.seq));
+    expect(await notices([first.seq, second.seq])).toEqual([first.seq]);
+    const { rows } = await database.query(
+      'SELECT status, status_seq FROM credentials WHERE credential_id = $1',
+      ['exp-1'],
+    );
+    expect(rows).toEqual([{ status: 'expired', status_seq: String(first.seq) }]);
+    // A credential the inventory does not hold (issued before Keygate, revoked through it) is
+    // notified as before.
+    const [unheld] = await sink.append([
+      {
+        request_id: 'n-2',
+        event: 'credential.revocation_unverified',
+        phase: 'succeeded',
+        actor: { subject: 'keygate', team: 'keygate' },
+        target: { vendor: 'qwiet', org_id: 'org-n', credential_id: 'not-held' },
+      },
+    ]);
+    expect(await notices([unheld.seq])).toEqual([unheld.seq]);
+  });
+
   it('fails closed on a database that refuses (read-only, unreachable), names the store, and recovers by itself', async () => {
     const database = await connect();
     const sink = await sinkOn(database);

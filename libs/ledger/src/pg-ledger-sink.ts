@@ -139,7 +139,9 @@ function batchStatement(first: boolean): string {
     RETURNING seq
   ),
   changes AS (
-    SELECT * FROM jsonb_to_recordset($20::jsonb) AS c(
+    SELECT c.*, CASE c.op WHEN 'revoke' THEN 'revoked' WHEN 'regenerate' THEN 'active'
+                          WHEN 'status' THEN c.status END AS new_status
+    FROM jsonb_to_recordset($20::jsonb) AS c(
       op text, status text, vendor text, scope text, credential_id text, client_id text, name text,
       role_ids text[], token_type text, owner_team text, subject text, at timestamptz,
       expires_at timestamptz, fingerprint text, seq bigint)
@@ -148,14 +150,16 @@ function batchStatement(first: boolean): string {
   created AS (
     INSERT INTO credentials (vendor, scope, credential_id, client_id, name, role_ids, token_type,
                              owner_team, subject, created_at, expires_at, status, fingerprint,
-                             issued_seq, updated_seq)
+                             issued_seq, updated_seq, status_seq)
     SELECT vendor, scope, credential_id, client_id, name, role_ids, token_type, owner_team,
            subject, at, expires_at, CASE op WHEN 'compensate' THEN 'compensated' ELSE 'active' END,
-           fingerprint, seq, seq
+           fingerprint, seq, seq, seq
     FROM changes WHERE op IN ('issue', 'compensate')
     ON CONFLICT (vendor, scope, credential_id) DO UPDATE SET
       status = CASE WHEN EXCLUDED.status = 'compensated' THEN 'compensated'
                     ELSE credentials.status END,
+      status_seq = CASE WHEN EXCLUDED.status = 'compensated' AND credentials.status <> 'compensated'
+                        THEN EXCLUDED.status_seq ELSE credentials.status_seq END,
       updated_seq = EXCLUDED.updated_seq
     RETURNING 1
   ),
@@ -163,9 +167,11 @@ function batchStatement(first: boolean): string {
     UPDATE credentials SET
       fingerprint = CASE WHEN c.op = 'regenerate' THEN coalesce(c.fingerprint, credentials.fingerprint)
                          ELSE credentials.fingerprint END,
-      status = CASE WHEN c.op = 'revoke' THEN 'revoked'
-                    WHEN c.op = 'regenerate' THEN 'active'
-                    WHEN c.op = 'status' THEN c.status ELSE credentials.status END,
+      status = c.new_status,
+      -- Read from the row as it is when this statement holds its lock (another instance's status
+      -- committed meanwhile included): unchanged when the status was already this one.
+      status_seq = CASE WHEN credentials.status IS DISTINCT FROM c.new_status THEN c.seq
+                        ELSE credentials.status_seq END,
       revoked_at = CASE WHEN c.op = 'revoke' THEN c.at
                         WHEN c.op = 'regenerate' THEN NULL
                         WHEN c.op = 'status' AND c.status = 'revoked_outside'
@@ -181,7 +187,7 @@ function batchStatement(first: boolean): string {
     FROM changes c
     WHERE c.op IN ('regenerate', 'revoke', 'status') AND credentials.vendor = c.vendor
       AND credentials.scope = c.scope AND credentials.credential_id = c.credential_id
-    RETURNING 1
+    RETURNING c.seq, credentials.status_seq = c.seq AS moved
   ),
   outbox AS (
     INSERT INTO notification_events (seq, event_id, event)
@@ -189,6 +195,8 @@ function batchStatement(first: boolean): string {
     FROM unnest($5::bigint[], $7::text[], $11::text[], $12::text[]) AS o(seq, hash, event, phase)
     WHERE EXISTS (SELECT 1 FROM head) AND o.phase = 'succeeded'
       AND o.event IN (${NOTIFICATION_EVENTS_SQL})
+      -- A status record that found its credential already in that status is no news.
+      AND o.seq NOT IN (SELECT seq FROM changed WHERE NOT moved)
     RETURNING 1
   )
   SELECT (SELECT count(*) FROM head)::int AS moved, (SELECT count(*) FROM recs)::int AS inserted,
