@@ -9,6 +9,7 @@ export {
   OCTANE_ID,
   POLICY_ACTIONS,
   QWIET_CI_ROLE_ID,
+  SETTLING_NOTE,
   UUID,
 } from './vocabulary';
 export type {

@@ -94,6 +94,13 @@ export const CREDENTIAL_STATUSES = [
 ] as const;
 export type CredentialStatus = (typeof CREDENTIAL_STATUSES)[number];
 
+/**
+ * The notes of the records that settle a request whose outcome was unknown (a lost answer, or a
+ * crash between the attempt and its outcome), as a regular expression (JavaScript and SQL `~`):
+ * `lost answer: ...` and `crash recovery: ...`, the `why` LostAnswers writes before its finding.
+ */
+export const SETTLING_NOTE = '^(lost answer|crash recovery):';
+
 /** The phases of an audit record: the attempt, then one outcome. */
 export const AUDIT_PHASES = ['attempt', 'denied', 'succeeded', 'failed', 'compensated'] as const;
 export type AuditPhaseName = (typeof AUDIT_PHASES)[number];

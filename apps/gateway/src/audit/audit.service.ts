@@ -8,7 +8,7 @@ import {
   fingerprint,
 } from '@app/audit';
 import type { Caller } from '@app/auth';
-import { ErrorCode, GatewayError } from '@app/common';
+import { ErrorCode, GatewayError, SETTLING_NOTE } from '@app/common';
 import { Database, PgLedgerSink, PgSinkHealth } from '@app/ledger';
 import pino, { Logger as PinoLogger } from 'pino';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
@@ -29,7 +29,7 @@ const DANGLING_SQL = `
         SELECT 1 FROM ledger_records o
         WHERE o.request_id = a.request_id
           AND (o.phase IN ('succeeded', 'denied', 'compensated')
-               OR o.note ~ '^(lost answer|crash recovery):')))
+               OR o.note ~ '${SETTLING_NOTE}')))
   ORDER BY r.seq`;
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AuditEntry, AuditTarget } from '@app/audit';
 import type { Caller } from '@app/auth';
-import { GatewayError, GatewayRole } from '@app/common';
+import { GatewayError, GatewayRole, SETTLING_NOTE } from '@app/common';
 import type { Database } from '@app/ledger';
 import { driftUnknownAction } from '@app/policy';
 import { OctaneClient, QwietClient, UpstreamError, VendorResponse } from '@app/upstream';
@@ -454,7 +454,7 @@ export class Reconciler {
            SELECT 1 FROM ledger_records o
            WHERE o.request_id = a.request_id AND o.seq > a.seq
              AND (o.phase <> 'failed' OR (o.vendor ->> 'status')::int < 500
-                  OR o.note ~ '^(lost answer|crash recovery):'))`,
+                  OR o.note ~ '${SETTLING_NOTE}'))`,
       [vendor, scope, since.toISOString()],
     );
     const credentials = new Set<string>();

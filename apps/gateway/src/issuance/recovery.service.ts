@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AuditEntry, AuditRecord, SECRET_ISSUING_EVENTS } from '@app/audit';
+import { SETTLING_NOTE } from '@app/common';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { AuditService } from '../audit/audit.service';
@@ -96,7 +97,7 @@ export class IssuanceRecovery implements OnApplicationBootstrap {
 }
 
 const MAY_HAVE_ACTED = new Set(['unreachable', 'timeout', 'bad_response']);
-const SETTLED = /^(lost answer|crash recovery):/;
+const SETTLED = new RegExp(SETTLING_NOTE);
 
 /** What is still unknown about one request: its outcome (a crash), or a lost answer never settled. */
 function openQuestion(group: AuditRecord[]): { attempt: AuditRecord; why: string } | undefined {
