@@ -1,6 +1,7 @@
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import type { Response } from 'supertest';
 import { ledgerRecords } from '../support/db';
+import { until } from '../support/until';
 import { StartedGateway, startGateway, useStack } from '../support/gateway';
 
 const STRONG = '9011@83sd!f1042ds+f19fg86M';
@@ -136,13 +137,69 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
     expect(await tokensLabelled('idem-d')).toHaveLength(1);
   });
 
-  it('answers the same failure again when the vendor may have acted (a 500), and does not call it twice', async () => {
-    await stack.s.admin.fault({ op: 'qwiet.tokens.create', kind: 'status', status: 500, times: 1 });
-    const failed = await issue('vendor-500', token('idem-e')).then(status(500));
-    const before = await creates();
-    const again = await issue('vendor-500', token('idem-e')).then(status(500));
-    expect(again.body).toEqual(failed.body);
-    expect(await creates()).toBe(before);
+  describe('a first request the vendor may have acted on (a 500)', () => {
+    /** The ledger's settlement of the request that issued `label`, once lost answers wrote it. */
+    const settlementOf = (label: string) =>
+      until(async () =>
+        (await ledgerRecords(stack.g.db.url)).find(
+          (r) => r.target.label === label && /^lost answer:/.test(r.note ?? ''),
+        ),
+      );
+
+    it('answers the same failure again while the vendor may still act, and does not call it twice', async () => {
+      // Lost answers wait out a 10-minute window before "nothing found" proves "nothing issued".
+      const g = await startGateway(
+        stack.s,
+        { LOST_ANSWER_WINDOW_MS: '600000' },
+        {
+          clock: 'simulator',
+        },
+      );
+      try {
+        await stack.s.admin.fault({
+          op: 'qwiet.tokens.create',
+          kind: 'status',
+          status: 500,
+          times: 1,
+        });
+        const failed = await issue('vendor-500', token('idem-e'), { g }).then(status(500));
+        const before = await creates();
+        const again = await issue('vendor-500', token('idem-e'), { g }).then(status(500));
+        expect(again.body).toEqual(failed.body);
+        expect(await creates()).toBe(before);
+      } finally {
+        await g.close();
+      }
+    });
+
+    it('runs a retry again once the ledger proves nothing was issued', async () => {
+      await stack.s.admin.fault({
+        op: 'qwiet.tokens.create',
+        kind: 'status',
+        status: 500,
+        times: 1,
+      });
+      await issue('vendor-500-settled', token('idem-e2')).then(status(500));
+      expect((await settlementOf('idem-e2')).phase).toBe('failed');
+      const before = await creates();
+      const retried = await issue('vendor-500-settled', token('idem-e2')).then(status(200));
+      expect(retried.body.response.value).toEqual(expect.any(String));
+      expect(await creates()).toBe(before + 1);
+      expect(await tokensLabelled('idem-e2')).toHaveLength(1);
+      await issue('vendor-500-settled', token('idem-e2')).then(status(409));
+    });
+
+    it('runs a retry again once Keygate found and revoked what the first request issued', async () => {
+      // The vendor issues the token, then answers 500: the lost answer finds it by its marker.
+      await stack.s.admin.fault({ op: 'qwiet.tokens.create', kind: 'lost_answer', times: 1 });
+      await issue('vendor-acted', token('idem-e3')).then(status(500));
+      expect((await settlementOf('idem-e3')).phase).toBe('compensated');
+      const [unseen] = await tokensLabelled('idem-e3');
+      expect(unseen.revoked_at).toEqual(expect.any(String));
+      const retried = await issue('vendor-acted', token('idem-e3')).then(status(200));
+      const live = (await tokensLabelled('idem-e3')).filter((t) => !t.revoked_at);
+      expect(live.map((t) => t.id)).toEqual([retried.body.response.id]);
+    });
   });
 
   it('honours a key for 24 hours on the clock, then takes it as new', async () => {

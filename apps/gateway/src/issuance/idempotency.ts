@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AuditTarget } from '@app/audit';
-import { ErrorCode, GatewayError } from '@app/common';
+import { ErrorCode, GatewayError, SETTLING_NOTE } from '@app/common';
 import type { Database } from '@app/ledger';
 import { UpstreamError } from '@app/upstream';
 import type { VendorResponse } from '@app/upstream';
 import { CLOCK, Clock } from '../common/clock';
 import { DATABASE } from '../database/database.tokens';
+import { ADMIN_MUST_CHECK } from './operation';
 
 /** How long a key is honoured (on the lifecycle clock). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;
@@ -33,7 +34,10 @@ type Outcome =
       details: Record<string, string>;
       extra: Record<string, unknown>;
     }
-  /** The vendor may have acted and the answer did not say (timeout, broken connection). */
+  /**
+   * The vendor may have acted and the answer did not say (timeout, broken connection): answered
+   * again until the ledger settles it (see afterLostAnswer).
+   */
   | {
       kind: 'upstream';
       vendor: 'qwiet' | 'octane';
@@ -42,7 +46,7 @@ type Outcome =
       message: string;
       vendor_status?: number;
     }
-  /** The vendor answered 5xx (it may have acted): its answer again. */
+  /** The vendor answered 5xx (it may have acted): its answer again, until the ledger settles it. */
   | { kind: 'answer'; status: number; body: unknown };
 
 interface Row {
@@ -159,7 +163,53 @@ export class IdempotencyKeys {
       if (!retried) return this.claim(subject, key, route, request, requestId, true);
     }
     if (first.state === 'in_progress' || !first.outcome) throw inProgress();
+    if (first.outcome.kind === 'upstream' || first.outcome.kind === 'answer') {
+      const proved = await this.afterLostAnswer(subject, key, first.request_id);
+      if (proved === 'released' && !retried)
+        return this.claim(subject, key, route, request, requestId, true);
+      if (proved !== undefined && proved !== 'released') throw replay(proved, first.request_id);
+    }
     throw replay(first.outcome, first.request_id);
+  }
+
+  /**
+   * A first request that failed where the vendor may have acted (a timeout, a broken connection,
+   * a 5xx) is settled later in the ledger, by lost answers or crash recovery. Once it is, a retry
+   * gets what that proved: the credential exists -> completed (IDEMPOTENT_REPLAY with its id);
+   * nothing was issued, or Keygate revoked what it found -> 'released', and the retry runs. Not
+   * settled yet, or settled without proof (ADMIN_MUST_CHECK): undefined (the first answer again).
+   */
+  private async afterLostAnswer(
+    subject: string,
+    key: string,
+    requestId: string,
+  ): Promise<Outcome | 'released' | undefined> {
+    const { rows } = await this.database.query<{
+      phase: string;
+      credential_id: string | null;
+      note: string;
+    }>(
+      `SELECT phase, target ->> 'credential_id' AS credential_id, note FROM ledger_records
+       WHERE request_id = $1 AND note ~ $2 ORDER BY seq DESC LIMIT 1`,
+      [requestId, SETTLING_NOTE],
+    );
+    // Unsettled, or settled without proof either way (a credential of it may exist).
+    if (rows.length === 0 || rows[0].note.includes(ADMIN_MUST_CHECK)) return undefined;
+    const where = `WHERE subject = $1 AND idem_key = $2 AND state = 'refused' AND request_id = $3`;
+    if (rows[0].phase !== 'succeeded') {
+      await this.database.query(`DELETE FROM idempotency_keys ${where}`, [subject, key, requestId]);
+      return 'released';
+    }
+    const outcome: Outcome = {
+      kind: 'completed',
+      status: 200,
+      ...(rows[0].credential_id !== null && { credential_id: rows[0].credential_id }),
+    };
+    await this.database.query(
+      `UPDATE idempotency_keys SET state = 'completed', outcome = $4 ${where}`,
+      [subject, key, requestId, JSON.stringify(outcome)],
+    );
+    return outcome;
   }
 
   /**

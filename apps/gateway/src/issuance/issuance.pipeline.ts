@@ -78,8 +78,9 @@ export class IssuancePipeline {
   /**
    * One request. With an Idempotency-Key (creates and regenerations) the key is claimed first:
    * a retry gets the first request's outcome (IdempotencyKeys), and how this request ends settles
-   * the key: issued -> completed; refused by Keygate, or failed where the vendor may have acted ->
-   * the same answer to every retry; failed before the vendor acted -> released (a retry runs again).
+   * the key: issued -> completed; refused by Keygate -> the same answer to every retry; failed
+   * where the vendor may have acted -> the same answer until the ledger settles what happened
+   * (then as that proved); failed before the vendor acted -> released (a retry runs again).
    */
   async run<I>(
     op: IssuanceOperation<I>,

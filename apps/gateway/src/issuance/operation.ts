@@ -38,6 +38,13 @@ export interface LostAnswerContext {
   final: boolean;
 }
 
+/**
+ * The words that end a lost answer's note when the vendor's state could not prove what the
+ * request did (it is settled as `failed` so it is not asked again, yet a credential of it may
+ * exist): an Idempotency-Key's retry then keeps the first answer instead of running again.
+ */
+export const ADMIN_MUST_CHECK = 'an admin must check';
+
 /** What the vendor shows of a request whose answer was lost (see LostAnswers). */
 export type LostAnswerFinding =
   /** Nothing found yet, and the vendor may still act: ask again later. */

@@ -9,7 +9,7 @@ import type {
   LostAnswerFinding,
   SentSecret,
 } from '../issuance/operation';
-import { VendorAnswered } from '../issuance/operation';
+import { ADMIN_MUST_CHECK, VendorAnswered } from '../issuance/operation';
 import { conclusive, Entity, listIn, octaneQuoted, text } from '../issuance/vendor-answers';
 import { CredentialOwners } from '../policy/credential-owners';
 import { ApiAccessInputDto, policyKey } from './dto/create-api-access.request.dto';
@@ -218,7 +218,7 @@ export class OctaneApiAccessOperations {
       if (!ctx.secret || !clientId) {
         return settled(
           'failed',
-          'the outcome is unknown (Keygate no longer holds the secret sent, only its fingerprint in the attempt); the key was left as it is: an admin must check it',
+          `the outcome is unknown (Keygate no longer holds the secret sent, only its fingerprint in the attempt); the key was left as it is: ${ADMIN_MUST_CHECK} it`,
         );
       }
       if (!(await this.client.acceptsKey(clientId, ctx.secret.value))) {
@@ -286,7 +286,7 @@ export class OctaneApiAccessOperations {
     }
     return settled(
       'failed',
-      `ambiguous: unrecorded valid keys named ${JSON.stringify(attempt.target.name)} created in the window (${candidates.map((k) => k.id).join(', ')}), and Keygate no longer holds the secret that would prove which one this request created: none revoked; an admin must check them`,
+      `ambiguous: unrecorded valid keys named ${JSON.stringify(attempt.target.name)} created in the window (${candidates.map((k) => k.id).join(', ')}), and Keygate no longer holds the secret that would prove which one this request created: none revoked; ${ADMIN_MUST_CHECK} them`,
     );
   }
 }
