@@ -271,6 +271,33 @@ describe('PgLedgerSink (a real PostgreSQL)', () => {
       ['exp-1'],
     );
     expect(rows).toEqual([{ status: 'expired', status_seq: String(first.seq) }]);
+    // A row from before status_seq (NULL) that is already expired: no news either.
+    await database.query('UPDATE credentials SET status_seq = NULL WHERE credential_id = $1', [
+      'exp-1',
+    ]);
+    const [third] = await sink.append([expired('pass-2', 'expired at the vendor')]);
+    expect(await notices([third.seq])).toEqual([]);
+    // Both records in one batch (one instance's group commit): the first is the news.
+    await sink.append([
+      {
+        request_id: 'n-3',
+        event: 'qwiet.token.issue',
+        phase: 'succeeded',
+        actor: { subject: 'alice', team: 'payments' },
+        target: { ...target, credential_id: 'exp-2', label: 'ci' },
+      },
+    ]);
+    const both = await sink.append([
+      {
+        ...expired('scan-3', 'expired at 2030-01-01T00:00:00.000Z'),
+        target: { ...target, credential_id: 'exp-2', owner_team: 'payments' },
+      },
+      {
+        ...expired('pass-3', 'expired at the vendor'),
+        target: { ...target, credential_id: 'exp-2', owner_team: 'payments' },
+      },
+    ]);
+    expect(await notices(both.map((r) => r.seq))).toEqual([both[0].seq]);
     // A credential the inventory does not hold (issued before Keygate, revoked through it) is
     // notified as before.
     const [unheld] = await sink.append([

@@ -187,7 +187,7 @@ function batchStatement(first: boolean): string {
     FROM changes c
     WHERE c.op IN ('regenerate', 'revoke', 'status') AND credentials.vendor = c.vendor
       AND credentials.scope = c.scope AND credentials.credential_id = c.credential_id
-    RETURNING c.seq, credentials.status_seq = c.seq AS moved
+    RETURNING c.seq, credentials.status_seq IS NOT DISTINCT FROM c.seq AS moved
   ),
   outbox AS (
     INSERT INTO notification_events (seq, event_id, event)
@@ -195,8 +195,10 @@ function batchStatement(first: boolean): string {
     FROM unnest($5::bigint[], $7::text[], $11::text[], $12::text[]) AS o(seq, hash, event, phase)
     WHERE EXISTS (SELECT 1 FROM head) AND o.phase = 'succeeded'
       AND o.event IN (${NOTIFICATION_EVENTS_SQL})
-      -- A status record that found its credential already in that status is no news.
+      -- A status record that found its credential already in that status is no news (the row's
+      -- status before this batch, or an earlier record of the batch: $21).
       AND o.seq NOT IN (SELECT seq FROM changed WHERE NOT moved)
+      AND NOT o.seq = ANY($21::bigint[])
     RETURNING 1
   )
   SELECT (SELECT count(*) FROM head)::int AS moved, (SELECT count(*) FROM recs)::int AS inserted,
@@ -224,11 +226,18 @@ export async function appendChainedBatch(
   const seq = last.seq;
   const prev = last.hash;
   const changes = new Map<string, InventoryChange>();
+  // Status records repeating the status an earlier record of this batch gave their credential: no
+  // news (kept in the ledger, no notification; the earlier record's change stands).
+  const repeated: number[] = [];
   for (const r of records) {
     const change = inventoryChange(r);
     if (!change) continue;
     const key = changeKey(change);
     const before = changes.get(key);
+    if (change.op === 'status' && before && statusAfter(before) === change.status) {
+      repeated.push(change.seq);
+      continue;
+    }
     // An issuance and its compensation in one batch: the row is created compensated.
     changes.set(
       key,
@@ -265,9 +274,25 @@ export async function appendChainedBatch(
       records.map((r) => r.note ?? null),
       lines,
       JSON.stringify([...changes.values()]),
+      repeated,
     ],
   });
   return rows[0].moved === 1;
+}
+
+/** The status a change leaves its credential in. */
+function statusAfter(change: InventoryChange): CredentialStatus | undefined {
+  switch (change.op) {
+    case 'issue':
+    case 'regenerate':
+      return 'active';
+    case 'compensate':
+      return 'compensated';
+    case 'revoke':
+      return 'revoked';
+    case 'status':
+      return change.status;
+  }
 }
 
 const describe = (error: unknown): string => {
