@@ -46,6 +46,31 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
     (await stack.s.admin.state()).qwiet.tokens.filter((t) => t.label === label);
   const creates = async () => (await stack.s.admin.state()).requests['qwiet.tokens.create'] ?? 0;
 
+  /** The ledger's settlement of the request that issued `label`, once lost answers wrote it. */
+  const settlementOf = (label: string) =>
+    until(async () =>
+      (await ledgerRecords(stack.g.db.url)).find(
+        (r) => r.target.label === label && /^lost answer:/.test(r.note ?? ''),
+      ),
+    );
+
+  /** Puts a key back in progress, as a process that stopped mid-request leaves it. */
+  const leaveInProgress = async (key: string, url = stack.g.db.url) => {
+    const { Client } = await import('pg');
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      const res = await client.query(
+        `UPDATE idempotency_keys SET state = 'in_progress', outcome = NULL
+         WHERE idem_key = $1 AND subject = 'alice'`,
+        [key],
+      );
+      expect(res.rowCount).toBe(1);
+    } finally {
+      await client.end();
+    }
+  };
+
   it('answers a retry of a completed create 409 IDEMPOTENT_REPLAY with the credential id, without a second token or the secret', async () => {
     const first = await issue('retry-1', token('idem-a')).then(status(200));
     const id = first.body.response.id as string;
@@ -138,14 +163,6 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
   });
 
   describe('a first request the vendor may have acted on (a 500)', () => {
-    /** The ledger's settlement of the request that issued `label`, once lost answers wrote it. */
-    const settlementOf = (label: string) =>
-      until(async () =>
-        (await ledgerRecords(stack.g.db.url)).find(
-          (r) => r.target.label === label && /^lost answer:/.test(r.note ?? ''),
-        ),
-      );
-
     it('answers the same failure again while the vendor may still act, and does not call it twice', async () => {
       // Lost answers wait out a 10-minute window before "nothing found" proves "nothing issued".
       const g = await startGateway(
@@ -166,6 +183,13 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
         const before = await creates();
         const again = await issue('vendor-500', token('idem-e'), { g }).then(status(500));
         expect(again.body).toEqual(failed.body);
+        expect(await creates()).toBe(before);
+        // Its claim left in progress (the process stopped before settling it) and stale: still
+        // no second call while the vendor may act, only "in progress".
+        await leaveInProgress('vendor-500', g.db.url);
+        await stack.s.admin.advanceClock(16 * 60);
+        const busy = await issue('vendor-500', token('idem-e'), { g }).then(status(409));
+        expect(busy.body.code).toBe('IDEMPOTENCY_IN_PROGRESS');
         expect(await creates()).toBe(before);
       } finally {
         await g.close();
@@ -249,22 +273,6 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
 
   describe('a key its process left in progress (it stopped mid-request)', () => {
     /** The key's row put back in progress, as a process that stopped before settling it leaves it. */
-    const leaveInProgress = async (key: string) => {
-      const { Client } = await import('pg');
-      const client = new Client({ connectionString: stack.g.db.url });
-      await client.connect();
-      try {
-        const res = await client.query(
-          `UPDATE idempotency_keys SET state = 'in_progress', outcome = NULL
-           WHERE idem_key = $1 AND subject = 'alice'`,
-          [key],
-        );
-        expect(res.rowCount).toBe(1);
-      } finally {
-        await client.end();
-      }
-    };
-
     it('answers from the ledger once stale: issued -> IDEMPOTENT_REPLAY with the credential id', async () => {
       const first = await issue('left-issued', token('idem-left-a')).then(status(200));
       await leaveInProgress('left-issued');
@@ -287,6 +295,7 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
         times: 1,
       });
       await issue('left-failed', token('idem-left-b')).then(status(503));
+      expect((await settlementOf('idem-left-b')).phase).toBe('failed');
       await leaveInProgress('left-failed');
       await issue('left-failed', token('idem-left-b')).then(status(409));
       await stack.s.admin.advanceClock(16 * 60);

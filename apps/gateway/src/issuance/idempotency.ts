@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { AuditTarget } from '@app/audit';
-import { ErrorCode, GatewayError, SETTLING_NOTE } from '@app/common';
+import type { AuditRecord, AuditTarget } from '@app/audit';
+import { ErrorCode, GatewayError } from '@app/common';
 import type { Database } from '@app/ledger';
 import { UpstreamError } from '@app/upstream';
 import type { VendorResponse } from '@app/upstream';
 import { CLOCK, Clock } from '../common/clock';
 import { DATABASE } from '../database/database.tokens';
+import { openQuestion, isSettlement } from './open-question';
 import { ADMIN_MUST_CHECK } from './operation';
 
 /** How long a key is honoured (on the lifecycle clock). */
@@ -36,7 +37,7 @@ type Outcome =
     }
   /**
    * The vendor may have acted and the answer did not say (timeout, broken connection): answered
-   * again until the ledger settles it (see afterLostAnswer).
+   * again until the ledger settles it (see proof).
    */
   | {
       kind: 'upstream';
@@ -157,94 +158,63 @@ export class IdempotencyKeys {
         'this Idempotency-Key was used with another request: send a new key for a new request',
       );
     }
-    if (first.state === 'in_progress' && first.created_at.getTime() + IDEMPOTENCY_STALE_MS <= now) {
-      const issued = await this.leftBehind(subject, key, first.request_id);
-      if (issued) throw replay(issued, first.request_id);
-      if (!retried) return this.claim(subject, key, route, request, requestId, true);
+    // A claim left in progress by a process that stopped mid-request, or a first request that
+    // failed where the vendor may have acted: the ledger may by now say what became of it.
+    const stale =
+      first.state === 'in_progress' && first.created_at.getTime() + IDEMPOTENCY_STALE_MS <= now;
+    const mayHaveActed =
+      first.state === 'refused' &&
+      (first.outcome?.kind === 'upstream' || first.outcome?.kind === 'answer');
+    if (stale || mayHaveActed) {
+      const proved = await this.proof(first.request_id);
+      const where = `WHERE subject = $1 AND idem_key = $2 AND state = $3 AND request_id = $4`;
+      const row = [subject, key, first.state, first.request_id];
+      if (proved.kind === 'issued') {
+        await this.database.query(
+          `UPDATE idempotency_keys SET state = 'completed', outcome = $5 ${where}`,
+          [...row, JSON.stringify(proved.outcome)],
+        );
+        throw replay(proved.outcome, first.request_id);
+      }
+      if (proved.kind === 'nothing') {
+        await this.database.query(`DELETE FROM idempotency_keys ${where}`, row);
+        if (!retried) return this.claim(subject, key, route, request, requestId, true);
+      }
     }
     if (first.state === 'in_progress' || !first.outcome) throw inProgress();
-    if (first.outcome.kind === 'upstream' || first.outcome.kind === 'answer') {
-      const proved = await this.afterLostAnswer(subject, key, first.request_id);
-      if (proved === 'released' && !retried)
-        return this.claim(subject, key, route, request, requestId, true);
-      if (proved !== undefined && proved !== 'released') throw replay(proved, first.request_id);
-    }
     throw replay(first.outcome, first.request_id);
   }
 
   /**
-   * A first request that failed where the vendor may have acted (a timeout, a broken connection,
-   * a 5xx) is settled later in the ledger, by lost answers or crash recovery. Once it is, a retry
-   * gets what that proved: the credential exists -> completed (IDEMPOTENT_REPLAY with its id);
-   * nothing was issued, or Keygate revoked what it found -> 'released', and the retry runs. Not
-   * settled yet, or settled without proof (ADMIN_MUST_CHECK): undefined (the first answer again).
+   * What the ledger proves about the request that holds a key: `issued` (its succeeded record: the
+   * credential exists or was regenerated), `nothing` (it never reached the vendor, the vendor
+   * refused it, or lost answers / crash recovery found nothing or revoked what they found), or
+   * `unknown` (the vendor may have acted and nothing settled it yet, or it was settled without
+   * proof: ADMIN_MUST_CHECK). Only `nothing` lets a retry run again.
    */
-  private async afterLostAnswer(
-    subject: string,
-    key: string,
+  private async proof(
     requestId: string,
-  ): Promise<Outcome | 'released' | undefined> {
-    const { rows } = await this.database.query<{
-      phase: string;
-      credential_id: string | null;
-      note: string;
-    }>(
-      `SELECT phase, target ->> 'credential_id' AS credential_id, note FROM ledger_records
-       WHERE request_id = $1 AND note ~ $2 ORDER BY seq DESC LIMIT 1`,
-      [requestId, SETTLING_NOTE],
-    );
-    // Unsettled, or settled without proof either way (a credential of it may exist).
-    if (rows.length === 0 || rows[0].note.includes(ADMIN_MUST_CHECK)) return undefined;
-    const where = `WHERE subject = $1 AND idem_key = $2 AND state = 'refused' AND request_id = $3`;
-    if (rows[0].phase !== 'succeeded') {
-      await this.database.query(`DELETE FROM idempotency_keys ${where}`, [subject, key, requestId]);
-      return 'released';
-    }
-    const outcome: Outcome = {
-      kind: 'completed',
-      status: 200,
-      ...(rows[0].credential_id !== null && { credential_id: rows[0].credential_id }),
-    };
-    await this.database.query(
-      `UPDATE idempotency_keys SET state = 'completed', outcome = $4 ${where}`,
-      [subject, key, requestId, JSON.stringify(outcome)],
-    );
-    return outcome;
-  }
-
-  /**
-   * A claim its process left in progress: completed if the ledger shows its request succeeded
-   * (the credential exists; crash recovery settled it), else released (nothing was issued and
-   * handed out: an unrecorded credential is revoked by crash recovery), so the caller's retry runs.
-   */
-  private async leftBehind(
-    subject: string,
-    key: string,
-    requestId: string,
-  ): Promise<Outcome | undefined> {
-    const { rows } = await this.database.query<{
-      credential_id: string | null;
-      status: string | null;
-    }>(
-      `SELECT target ->> 'credential_id' AS credential_id, vendor ->> 'status' AS status
-       FROM ledger_records WHERE request_id = $1 AND phase = 'succeeded' ORDER BY seq LIMIT 1`,
+  ): Promise<{ kind: 'issued'; outcome: Outcome } | { kind: 'nothing' | 'unknown' }> {
+    const { rows } = await this.database.query<{ line: string }>(
+      'SELECT line FROM ledger_records WHERE request_id = $1 ORDER BY seq',
       [requestId],
     );
-    const where = `WHERE subject = $1 AND idem_key = $2 AND state = 'in_progress' AND request_id = $3`;
-    if (rows.length === 0) {
-      await this.database.query(`DELETE FROM idempotency_keys ${where}`, [subject, key, requestId]);
-      return undefined;
+    const records = rows.map((r) => JSON.parse(r.line) as AuditRecord);
+    const succeeded = records.find((r) => r.phase === 'succeeded');
+    if (succeeded) {
+      const id = succeeded.target.credential_id;
+      return {
+        kind: 'issued',
+        outcome: {
+          kind: 'completed',
+          status: succeeded.vendor?.status ?? 200,
+          ...(id !== undefined && { credential_id: id }),
+        },
+      };
     }
-    const outcome: Outcome = {
-      kind: 'completed',
-      status: Number(rows[0].status ?? 200),
-      ...(rows[0].credential_id !== null && { credential_id: rows[0].credential_id }),
-    };
-    await this.database.query(
-      `UPDATE idempotency_keys SET state = 'completed', outcome = $4 ${where}`,
-      [subject, key, requestId, JSON.stringify(outcome)],
-    );
-    return outcome;
+    if (openQuestion(records)) return { kind: 'unknown' };
+    const settled = records.filter(isSettlement).pop();
+    return settled?.note?.includes(ADMIN_MUST_CHECK) ? { kind: 'unknown' } : { kind: 'nothing' };
   }
 
   private held(subject: string, key: string): IdempotencyClaim {

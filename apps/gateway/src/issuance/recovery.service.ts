@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { AuditEntry, AuditRecord, SECRET_ISSUING_EVENTS } from '@app/audit';
-import { SETTLING_NOTE } from '@app/common';
+import { AuditEntry, AuditRecord } from '@app/audit';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { AuditService } from '../audit/audit.service';
 import { CredentialOwners } from '../policy/credential-owners';
 import { LostAnswers } from './lost-answers';
+import { openQuestion } from './open-question';
 
 /**
  * Recovery at start-up: an attempt with no outcome means the process died between the vendor call
@@ -94,22 +94,4 @@ export class IssuanceRecovery implements OnApplicationBootstrap {
     await this.audit.settledBelow(open);
     return outcomes;
   }
-}
-
-const MAY_HAVE_ACTED = new Set(['unreachable', 'timeout', 'bad_response']);
-const SETTLED = new RegExp(SETTLING_NOTE);
-
-/** What is still unknown about one request: its outcome (a crash), or a lost answer never settled. */
-function openQuestion(group: AuditRecord[]): { attempt: AuditRecord; why: string } | undefined {
-  const attempt = group.find((r) => r.phase === 'attempt');
-  if (!attempt) return undefined;
-  if (group.every((r) => r.phase === 'attempt')) return { attempt, why: 'crash recovery' };
-  if (group.some((r) => r.note !== undefined && SETTLED.test(r.note))) return undefined;
-  const failed = group.find((r) => r.phase === 'failed');
-  const mayHaveActed =
-    failed &&
-    ((failed.vendor?.status ?? 0) >= 500 || MAY_HAVE_ACTED.has(failed.vendor?.error ?? ''));
-  return mayHaveActed && SECRET_ISSUING_EVENTS.has(attempt.event)
-    ? { attempt, why: 'lost answer' }
-    : undefined;
 }
