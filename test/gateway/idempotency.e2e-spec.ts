@@ -46,6 +46,9 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
     (await stack.s.admin.state()).qwiet.tokens.filter((t) => t.label === label);
   const creates = async () => (await stack.s.admin.state()).requests['qwiet.tokens.create'] ?? 0;
 
+  /** Qwiet answers the next token create with `code` (without issuing it). */
+  const nextCreateAnswers = (code: number) =>
+    stack.s.admin.fault({ op: 'qwiet.tokens.create', kind: 'status', status: code, times: 1 });
   /** The ledger's settlement of the request that issued `label`, once lost answers wrote it. */
   const settlementOf = (label: string) =>
     until(async () =>
@@ -153,7 +156,7 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
   });
 
   it('runs a retry again when the first attempt failed before the vendor acted (the vendor refused it)', async () => {
-    await stack.s.admin.fault({ op: 'qwiet.tokens.create', kind: 'status', status: 400, times: 1 });
+    await nextCreateAnswers(400);
     await issue('vendor-400', token('idem-d')).then(status(400));
     const before = await creates();
     const retried = await issue('vendor-400', token('idem-d')).then(status(200));
@@ -173,12 +176,7 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
         },
       );
       try {
-        await stack.s.admin.fault({
-          op: 'qwiet.tokens.create',
-          kind: 'status',
-          status: 500,
-          times: 1,
-        });
+        await nextCreateAnswers(500);
         const failed = await issue('vendor-500', token('idem-e'), { g }).then(status(500));
         const before = await creates();
         const again = await issue('vendor-500', token('idem-e'), { g }).then(status(500));
@@ -197,12 +195,7 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
     });
 
     it('runs a retry again once the ledger proves nothing was issued', async () => {
-      await stack.s.admin.fault({
-        op: 'qwiet.tokens.create',
-        kind: 'status',
-        status: 500,
-        times: 1,
-      });
+      await nextCreateAnswers(500);
       await issue('vendor-500-settled', token('idem-e2')).then(status(500));
       expect((await settlementOf('idem-e2')).phase).toBe('failed');
       const before = await creates();
@@ -288,12 +281,7 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
     });
 
     it('runs a retry again once stale when the ledger shows nothing issued', async () => {
-      await stack.s.admin.fault({
-        op: 'qwiet.tokens.create',
-        kind: 'status',
-        status: 503,
-        times: 1,
-      });
+      await nextCreateAnswers(503);
       await issue('left-failed', token('idem-left-b')).then(status(503));
       expect((await settlementOf('idem-left-b')).phase).toBe('failed');
       await leaveInProgress('left-failed');
