@@ -6,17 +6,19 @@
 // The build records a hash of what it was made from (index.html, the Vite config, src/) in
 // dist/.sources; a different hash means a rebuild.
 //
-// Several test files may call this at once (jest runs them in parallel workers): each builds
-// into a directory of its own and swaps it in with renames; no test ever sees a half-written or
-// emptied dist.
+// Several test files may call this at once (jest runs them in parallel workers): one builds (a
+// lock directory), into a directory of its own swapped in by renames, while the others wait; no
+// test ever sees a half-written dist.
 import { createHash } from 'node:crypto';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -48,37 +50,54 @@ function sourcesHash() {
 
 const read = (path) => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
 const wanted = sourcesHash();
-if (!existsSync(join(dist, 'index.html')) || read(stamp) !== wanted) {
-  process.stdout.write(
-    `Building the console (apps/console/dist is ${existsSync(dist) ? 'out of date' : 'missing'})…\n`,
-  );
-  const out = mkdtempSync(join(here, '.dist-'));
-  const old = `${out}-old`;
-  try {
-    const { build } = await import('vite');
-    await build({
-      configFile: join(here, 'vite.config.mts'),
-      build: { outDir: out },
-      logLevel: 'warn',
-    });
-    writeFileSync(join(out, '.sources'), wanted);
-    // Move an out-of-date dist aside, then put the new one in its place. Another process may do
-    // the same at once: a rename that finds its target taken loses, and then dist is a build of
-    // these same sources.
-    if (existsSync(dist) && read(stamp) !== wanted) {
-      try {
-        renameSync(dist, old);
-      } catch {
-        // Moved aside by another build already.
-      }
-    }
+const current = () => existsSync(join(dist, 'index.html')) && read(stamp) === wanted;
+
+/**
+ * Runs `work` while holding a lock directory (mkdir is atomic): one build at a time, the others
+ * wait and then find the build current. A lock left by a killed build is taken over after 10 min.
+ */
+async function exclusively(work) {
+  const lock = join(here, '.build-lock');
+  const giveUp = Date.now() + 15 * 60_000;
+  for (;;) {
     try {
-      renameSync(out, dist);
+      mkdirSync(lock);
+      break;
     } catch (error) {
-      if (read(stamp) !== wanted) throw error;
+      if (error.code !== 'EEXIST') throw error;
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 10 * 60_000) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > giveUp) throw new Error(`${lock} is held: is a build stuck?`);
+      else await new Promise((resolve) => setTimeout(resolve, 200));
     }
+  }
+  try {
+    return await work();
   } finally {
-    rmSync(out, { recursive: true, force: true });
-    rmSync(old, { recursive: true, force: true });
+    rmSync(lock, { recursive: true, force: true });
   }
 }
+
+if (!current())
+  await exclusively(async () => {
+    if (current()) return; // built by another process while this one waited
+    process.stdout.write(
+      `Building the console (apps/console/dist is ${existsSync(dist) ? 'out of date' : 'missing'})…\n`,
+    );
+    const out = mkdtempSync(join(here, '.dist-'));
+    const old = `${out}-old`;
+    try {
+      const { build } = await import('vite');
+      await build({
+        configFile: join(here, 'vite.config.mts'),
+        build: { outDir: out },
+        logLevel: 'warn',
+      });
+      writeFileSync(join(out, '.sources'), wanted);
+      if (existsSync(dist)) renameSync(dist, old);
+      renameSync(out, dist);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+      rmSync(old, { recursive: true, force: true });
+    }
+  });
