@@ -302,8 +302,6 @@ describe('an auditor (audrey)', () => {
 
   it('finds the member’s records by credential id and reads one', async () => {
     await go(page, '/audit', 'Audit');
-    // Each search waits for its own vendor's records: the table of the search before is still on
-    // the page until the answer comes.
     const searches: [string, string, string][] = [
       [issued.qwiet!.id, 'qwiet.token', 'octane.api_access'],
       [issued.octane!.id, 'octane.api_access', 'qwiet.token'],
@@ -312,6 +310,9 @@ describe('an auditor (audrey)', () => {
       await page.getByLabel('credential id').fill(id);
       await page.getByRole('button', { name: 'Search' }).click();
       const table = page.getByRole('region', { name: 'Audit records, newest first' });
+      // The table before the answer (the first load's, unfiltered, or the search before) holds
+      // the other vendor's records: gone once this search's answer is shown.
+      await table.getByText(others).first().waitFor({ state: 'detached' });
       await table
         .getByRole('cell', { name: `${events}.revoke` })
         .first()
@@ -327,6 +328,34 @@ describe('an auditor (audrey)', () => {
       .click();
     const details = await page.getByRole('region', { name: /^Record \d+/ }).innerText();
     expect(details).toContain(issued.octane!.id);
+  });
+
+  it('shows the latest search’s answer when an earlier one comes back after it', async () => {
+    // The page's first load (no filter) is answered only once the search's answer is on the page.
+    const unfiltered = /\/v1\/audit\?limit=50$/;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(unfiltered, async (route) => {
+      const response = await route.fetch();
+      await held;
+      await route.fulfill({ response });
+    });
+    try {
+      await page.goto(`${g.url}/console/audit`);
+      await page.getByLabel('credential id').fill(issued.octane!.id);
+      await page.getByRole('button', { name: 'Search' }).click();
+      const table = page.getByRole('region', { name: 'Audit records, newest first' });
+      await table.getByRole('cell', { name: 'octane.api_access.revoke' }).first().waitFor();
+      const late = page.waitForResponse(unfiltered);
+      release();
+      await (await late).finished();
+      // One more turn of the page's event loop: the late answer has been handled by then.
+      await page.evaluate('new Promise((resolve) => setTimeout(resolve, 0))');
+      expect(await table.innerText()).not.toContain('qwiet.token');
+    } finally {
+      release();
+      await page.unroute(unfiltered);
+    }
   });
 
   it('verifies the chain', async () => {

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorNote, Json, when } from '../ui';
 
@@ -116,6 +116,8 @@ export function AuditPage() {
     undefined,
   );
   const [status, setStatus] = useState('');
+  /** The latest search: an answer to an earlier one (the first load, a slow search) is dropped. */
+  const latest = useRef(0);
 
   const query = (before?: number) => {
     const q = new URLSearchParams();
@@ -126,16 +128,18 @@ export function AuditPage() {
   };
   const search = async (e?: Event) => {
     e?.preventDefault();
+    const asked = ++latest.current;
     setError(undefined);
     setPicked(undefined);
     try {
       const page = await api<Page>('GET', query());
+      if (asked !== latest.current) return;
       setPages([page]);
       setStatus(
         `${page.records.length} record(s)${page.next_before_seq ? ', more available' : ''}.`,
       );
     } catch (err) {
-      setError(err);
+      if (asked === latest.current) setError(err);
     }
   };
   useEffect(() => {
@@ -144,8 +148,10 @@ export function AuditPage() {
   const older = async () => {
     const last = pages[pages.length - 1];
     if (!last?.next_before_seq) return;
+    const asked = latest.current;
     try {
       const page = await api<Page>('GET', query(last.next_before_seq));
+      if (asked !== latest.current) return; // a new search has begun: these are its older records no more
       setPages([...pages, page]);
       setStatus(`${page.records.length} older record(s) loaded.`);
     } catch (err) {
