@@ -108,6 +108,58 @@ async function sql<T extends object>(g: StartedGateway, text: string, values: un
   }
 }
 
+/**
+ * A gateway whose policy sends notices to `webhooks()` (the lines under notify.webhooks, worked
+ * out when the stack starts), on a database of its own; nothing on a timer: each test runs
+ * POST /v1/notifications/run after moving the clock.
+ */
+function webhookStack(webhooks: () => string[], env: NodeJS.ProcessEnv = {}) {
+  return useStack(
+    (s) => ({
+      POLICY_FILE: writePolicy(
+        scopeOnlyPolicy(s, ['notify:', '  webhooks:', ...webhooks()].join('\n')),
+      ),
+      WEBHOOK_SECRET_TEST: SECRET,
+      NOTIFY_SCAN_INTERVAL: 'off',
+      NOTIFY_DELIVERY_INTERVAL: 'off',
+      RECONCILE_INTERVAL: 'off',
+      ...env,
+    }),
+    {},
+    { clock: 'simulator', database: 'own' },
+  );
+}
+
+/** An admin's Authorization header on `g`. */
+const adminOf = async (g: StartedGateway) => ({
+  Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}`,
+});
+
+/**
+ * As `admin`, issues a Qwiet token of `seconds` labelled `label`, then moves the simulator's clock
+ * `advance` seconds on (past its expiry by default): the token's id.
+ */
+async function issueAndAge(
+  at: { g: StartedGateway; s: StartedSimulator },
+  admin: { Authorization: string },
+  label: string,
+  seconds = 60,
+  advance = 120,
+): Promise<string> {
+  const res = await at.g
+    .http()
+    .post(`/qwiet/api/v4/orgs/${at.s.options.qwietOrgs[0].id}/tokens`)
+    .set(admin)
+    .send({ label, role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: seconds })
+    .expect(200);
+  await at.s.admin.advanceClock(advance);
+  return String(res.body.response.id);
+}
+
+/** POST /v1/notifications/run as `admin`: what the scan and the delivery round did. */
+const runNotifications = async (g: StartedGateway, admin: { Authorization: string }) =>
+  (await g.http().post('/v1/notifications/run').set(admin).expect(200)).body;
+
 describe('notifications: expiry notices and webhook deliveries from the outbox', () => {
   const receiver = new Receiver();
   let hookUrl = '';
@@ -475,42 +527,18 @@ describe('notifications: deliveries that cannot succeed are retried, then given 
     await receiver.close();
   });
 
-  const stack = useStack(
-    (s) => ({
-      POLICY_FILE: writePolicy(
-        scopeOnlyPolicy(
-          s,
-          [
-            'notify:',
-            '  webhooks:',
-            `    - { name: unsigned, url: "${hookUrl}", secret_env: WEBHOOK_SECRET_ABSENT }`,
-            `    - { name: hanging, url: "${hangingUrl}", secret_env: WEBHOOK_SECRET_TEST }`,
-          ].join('\n'),
-        ),
-      ),
-      WEBHOOK_SECRET_TEST: SECRET,
-      NOTIFY_SCAN_INTERVAL: 'off',
-      NOTIFY_DELIVERY_INTERVAL: 'off',
-      NOTIFY_TIMEOUT_MS: '300',
-      NOTIFY_GIVE_UP_AFTER: '1h',
-      RECONCILE_INTERVAL: 'off',
-    }),
-    {},
-    { clock: 'simulator', database: 'own' },
+  const stack = webhookStack(
+    () => [
+      `    - { name: unsigned, url: "${hookUrl}", secret_env: WEBHOOK_SECRET_ABSENT }`,
+      `    - { name: hanging, url: "${hangingUrl}", secret_env: WEBHOOK_SECRET_TEST }`,
+    ],
+    { NOTIFY_TIMEOUT_MS: '300', NOTIFY_GIVE_UP_AFTER: '1h' },
   );
 
   it('names why (a secret not set, a timeout), never sends unsigned, and marks them failed after NOTIFY_GIVE_UP_AFTER', async () => {
-    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
-    const orgId = stack.s.options.qwietOrgs[0].id;
-    await stack.g
-      .http()
-      .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
-      .set(admin)
-      .send({ label: 'doomed', role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 60 })
-      .expect(200);
-    await stack.s.admin.advanceClock(120);
-    const run = async () =>
-      (await stack.g.http().post('/v1/notifications/run').set(admin).expect(200)).body;
+    const admin = await adminOf(stack.g);
+    await issueAndAge(stack, admin, 'doomed');
+    const run = () => runNotifications(stack.g, admin);
     expect((await run()).delivery).toMatchObject({ events: 1, created: 2, retrying: 2 });
 
     const list = async (status: string) =>
@@ -559,16 +587,7 @@ describe('notifications: on schedule', () => {
   );
 
   it('scans once the clock passes NOTIFY_SCAN_INTERVAL and delivers without being asked', async () => {
-    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
-    const orgId = stack.s.options.qwietOrgs[0].id;
-    const res = await stack.g
-      .http()
-      .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
-      .set(admin)
-      .send({ label: 'timed', role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 30 })
-      .expect(200);
-    const id = String(res.body.response.id);
-    await stack.s.admin.advanceClock(90);
+    const id = await issueAndAge(stack, await adminOf(stack.g), 'timed', 30, 90);
     const got = await until(async () =>
       receiver.about(id).some((r) => r.type === 'credential.expired')
         ? receiver.about(id)
@@ -620,15 +639,8 @@ describe('notifications: shutdown', () => {
     const url = g.db.url;
     let closed = false;
     try {
-      const admin = { Authorization: `Bearer ${await g.token({ roles: ['keygate:admin'] })}` };
-      const orgId = sim.s.options.qwietOrgs[0].id;
-      await g
-        .http()
-        .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
-        .set(admin)
-        .send({ label: 'late', role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 60 })
-        .expect(200);
-      await sim.s.admin.advanceClock(120);
+      const admin = await adminOf(g);
+      await issueAndAge({ g, s: sim.s }, admin, 'late');
       const running = g
         .http()
         .post('/v1/notifications/run')
@@ -688,20 +700,9 @@ describe('notifications: targets follow the policy in force', () => {
   );
 
   it('gives up the deliveries of a target that left the policy; a target added gets the events after it', async () => {
-    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
-    const orgId = stack.s.options.qwietOrgs[0].id;
-    const expire = async (label: string) => {
-      const res = await stack.g
-        .http()
-        .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
-        .set(admin)
-        .send({ label, role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 60 })
-        .expect(200);
-      await stack.s.admin.advanceClock(120);
-      return String(res.body.response.id);
-    };
-    const run = async () =>
-      (await stack.g.http().post('/v1/notifications/run').set(admin).expect(200)).body;
+    const admin = await adminOf(stack.g);
+    const expire = (label: string) => issueAndAge(stack, admin, label);
+    const run = () => runNotifications(stack.g, admin);
     const reload = async (text: string) => {
       const store = stack.g.app.get(PolicyStore);
       const reloaded = once(store, 'reloaded', { signal: AbortSignal.timeout(5000) });
@@ -749,35 +750,17 @@ describe('notifications: a receiver that redirects', () => {
     await receiver.close();
   });
 
-  const stack = useStack(
-    (s) => ({
-      POLICY_FILE: writePolicy(
-        scopeOnlyPolicy(
-          s,
-          `notify:\n  webhooks:\n    - { name: moved, url: "${redirectUrl}", secret_env: WEBHOOK_SECRET_TEST }`,
-        ),
-      ),
-      WEBHOOK_SECRET_TEST: SECRET,
-      NOTIFY_SCAN_INTERVAL: 'off',
-      NOTIFY_DELIVERY_INTERVAL: 'off',
-      RECONCILE_INTERVAL: 'off',
-    }),
-    {},
-    { clock: 'simulator', database: 'own' },
-  );
+  const stack = webhookStack(() => [
+    `    - { name: moved, url: "${redirectUrl}", secret_env: WEBHOOK_SECRET_TEST }`,
+  ]);
 
   it('does not follow it: the delivery is retried naming the refused redirect (not where it pointed)', async () => {
-    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
-    const orgId = stack.s.options.qwietOrgs[0].id;
-    await stack.g
-      .http()
-      .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
-      .set(admin)
-      .send({ label: 'moved', role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 60 })
-      .expect(200);
-    await stack.s.admin.advanceClock(120);
-    const run = await stack.g.http().post('/v1/notifications/run').set(admin).expect(200);
-    expect(run.body.delivery).toMatchObject({ attempted: 1, retrying: 1 });
+    const admin = await adminOf(stack.g);
+    await issueAndAge(stack, admin, 'moved');
+    expect((await runNotifications(stack.g, admin)).delivery).toMatchObject({
+      attempted: 1,
+      retrying: 1,
+    });
     const [delivery] = (
       await stack.g.http().get('/v1/notifications?status=pending').set(admin).expect(200)
     ).body.deliveries;
@@ -788,40 +771,19 @@ describe('notifications: a receiver that redirects', () => {
 });
 
 describe('notifications: a webhook at a link-local address (cloud metadata)', () => {
-  const stack = useStack(
-    (s) => ({
-      POLICY_FILE: writePolicy(
-        scopeOnlyPolicy(
-          s,
-          [
-            'notify:',
-            '  webhooks:',
-            '    - { name: metadata, url: "http://169.254.169.254/latest/meta-data/", secret_env: WEBHOOK_SECRET_TEST }',
-            '    - { name: metadata6, url: "http://[fe80::a9fe:a9fe]/hook", secret_env: WEBHOOK_SECRET_TEST }',
-          ].join('\n'),
-        ),
-      ),
-      WEBHOOK_SECRET_TEST: SECRET,
-      NOTIFY_SCAN_INTERVAL: 'off',
-      NOTIFY_DELIVERY_INTERVAL: 'off',
-      RECONCILE_INTERVAL: 'off',
-    }),
-    {},
-    { clock: 'simulator', database: 'own' },
-  );
+  const stack = webhookStack(() => [
+    '    - { name: metadata, url: "http://169.254.169.254/latest/meta-data/", secret_env: WEBHOOK_SECRET_TEST }',
+    '    - { name: metadata6, url: "http://[fe80::a9fe:a9fe]/hook", secret_env: WEBHOOK_SECRET_TEST }',
+  ]);
 
   it('is never connected to: each attempt is refused before any connection, named, retried', async () => {
-    const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
-    const orgId = stack.s.options.qwietOrgs[0].id;
-    await stack.g
-      .http()
-      .post(`/qwiet/api/v4/orgs/${orgId}/tokens`)
-      .set(admin)
-      .send({ label: 'meta', role_id: CI_ROLE_ID, token_type: 'access', valid_for_seconds: 60 })
-      .expect(200);
-    await stack.s.admin.advanceClock(120);
-    const run = await stack.g.http().post('/v1/notifications/run').set(admin).expect(200);
-    expect(run.body.delivery).toMatchObject({ attempted: 2, retrying: 2, delivered: 0 });
+    const admin = await adminOf(stack.g);
+    await issueAndAge(stack, admin, 'meta');
+    expect((await runNotifications(stack.g, admin)).delivery).toMatchObject({
+      attempted: 2,
+      retrying: 2,
+      delivered: 0,
+    });
     const deliveries = (
       await stack.g.http().get('/v1/notifications?status=pending').set(admin).expect(200)
     ).body.deliveries as { target: string; last_error: string; last_status: number | null }[];
