@@ -63,22 +63,17 @@ export const nodeHttpAdapter: AxiosAdapter = (config: InternalAxiosRequestConfig
       },
       (res) => {
         const chunks: Buffer[] = [];
+        const cap = config.maxContentLength ?? -1;
+        const tooLarge = () => {
+          req.destroy();
+          fail(`maxContentLength size of ${cap} exceeded`, AxiosError.ERR_BAD_RESPONSE, req);
+        };
+        // A declared length over the cap is refused at once, before a byte of the body is read.
+        if (cap > -1 && Number(res.headers['content-length']) > cap) return tooLarge();
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (
-            config.maxContentLength !== undefined &&
-            config.maxContentLength > -1 &&
-            size > config.maxContentLength
-          ) {
-            req.destroy();
-            fail(
-              `maxContentLength size of ${config.maxContentLength} exceeded`,
-              AxiosError.ERR_BAD_RESPONSE,
-              req,
-            );
-            return;
-          }
+          if (cap > -1 && size > cap) return tooLarge();
           chunks.push(chunk);
         });
         res.on('error', (error: NodeJS.ErrnoException) =>
