@@ -440,12 +440,13 @@ describe('gateway: the audit ledger fails closed (PostgreSQL)', () => {
     const url = new URL(db.url);
     url.username = role;
     url.password = password;
-    const g = await startGateway(s, { DATABASE_URL: url.toString() });
+    // The create is held 3 s at the vendor, room for the REVOKE below on a loaded machine.
+    const g = await startGateway(s, { DATABASE_URL: url.toString(), UPSTREAM_TIMEOUT_MS: '10000' });
     try {
       await s.admin.fault({
         op: 'qwiet.tokens.create',
         kind: 'latency',
-        latency_ms: 500,
+        latency_ms: 3_000,
         times: 1,
       });
       const answer = issueToken(g, s, 503);

@@ -15,6 +15,7 @@ import {
   useFileDatabase,
 } from '../support/gateway';
 import { freePort, spawnTs } from '../support/processes';
+import { until } from '../support/until';
 
 /**
  * What it takes to run the gateway as its own process in front of `s`: env (DATABASE_URL: the
@@ -29,6 +30,8 @@ async function gatewayProcess(s: StartedSimulator) {
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
+    // The creates below are held 2 s at the vendor; a loaded machine must not time them out.
+    UPSTREAM_TIMEOUT_MS: '10000',
   };
   const token = await mintDevToken(TEST_JWT_SECRET, { subject: 'ci', team: 'payments' });
   return {
@@ -45,6 +48,10 @@ async function labelled(url: string, ...labels: string[]): Promise<AuditRecord[]
     (r) => r.target.label !== undefined && labels.some((l) => r.target.label!.startsWith(l)),
   );
 }
+
+/** How many tokens the simulator holds that it was not seeded with. */
+const unseeded = (state: { qwiet: { tokens: { seeded?: boolean }[] } }) =>
+  state.qwiet.tokens.filter((t) => !t.seeded).length;
 
 /** Inventory rows of the database at `url`: credential id -> status. */
 async function inventory(url: string): Promise<Map<string, string>> {
@@ -84,7 +91,7 @@ describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
       .expect(200);
 
     // Slow Qwiet down so that issuances are in flight (attempt written, vendor working) when the process dies.
-    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 400 });
+    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 2_000 });
     // One X-Request-Id and one label for all of them, as a careless (or hostile) client sends.
     const inFlight = Array.from({ length: 12 }, () =>
       request(url)
@@ -97,22 +104,12 @@ describe('gateway: SIGKILL in the middle of concurrent issuances', () => {
           () => 'killed',
         ),
     );
-    await new Promise<void>((resolve) => {
-      const poll = () =>
-        s.sim.requestCount('qwiet.tokens.create') >= 13 ? resolve() : setImmediate(poll);
-      poll();
-    });
+    await until(async () => s.sim.requestCount('qwiet.tokens.create') >= 13 || undefined);
     child.kill('SIGKILL');
     await once(child, 'exit');
     expect(await Promise.all(inFlight)).toEqual(Array(12).fill('killed'));
     // The simulator still finishes the creates the dead gateway asked for.
-    await new Promise<void>((resolve) => {
-      const poll = async () =>
-        (await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded).length >= 13
-          ? resolve()
-          : setImmediate(() => void poll());
-      void poll();
-    });
+    await until(async () => unseeded(await s.admin.state()) >= 13 || undefined);
     await request(s.sim.url).delete('/__sim/faults').expect(200);
 
     child = await spawnTs('apps/gateway/src/main.ts', env, 'Keygate listening on');
@@ -171,11 +168,7 @@ describe('gateway: SIGTERM under load', () => {
           () => 'dropped',
         ),
     );
-    await new Promise<void>((resolve) => {
-      const poll = () =>
-        s.sim.requestCount('qwiet.tokens.create') >= 8 ? resolve() : setImmediate(poll);
-      poll();
-    });
+    await until(async () => s.sim.requestCount('qwiet.tokens.create') >= 8 || undefined);
     child.kill('SIGTERM');
     expect(await Promise.all(inFlight)).toEqual(Array(8).fill(200));
     await exited;
@@ -219,7 +212,7 @@ describe('gateway: two processes on one database, one SIGKILLed in a burst', () 
       .expect(200);
     await request(b.url).delete(`${tokens}/${before.body.response.id}`).set(b.bearer).expect(200);
 
-    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 400 });
+    await s.admin.fault({ op: 'qwiet.tokens.create', kind: 'latency', latency_ms: 2_000 });
     const created = s.sim.requestCount('qwiet.tokens.create');
     const burst = (p: typeof a, who: string) =>
       Array.from({ length: 6 }, (_, i) =>
@@ -234,11 +227,7 @@ describe('gateway: two processes on one database, one SIGKILLed in a burst', () 
       );
     const onA = burst(a, 'a');
     const onB = burst(b, 'b');
-    await new Promise<void>((resolve) => {
-      const poll = () =>
-        s.sim.requestCount('qwiet.tokens.create') >= created + 12 ? resolve() : setImmediate(poll);
-      poll();
-    });
+    await until(async () => s.sim.requestCount('qwiet.tokens.create') >= created + 12 || undefined);
     childA.kill('SIGKILL');
     await once(childA, 'exit');
     expect(await Promise.all(onA)).toEqual(Array(6).fill('killed'));
@@ -251,13 +240,7 @@ describe('gateway: two processes on one database, one SIGKILLed in a burst', () 
       .send({ label: 'two-after-b', role_id: CI_ROLE_ID })
       .expect(200);
     // The simulator finishes the creates the dead process asked for.
-    await new Promise<void>((resolve) => {
-      const poll = async () =>
-        (await s.admin.state()).qwiet.tokens.filter((t) => !t.seeded).length >= 14
-          ? resolve()
-          : setImmediate(() => void poll());
-      void poll();
-    });
+    await until(async () => unseeded(await s.admin.state()) >= 14 || undefined);
 
     // A again: its start-up reconciles the six attempts it left without an outcome.
     childA = await start(a);

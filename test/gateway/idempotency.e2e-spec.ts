@@ -308,7 +308,7 @@ describe('gateway: Idempotency-Key on creates and regenerations', () => {
         await stack.s.admin.fault({
           op: 'qwiet.tokens.create',
           kind: 'latency',
-          latency_ms: 150,
+          latency_ms: 700,
           times: 1,
         });
         const label = `idem-race-${round}`;

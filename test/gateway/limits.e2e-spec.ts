@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import { scopeOnlyPolicy, useStack, StartedSimulator, writePolicy } from '../support/gateway';
+import { until } from '../support/until';
 
 describe('gateway: request budget per caller', () => {
   const stack = useStack({ RATE_LIMIT_PER_MINUTE: '5' });
@@ -166,7 +167,8 @@ describe('gateway: a circuit breaker per vendor', () => {
   const stack = useStack({
     CIRCUIT_MIN_CALLS: '4',
     CIRCUIT_ERROR_PERCENT: '50',
-    CIRCUIT_RESET_MS: '300',
+    // Long enough for the checks below to see the circuit open on a loaded machine.
+    CIRCUIT_RESET_MS: '2000',
     UPSTREAM_GET_RETRIES: '0',
   });
 
@@ -187,9 +189,9 @@ describe('gateway: a circuit breaker per vendor', () => {
     expect(open.body).toMatchObject({
       ok: false,
       code: 'VENDOR_CIRCUIT_OPEN',
-      retry_after_seconds: 1,
+      retry_after_seconds: 2,
     });
-    expect(open.headers['retry-after']).toBe('1');
+    expect(open.headers['retry-after']).toBe('2');
     expect((await stack.s.admin.state()).requests['qwiet.roles.list']).toBe(sent);
     // Readiness details (the circuit) are for keygate:admin.
     const admin = { Authorization: `Bearer ${await stack.g.token({ roles: ['keygate:admin'] })}` };
@@ -199,14 +201,11 @@ describe('gateway: a circuit breaker per vendor', () => {
     await stack.g.http().get('/octane/api/shared_spaces/1001/roles').set(bearer).expect(200);
 
     // After the reset timeout the circuit lets one probe through; it succeeds and closes the circuit.
-    await new Promise<void>((resolve) => {
-      const poll = async () =>
+    await until(
+      async () =>
         (await stack.g.http().get('/health/ready').set(admin)).body.details.qwiet.circuit ===
-        'half_open'
-          ? resolve()
-          : setImmediate(() => void poll());
-      void poll();
-    });
+          'half_open' || undefined,
+    );
     await stack.g.http().get(roles).set(bearer).expect(200);
     expect(
       (await stack.g.http().get('/health/ready').set(admin).expect(200)).body.details.qwiet.circuit,

@@ -239,11 +239,11 @@ describe('gateway: readiness never fans out to the vendors', () => {
     await s.sim.close();
   });
 
-  it('answers 200 concurrent probes with at most one call per vendor (the check at start-up)', async () => {
+  it('answers 50 concurrent probes with at most one call per vendor (the check at start-up)', async () => {
     // Counted from here: start-up makes its own calls (the first check, Keygate's own token id).
     const [qwietBefore, octaneBefore] = [qwiet.calls(), octane.calls()];
     const answers = await Promise.all(
-      Array.from({ length: 200 }, () => g.http().get('/health/ready')),
+      Array.from({ length: 50 }, () => g.http().get('/health/ready')),
     );
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
     expect(qwiet.calls() - qwietBefore).toBeLessThanOrEqual(1);
@@ -254,13 +254,13 @@ describe('gateway: readiness never fans out to the vendors', () => {
 describe("gateway: readiness checks that the vendors still accept Keygate's own credentials", () => {
   const stack = useStack({ HEALTH_VENDOR_CHECK_MS: '200' });
 
-  /** Probes (bounded: 4 s) until the answer has this status. */
+  /** Probes (bounded: 10 s) until the answer has this status. */
   async function probeUntil(status: number, headers: Record<string, string> = {}) {
-    const until = Date.now() + 4000;
+    const until = Date.now() + 10_000;
     for (;;) {
       const res = await stack.g.http().get('/health/ready').set(headers);
       if (res.status === status || Date.now() > until) return res;
-      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
 

@@ -369,8 +369,8 @@ describe('gateway: verified revocation (the vendor is asked whether the credenti
   });
 
   describe('a vendor slow to answer the check', () => {
-    // Vendor calls may take 5 s here, longer than the answer waits for the first check (2 s).
-    const slow = useStack({ UPSTREAM_TIMEOUT_MS: '5000' }, {}, { clock: 'simulator' });
+    // Vendor calls may take 10 s here, longer than the answer waits for the first check (2 s).
+    const slow = useStack({ UPSTREAM_TIMEOUT_MS: '10000' }, {}, { clock: 'simulator' });
 
     it('answers pending after 2 s, and records the check when it ends', async () => {
       const org2 = slow.s.options.qwietOrgs[0].id;
