@@ -205,6 +205,55 @@ describe('a member (alice, payments)', () => {
     expect(state.octane.api_accesses.find((k) => k.id === issued.octane!.id)?.is_valid).toBe(false);
   });
 
+  it('shows the latest reload of My credentials when an earlier one comes back after it', async () => {
+    // Two tokens of the team, issued through the API.
+    const auth = { Authorization: `Bearer ${await g.token({ sub: 'alice' })}` };
+    const [a, b] = await Promise.all(
+      ['reload-a', 'reload-b'].map(async (label) => {
+        const res = await g
+          .http()
+          .post(`/qwiet/api/v4/orgs/${s.options.qwietOrgs[0].id}/tokens`)
+          .set(auth)
+          .send({ label, role_id: CI_ROLE_ID, token_type: 'access' })
+          .expect(200);
+        return { label, id: res.body.response.id as string };
+      }),
+    );
+    await go(page, '/', 'My credentials');
+    // The reload after the first revocation (b still active in its answer) is held until the
+    // reload after the second one is on the page.
+    const inventory = /\/v1\/credentials\?limit=500$/;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let seen = 0;
+    await page.route(inventory, async (route) => {
+      const response = await route.fetch();
+      if (++seen === 1) await held;
+      await route.fulfill({ response });
+    });
+    try {
+      for (const { label } of [a, b]) {
+        await page.getByRole('button', { name: `Revoke ${label}` }).click();
+        await page.getByRole('button', { name: `Confirm revoke ${label}` }).click();
+        await page
+          .getByRole('status')
+          .filter({ hasText: `Revoked token ${label}` })
+          .waitFor();
+      }
+      const row = page.locator(`[data-credential="${b.id}"]`);
+      await row.waitFor({ state: 'detached' });
+      const late = page.waitForResponse(inventory);
+      release();
+      await (await late).finished();
+      // One more turn of the page's event loop: the late answer has been handled by then.
+      await page.evaluate('new Promise((resolve) => setTimeout(resolve, 0))');
+      expect(await row.count()).toBe(0);
+    } finally {
+      release();
+      await page.unroute(inventory);
+    }
+  });
+
   it('cannot open the auditor’s page nor call its API', async () => {
     expect(await page.getByRole('link', { name: 'Audit' }).count()).toBe(0);
     await go(page, '/audit', 'Audit');

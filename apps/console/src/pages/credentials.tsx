@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, hasRole, ROLES, serves, Session } from '../api';
 import { ErrorNote, when } from '../ui';
 
@@ -145,22 +145,29 @@ export function CredentialsPage({ session }: { session: Session }) {
   const [confirming, setConfirming] = useState<string | undefined>(undefined);
   const [status, setStatus] = useState('');
   const [showInactive, setShowInactive] = useState(false);
+  /** The latest load: an earlier one answered after it (a reload between two revocations) is dropped. */
+  const latest = useRef(0);
 
   const load = async () => {
+    const asked = ++latest.current;
     setError(undefined);
     try {
-      if (await serves('GET', '/v1/credentials')) {
-        setRows(await inventory());
-        setSource(
-          hasRole(session, ROLES.admin, ROLES.auditor)
-            ? 'Keygate’s inventory (every team)'
-            : `Keygate’s inventory (team ${session.team})`,
-        );
-      } else {
-        setRows(await fromVendors(session));
-        setSource(`the vendors’ lists for team ${session.team} (the inventory API is unavailable)`);
-      }
+      const [loaded, from] = (await serves('GET', '/v1/credentials'))
+        ? [
+            await inventory(),
+            hasRole(session, ROLES.admin, ROLES.auditor)
+              ? 'Keygate’s inventory (every team)'
+              : `Keygate’s inventory (team ${session.team})`,
+          ]
+        : [
+            await fromVendors(session),
+            `the vendors’ lists for team ${session.team} (the inventory API is unavailable)`,
+          ];
+      if (asked !== latest.current) return;
+      setRows(loaded);
+      setSource(from);
     } catch (e) {
+      if (asked !== latest.current) return;
       setError(e);
       setRows([]);
     }
