@@ -1,8 +1,6 @@
 import { Client } from 'pg';
-import { Database, PgLedgerSink } from '@app/ledger';
-import { CI_ROLE_ID } from '@app/upstream-sim';
 import { createTestDatabase, TestDatabase } from '../support/db';
-import { startGateway, startSimulator, StartedSimulator, TEST_AUDIT_KEY } from '../support/gateway';
+import { plantAttempt, startGateway, startSimulator, StartedSimulator } from '../support/gateway';
 
 /** One value of the database at `url`. */
 async function one<T>(url: string, sql: string): Promise<T | undefined> {
@@ -13,32 +11,6 @@ async function one<T>(url: string, sql: string): Promise<T | undefined> {
     return rows[0]?.v;
   } finally {
     await client.end();
-  }
-}
-
-/** An issuance's attempt with no outcome, as a crash between the attempt and the call leaves it. */
-async function plantAttempt(url: string, s: StartedSimulator, requestId: string): Promise<number> {
-  const database = await Database.connect({ url });
-  const sink = await PgLedgerSink.open({ database, hmacKey: TEST_AUDIT_KEY });
-  try {
-    const [attempt] = await sink.append([
-      {
-        request_id: requestId,
-        event: 'qwiet.token.issue',
-        phase: 'attempt',
-        actor: { subject: 'ci', team: 'payments' },
-        target: {
-          vendor: 'qwiet',
-          org_id: s.options.qwietOrgs[0].id,
-          label: `crashed [keygate:${requestId}]`,
-          role_ids: [CI_ROLE_ID],
-        },
-      },
-    ]);
-    return attempt.seq;
-  } finally {
-    await sink.close();
-    await database.close();
   }
 }
 
@@ -59,7 +31,7 @@ describe('crash recovery watermark', () => {
   });
 
   it('keeps an attempt the vendor may still act on above the watermark, then passes it once settled', async () => {
-    const seq = await plantAttempt(db.url, s, 'req-watermark-1');
+    const seq = await plantAttempt(db.url, s.options.qwietOrgs[0].id, 'req-watermark-1');
     // The vendor may still act for an hour: the attempt stays open, and the watermark stops at it.
     let g = await startGateway(s, { DATABASE_URL: db.url, LOST_ANSWER_WINDOW_MS: '3600000' });
     await g.close();

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { mintDevToken } from '@app/auth';
+import { Database, PgLedgerSink } from '@app/ledger';
+import { CI_ROLE_ID } from '@app/upstream-sim';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { createGateway } from '../../apps/gateway/src/bootstrap';
@@ -71,6 +73,11 @@ export function gatewayEnv(
     LOG_LEVEL: 'info',
     // The vendor acts at once in these tests: the first check after a lost answer is the last.
     LOST_ANSWER_WINDOW_MS: '0',
+    // One instance per database in most tests: an open attempt at start-up is the last run's to
+    // settle at once (the tests of several instances set RECOVERY_AFTER_MS), and no recovery pass
+    // is scheduled unless a test asks for one (RECOVERY_INTERVAL).
+    RECOVERY_AFTER_MS: '0',
+    RECOVERY_INTERVAL: 'off',
     // No background reconciliation pass in tests that move the clock for other reasons (the drift
     // tests ask for one: POST /v1/reconcile, or RECONCILE_INTERVAL in their overrides).
     RECONCILE_INTERVAL: 'off',
@@ -233,4 +240,33 @@ export function useStack(
     await stack.s?.sim.close();
   });
   return stack;
+}
+
+/**
+ * A Qwiet issuance's attempt with no outcome, written to the ledger at `url` as an instance that
+ * then died leaves it (its label carries the request's marker, as Keygate's tokens do); its seq.
+ */
+export async function plantAttempt(url: string, orgId: string, requestId: string): Promise<number> {
+  const database = await Database.connect({ url });
+  const sink = await PgLedgerSink.open({ database, hmacKey: TEST_AUDIT_KEY });
+  try {
+    const [attempt] = await sink.append([
+      {
+        request_id: requestId,
+        event: 'qwiet.token.issue',
+        phase: 'attempt',
+        actor: { subject: 'ci', team: 'payments' },
+        target: {
+          vendor: 'qwiet',
+          org_id: orgId,
+          label: `crashed [keygate:${requestId}]`,
+          role_ids: [CI_ROLE_ID],
+        },
+      },
+    ]);
+    return attempt.seq;
+  } finally {
+    await sink.close();
+    await database.close();
+  }
 }

@@ -17,7 +17,7 @@ import { databaseUrlProblem } from '@app/ledger';
 import { OCTANE_ID, UUID } from '@app/common';
 import type { GatewayConfig } from './gateway.config';
 import { parseTrustProxy } from './trust-proxy';
-import { RECONCILE_INTERVAL_FORM, reconcileIntervalMs } from '../drift/reconcile-interval';
+import { DURATION_FORM, durationMs } from './duration';
 import { loadNotifyConfig } from '../notifications/notify.config';
 import {
   DEFAULT_ABSOLUTE_SECONDS,
@@ -62,10 +62,16 @@ class GatewayEnvironment {
   @IsOptional() @IsInt() @Min(100) @Max(600_000) CIRCUIT_RESET_MS?: number;
   @IsOptional() @IsInt() @Min(100) @Max(3_600_000) HEALTH_VENDOR_CHECK_MS?: number;
   @IsOptional()
-  @Matches(RECONCILE_INTERVAL_FORM, {
+  @Matches(DURATION_FORM, {
     message: 'RECONCILE_INTERVAL must be off, 0, or a duration like 300, 90s, 5m or 1h',
   })
   RECONCILE_INTERVAL?: string;
+  @IsOptional() @IsInt() @Min(0) @Max(86_400_000) RECOVERY_AFTER_MS?: number;
+  @IsOptional()
+  @Matches(DURATION_FORM, {
+    message: 'RECOVERY_INTERVAL must be off, 0, or a duration like 60, 30s, 1m or 1h',
+  })
+  RECOVERY_INTERVAL?: string;
   @IsOptional() @IsString() TRUST_PROXY?: string;
 
   @IsOptional()
@@ -322,7 +328,12 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
     rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE ?? 600,
     health: { vendorCheckMs: parsed.HEALTH_VENDOR_CHECK_MS ?? 30_000 },
     lostAnswerWindowMs: parsed.LOST_ANSWER_WINDOW_MS ?? 300_000,
-    reconcileIntervalMs: reconcileIntervalMs(parsed.RECONCILE_INTERVAL),
+    reconcileIntervalMs: durationMs(parsed.RECONCILE_INTERVAL, 5 * 60_000),
+    recovery: {
+      // The request's deadline and a minute more: a request in flight has surely ended by then.
+      afterMs: parsed.RECOVERY_AFTER_MS ?? (parsed.UPSTREAM_DEADLINE_MS ?? 25_000) + 60_000,
+      intervalMs: durationMs(parsed.RECOVERY_INTERVAL, 60_000),
+    },
     notify,
   };
 }

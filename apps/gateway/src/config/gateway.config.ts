@@ -48,6 +48,16 @@ export interface GatewayConfig {
   lostAnswerWindowMs: number;
   /** RECONCILE_INTERVAL: a drift reconciliation pass this often on the lifecycle clock; 0: none scheduled. */
   reconcileIntervalMs: number;
+  /** Crash recovery across instances (IssuanceRecovery). */
+  recovery: {
+    /**
+     * RECOVERY_AFTER_MS: an open attempt is left to the instance that made it until it is this
+     * much older than the lost-answer window; then any instance settles it.
+     */
+    afterMs: number;
+    /** RECOVERY_INTERVAL: a recovery pass this often (wall time); 0: at start-up only. */
+    intervalMs: number;
+  };
   /** Notifications: expiry scans, outbox deliveries, webhook secrets (NOTIFY_*, WEBHOOK_SECRET_*). */
   notify: NotifyConfig;
 }

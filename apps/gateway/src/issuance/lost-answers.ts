@@ -32,12 +32,17 @@ export class LostAnswers implements OnApplicationShutdown {
 
   /**
    * Asks the vendor now; resolves with what the first check recorded (undefined while the question
-   * stays open, asked again in the background).
+   * stays open, asked again in the background, unless `once`: crash recovery's next pass asks).
    */
   settle(
     attempt: AuditEntry,
     secret?: SentSecret,
-    options: { at?: number; why?: string; isRecorded?: (id: string) => boolean } = {},
+    options: {
+      at?: number;
+      why?: string;
+      isRecorded?: (id: string) => boolean;
+      once?: boolean;
+    } = {},
   ): Promise<AuditEntry | undefined> {
     const from = options.at ?? Date.now();
     const scope = attempt.target.org_id ?? attempt.target.shared_space_id ?? '';
@@ -47,13 +52,14 @@ export class LostAnswers implements OnApplicationShutdown {
         ((id: string) => this.owners.ownerOf(attempt.target.vendor, scope, id) !== undefined),
       secret,
       window: { from, to: from + this.config.lostAnswerWindowMs },
+      once: options.once ?? false,
     };
     return this.check(attempt, ctx, options.why ?? 'lost answer', 1, 0);
   }
 
   private async check(
     attempt: AuditEntry,
-    ctx: Omit<LostAnswerContext, 'final'>,
+    ctx: Omit<LostAnswerContext, 'final'> & { once: boolean },
     why: string,
     tries: number,
     failedAfterWindow: number,
@@ -94,6 +100,7 @@ export class LostAnswers implements OnApplicationShutdown {
       );
       if (!again) return undefined;
     }
+    if (ctx.once) return undefined;
     this.later(() => void this.check(attempt, ctx, why, tries + 1, failed), ctx, tries);
     return undefined;
   }

@@ -1,37 +1,72 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { AuditEntry, AuditRecord } from '@app/audit';
+import type { Database } from '@app/ledger';
 import { GATEWAY_CONFIG } from '../config/config.tokens';
 import type { GatewayConfig } from '../config/gateway.config';
 import { AuditService } from '../audit/audit.service';
+import { DATABASE } from '../database/database.tokens';
 import { CredentialOwners } from '../policy/credential-owners';
 import { LostAnswers } from './lost-answers';
 import { openQuestion } from './open-question';
 
+/** Recovery is one instance's at a time: this session advisory lock, on a dedicated connection. */
+const RECOVERY_LOCK = 'keygate.recovery';
+
 /**
- * Recovery at start-up: an attempt with no outcome means the process died between the vendor call
- * and the outcome record; an issuance that failed with a 5xx or a broken connection may have issued
- * the credential all the same. Each is reconciled against the vendor (CredentialReconciler) and
- * the result recorded.
+ * Crash recovery: an attempt with no outcome means a process died between the vendor call and the
+ * outcome record; an issuance that failed with a 5xx or a broken connection may have issued the
+ * credential all the same. Each is asked about at the vendor and the result recorded.
+ *
+ * An instance cannot tell what a crash left from another instance's request still in flight: an
+ * open question is left to the instance that asked until its attempt is older than
+ * LOST_ANSWER_WINDOW_MS + RECOVERY_AFTER_MS (the vendor can no longer act on it, and the request
+ * has surely ended there). Then any instance settles it: at its start, and on each pass every
+ * RECOVERY_INTERVAL, one instance at a time.
  */
 @Injectable()
-export class IssuanceRecovery implements OnApplicationBootstrap {
+export class IssuanceRecovery implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('IssuanceRecovery');
+  private timer?: NodeJS.Timeout;
+  private busy?: Promise<void>;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(DATABASE) private readonly database: Database,
     private readonly audit: AuditService,
     private readonly lost: LostAnswers,
     private readonly owners: CredentialOwners,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    await this.pass();
+    const every = this.config.recovery.intervalMs;
+    if (every <= 0) return;
+    this.timer = setInterval(() => {
+      this.busy ??= this.pass().finally(() => (this.busy = undefined));
+    }, every);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.busy;
+  }
+
+  /** One recovery pass, unless the ledger is down or another instance is in one. Never throws. */
+  private async pass(): Promise<void> {
     if (!this.audit.health().ok) return;
     try {
-      const reconciled = await this.reconcile();
-      if (reconciled.length > 0) {
+      const done = await this.database.exclusively(RECOVERY_LOCK, () => this.reconcile());
+      if (done.ran && done.value.length > 0) {
         this.logger.warn(
           {
-            reconciled: reconciled.map((r) => ({
+            reconciled: done.value.map((r) => ({
               request_id: r.request_id,
               phase: r.phase,
               note: r.note,
@@ -43,7 +78,7 @@ export class IssuanceRecovery implements OnApplicationBootstrap {
     } catch (error) {
       this.logger.error(
         { error: (error as Error).message },
-        'crash recovery could not finish; it runs again at the next start',
+        'crash recovery could not finish; the next pass asks again',
       );
     }
   }
@@ -69,13 +104,20 @@ export class IssuanceRecovery implements OnApplicationBootstrap {
       records.map((r) => r.target.credential_id).filter((id): id is string => id !== undefined),
     );
     const outcomes: AuditEntry[] = [];
+    // Younger attempts may be in flight at another instance, or still be acted on by the vendor.
+    const ripe = Date.now() - this.config.lostAnswerWindowMs - this.config.recovery.afterMs;
     for (const [, group] of byRequest) {
       const question = openQuestion(group);
       if (!question) continue;
+      if (Date.parse(question.attempt.time) > ripe) {
+        open = Math.min(open, question.attempt.seq);
+        continue;
+      }
       const { seq, prev_hash, time, hash, ...attempt } = question.attempt;
       const outcome = await this.lost.settle(attempt, undefined, {
         at: Date.parse(time),
         why: question.why,
+        once: true,
         isRecorded: (id) =>
           known.has(id) ||
           this.owners.ownerOf(

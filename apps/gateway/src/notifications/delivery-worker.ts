@@ -13,7 +13,6 @@ import { PolicyStore } from '../policy/policy.store';
 import { guardedLookup, refusedHost } from './webhook-address';
 
 /** Deliveries are one instance's at a time: this session advisory lock, on a dedicated connection. */
-/** One instance delivers at a time: this session advisory lock. */
 const DELIVERY_LOCK = 'keygate.notify.deliver';
 
 /** Events fanned out per statement, deliveries attempted per batch, batches per round: bounded. */

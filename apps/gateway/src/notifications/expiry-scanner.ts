@@ -9,7 +9,6 @@ import { DATABASE } from '../database/database.tokens';
 import { PolicyStore } from '../policy/policy.store';
 
 /** The scan is one instance's at a time: this session advisory lock, on a dedicated connection. */
-/** One instance scans at a time: this session advisory lock. */
 const SCAN_LOCK = 'keygate.notify.scan';
 
 /** Credentials per batch (one ledger batch each), and batches per scan: bounded work. */

@@ -1,4 +1,5 @@
-import { loadNotifyConfig, notifyDurationMs } from './notify.config';
+import { durationMs } from '../config/duration';
+import { loadNotifyConfig } from './notify.config';
 
 const load = (env: Record<string, string>) => {
   const problems: string[] = [];
@@ -19,11 +20,11 @@ describe('notifications configuration', () => {
   });
 
   it('reads durations with a unit (none: seconds) and off', () => {
-    expect(notifyDurationMs('90', 0)).toBe(90_000);
-    expect(notifyDurationMs('250ms', 0)).toBe(250);
-    expect(notifyDurationMs('5m', 0)).toBe(300_000);
-    expect(notifyDurationMs('2d', 0)).toBe(172_800_000);
-    expect(notifyDurationMs('off', 1)).toBe(0);
+    expect(durationMs('90', 0)).toBe(90_000);
+    expect(durationMs('250ms', 0)).toBe(250);
+    expect(durationMs('5m', 0)).toBe(300_000);
+    expect(durationMs('2d', 0)).toBe(172_800_000);
+    expect(durationMs('off', 1)).toBe(0);
     expect(load({ NOTIFY_SCAN_INTERVAL: 'off' }).config.scanIntervalMs).toBe(0);
   });
 

@@ -1,4 +1,5 @@
 import { WEBHOOK_SECRET_PREFIX } from '@app/policy';
+import { DURATION_FORM, durationMs } from '../config/duration';
 
 /** Notifications' settings from the environment (README "Notifications"). */
 export interface NotifyConfig {
@@ -18,25 +19,6 @@ export interface NotifyConfig {
   secrets: Readonly<Record<string, string>>;
 }
 
-/** `off`, `0`, or a whole number with a unit (`ms`, `s`, `m`, `h`, `d`; none: seconds). */
-export const NOTIFY_DURATION_FORM = /^(?:off|\d{1,9}(?:ms|s|m|h|d)?)$/i;
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** A NOTIFY_DURATION_FORM value in milliseconds (`off`: 0); undefined: the default. */
-export function notifyDurationMs(value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const v = value.trim().toLowerCase();
-  if (v === 'off') return 0;
-  const [, digits, unit = 's'] = /^(\d+)([a-z]*)$/.exec(v) ?? [];
-  return Number(digits) * (UNIT_MS[unit] ?? 1000);
-}
-
 /** A secret shorter than this is refused at start-up (HMAC keys should not be guessable). */
 const MIN_SECRET_LENGTH = 16;
 
@@ -51,13 +33,13 @@ export function loadNotifyConfig(
   const duration = (name: string, fallback: number, allowOff: boolean): number => {
     const value = env[name];
     if (value === undefined) return fallback;
-    if (!NOTIFY_DURATION_FORM.test(value.trim())) {
+    if (!DURATION_FORM.test(value.trim())) {
       problems.push(
         `${name} must be ${allowOff ? 'off, 0, or ' : ''}a duration like 90s, 5m, 1h or 3d`,
       );
       return fallback;
     }
-    const ms = notifyDurationMs(value, fallback);
+    const ms = durationMs(value, fallback);
     if (ms === 0 && !allowOff) problems.push(`${name} must be longer than 0`);
     return ms;
   };

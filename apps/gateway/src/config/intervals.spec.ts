@@ -1,5 +1,5 @@
-import { ConfigError, loadGatewayConfig } from '../config/env.validation';
-import { reconcileIntervalMs } from './reconcile-interval';
+import { durationMs } from './duration';
+import { ConfigError, loadGatewayConfig } from './env.validation';
 
 const env = {
   QWIET_BASE_URL: 'https://app.shiftleft.io/api/v4',
@@ -27,17 +27,18 @@ describe('RECONCILE_INTERVAL', () => {
       ['5m', 300_000],
       ['1h', 3_600_000],
       ['1500ms', 1500],
+      ['1d', 86_400_000],
     ] as const) {
       expect([
         value,
         loadGatewayConfig({ ...env, RECONCILE_INTERVAL: value }).reconcileIntervalMs,
       ]).toEqual([value, ms]);
-      expect(reconcileIntervalMs(value)).toBe(ms);
+      expect(durationMs(value, 1)).toBe(ms);
     }
   });
 
   it('refuses anything else, naming the variable', () => {
-    for (const value of ['5 minutes', '-1', '1d', '1.5m', 'on']) {
+    for (const value of ['5 minutes', '-1', '1w', '1.5m', 'on']) {
       let problems: string[] = [];
       try {
         loadGatewayConfig({ ...env, RECONCILE_INTERVAL: value });
@@ -49,5 +50,30 @@ describe('RECONCILE_INTERVAL', () => {
         [expect.stringContaining('RECONCILE_INTERVAL must be off, 0, or a duration')],
       ]);
     }
+  });
+});
+
+describe('RECOVERY_AFTER_MS and RECOVERY_INTERVAL', () => {
+  it('leave an open attempt to its instance for the request deadline and a minute; a pass every minute', () => {
+    expect(loadGatewayConfig(env).recovery).toEqual({ afterMs: 85_000, intervalMs: 60_000 });
+    expect(loadGatewayConfig({ ...env, UPSTREAM_DEADLINE_MS: '10000' }).recovery.afterMs).toBe(
+      70_000,
+    );
+    expect(
+      loadGatewayConfig({ ...env, RECOVERY_AFTER_MS: '0', RECOVERY_INTERVAL: 'off' }).recovery,
+    ).toEqual({ afterMs: 0, intervalMs: 0 });
+  });
+
+  it('refuses a negative age or an interval not in the form, naming the variable', () => {
+    let problems: string[] = [];
+    try {
+      loadGatewayConfig({ ...env, RECOVERY_AFTER_MS: '-1', RECOVERY_INTERVAL: 'soon' });
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      expect.stringContaining('RECOVERY_AFTER_MS'),
+      expect.stringContaining('RECOVERY_INTERVAL must be off, 0, or a duration'),
+    ]);
   });
 });
