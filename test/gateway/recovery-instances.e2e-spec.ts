@@ -1,4 +1,5 @@
 import { CI_ROLE_ID } from '@app/upstream-sim';
+import { Client } from 'pg';
 import request from 'supertest';
 import { ledgerRecords } from '../support/db';
 import { plantAttempt, startGateway, StartedGateway, useStack } from '../support/gateway';
@@ -11,9 +12,21 @@ async function phasesOf(url: string, label: string): Promise<string[]> {
     .map((r) => r.phase + (r.note ? `: ${r.note.split(':')[0]}` : ''));
 }
 
+/** Below which seq crash recovery has settled everything (recovery_watermark). */
+async function watermark(url: string): Promise<number> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ seq: string }>('SELECT seq FROM recovery_watermark');
+    return Number(rows[0]?.seq);
+  } finally {
+    await client.end();
+  }
+}
+
 describe('crash recovery with several instances on one database', () => {
-  // Creates may be held 6 s at the vendor here; an attempt is its instance's for a minute.
-  const stack = useStack({ UPSTREAM_TIMEOUT_MS: '10000', RECOVERY_AFTER_MS: '60000' });
+  // Creates may be held 8 s at the vendor here; an attempt is its instance's for a minute.
+  const stack = useStack({ UPSTREAM_TIMEOUT_MS: '15000', RECOVERY_AFTER_MS: '60000' });
   const others: StartedGateway[] = [];
   afterAll(async () => {
     for (const g of others) await g.close();
@@ -26,7 +39,7 @@ describe('crash recovery with several instances on one database', () => {
     await s.admin.fault({
       op: 'qwiet.tokens.create',
       kind: 'latency',
-      latency_ms: 6_000,
+      latency_ms: 8_000,
       times: 1,
     });
     const answer = g
@@ -41,7 +54,9 @@ describe('crash recovery with several instances on one database', () => {
     others.push(await startGateway(s, { DATABASE_URL: g.db.url, RECOVERY_AFTER_MS: '60000' }));
     // Still in flight: the vendor has not created the token yet.
     expect((await s.admin.state()).qwiet.tokens.filter((t) => t.label === 'in-flight')).toEqual([]);
-    // Its start-up found the attempt without an outcome and left it alone.
+    // Its start-up pass saw the attempt open (the watermark stops at it) and left it alone.
+    const [attempt] = (await ledgerRecords(g.db.url)).filter((r) => r.target.label === 'in-flight');
+    expect(await watermark(g.db.url)).toBe(attempt.seq);
     expect(await phasesOf(g.db.url, 'in-flight')).toEqual(['attempt']);
 
     const res = await settled;
@@ -51,18 +66,10 @@ describe('crash recovery with several instances on one database', () => {
     expect(token?.revoked_at).toBeNull();
   });
 
-  it('a live instance settles what a dead one left on its next pass, with no restart', async () => {
+  it('a live instance’s pass settles what a dead one left once RECOVERY_AFTER_MS has passed, with no restart', async () => {
     const { s, g } = stack;
     const org = s.options.qwietOrgs[0].id;
-    // This instance passes every 100 ms and takes an attempt at once.
-    const live = await startGateway(s, {
-      DATABASE_URL: g.db.url,
-      RECOVERY_AFTER_MS: '0',
-      RECOVERY_INTERVAL: '100ms',
-    });
-    others.push(live);
-    // Another instance wrote its attempt, Qwiet created the token, and the instance died.
-    await plantAttempt(g.db.url, org, 'req-died');
+    // Another instance sent its create, Qwiet created the token, and the instance died.
     const orphan = await request(s.sim.url)
       .post(`/api/v4/orgs/${org}/tokens`)
       .set({ Authorization: `Bearer ${s.options.qwietOrgs[0].adminToken}` })
@@ -73,13 +80,26 @@ describe('crash recovery with several instances on one database', () => {
         description: '[keygate:req-died]',
       })
       .expect(200);
+    const seq = await plantAttempt(g.db.url, org, 'req-died');
+    // This instance passes every 100 ms and leaves an attempt to its instance for 5 s.
+    others.push(
+      await startGateway(s, {
+        DATABASE_URL: g.db.url,
+        UPSTREAM_DEADLINE_MS: '2000',
+        RECOVERY_AFTER_MS: '5000',
+        RECOVERY_INTERVAL: '100ms',
+      }),
+    );
 
     const records = await until(async () => {
       const rs = (await ledgerRecords(g.db.url)).filter((r) => r.request_id === 'req-died');
       return rs.length > 1 ? rs : undefined;
     });
     expect(records.map((r) => r.phase)).toEqual(['attempt', 'compensated']);
+    expect(records[0].seq).toBe(seq);
     expect(records[1].note).toMatch(/^crash recovery: /);
+    // Not before the attempt was RECOVERY_AFTER_MS old.
+    expect(Date.parse(records[1].time) - Date.parse(records[0].time)).toBeGreaterThanOrEqual(5000);
     expect(records[1].target.credential_id).toBe(orphan.body.response.id);
     const token = (await s.admin.state()).qwiet.tokens.find(
       (t) => t.id === orphan.body.response.id,

@@ -229,6 +229,34 @@ function signInProblems(env: Record<string, string | undefined>, problems: strin
     problems.push('SESSION_IDLE_SECONDS must not be longer than SESSION_ABSOLUTE_SECONDS');
 }
 
+/**
+ * The smallest RECOVERY_AFTER_MS past two request deadlines (a request at the vendor, then the last
+ * check of its lost answer): the outcome's write, at least.
+ */
+const RECOVERY_AFTER_MARGIN_MS = 1000;
+
+/** RECOVERY_AFTER_MS and RECOVERY_INTERVAL (README "Crash recovery"); problems are pushed. */
+function recoveryConfig(parsed: GatewayEnvironment, problems: string[]): GatewayConfig['recovery'] {
+  const deadlineMs = parsed.UPSTREAM_DEADLINE_MS ?? 25_000;
+  // The request's deadline and a minute more: a request in flight has surely ended by then.
+  const afterMs = parsed.RECOVERY_AFTER_MS ?? deadlineMs + 60_000;
+  const least = 2 * deadlineMs + RECOVERY_AFTER_MARGIN_MS;
+  // (A negative or fractional value is refused above, by its decorators.)
+  if (Number.isInteger(afterMs) && afterMs > 0 && afterMs < least)
+    problems.push(
+      `RECOVERY_AFTER_MS must be 0 (one instance) or at least 2 x UPSTREAM_DEADLINE_MS + ${RECOVERY_AFTER_MARGIN_MS} (${least}): what is still at the vendor is its instance's`,
+    );
+  const intervalMs = durationMs(parsed.RECOVERY_INTERVAL, 60_000);
+  if (intervalMs !== 0 && (intervalMs < 100 || intervalMs > 86_400_000))
+    problems.push('RECOVERY_INTERVAL must be off, 0, or from 100ms to 24h');
+  return {
+    // 0: one instance. What is open when it starts is the last run's; later, its own requests.
+    afterMs: afterMs || deadlineMs + 60_000,
+    atStartAfterMs: afterMs,
+    intervalMs,
+  };
+}
+
 export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
   // An empty variable means unset, as in most deployment tools.
   const env = Object.fromEntries(
@@ -266,6 +294,7 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
   signInProblems(env, problems);
   const notify = loadNotifyConfig(env, problems);
+  const recovery = recoveryConfig(parsed, problems);
   const databaseProblem = env.DATABASE_URL && databaseUrlProblem(env.DATABASE_URL);
   if (databaseProblem) problems.push(databaseProblem);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -329,11 +358,7 @@ export function loadGatewayConfig(rawEnv: NodeJS.ProcessEnv): GatewayConfig {
     health: { vendorCheckMs: parsed.HEALTH_VENDOR_CHECK_MS ?? 30_000 },
     lostAnswerWindowMs: parsed.LOST_ANSWER_WINDOW_MS ?? 300_000,
     reconcileIntervalMs: durationMs(parsed.RECONCILE_INTERVAL, 5 * 60_000),
-    recovery: {
-      // The request's deadline and a minute more: a request in flight has surely ended by then.
-      afterMs: parsed.RECOVERY_AFTER_MS ?? (parsed.UPSTREAM_DEADLINE_MS ?? 25_000) + 60_000,
-      intervalMs: durationMs(parsed.RECOVERY_INTERVAL, 60_000),
-    },
+    recovery,
     notify,
   };
 }

@@ -48,13 +48,16 @@ export interface GatewayConfig {
   lostAnswerWindowMs: number;
   /** RECONCILE_INTERVAL: a drift reconciliation pass this often on the lifecycle clock; 0: none scheduled. */
   reconcileIntervalMs: number;
-  /** Crash recovery across instances (IssuanceRecovery). */
+  /** Crash recovery across instances (IssuanceRecovery, README "Crash recovery"). */
   recovery: {
     /**
-     * RECOVERY_AFTER_MS: an open attempt is left to the instance that made it until it is this
-     * much older than the lost-answer window; then any instance settles it.
+     * RECOVERY_AFTER_MS (default UPSTREAM_DEADLINE_MS + 60 s): an attempt with no outcome is left
+     * to the instance that made it this long, a lost answer this long after the lost-answer
+     * window; then any instance's recovery pass takes it.
      */
     afterMs: number;
+    /** The same for the pass at start-up: 0 with RECOVERY_AFTER_MS=0 (one instance). */
+    atStartAfterMs: number;
     /** RECOVERY_INTERVAL: a recovery pass this often (wall time); 0: at start-up only. */
     intervalMs: number;
   };

@@ -54,26 +54,49 @@ describe('RECONCILE_INTERVAL', () => {
 });
 
 describe('RECOVERY_AFTER_MS and RECOVERY_INTERVAL', () => {
+  const recovery = (extra: Record<string, string>) =>
+    loadGatewayConfig({ ...env, ...extra }).recovery;
+
   it('leave an open attempt to its instance for the request deadline and a minute; a pass every minute', () => {
-    expect(loadGatewayConfig(env).recovery).toEqual({ afterMs: 85_000, intervalMs: 60_000 });
-    expect(loadGatewayConfig({ ...env, UPSTREAM_DEADLINE_MS: '10000' }).recovery.afterMs).toBe(
-      70_000,
-    );
-    expect(
-      loadGatewayConfig({ ...env, RECOVERY_AFTER_MS: '0', RECOVERY_INTERVAL: 'off' }).recovery,
-    ).toEqual({ afterMs: 0, intervalMs: 0 });
+    expect(recovery({})).toEqual({ afterMs: 85_000, atStartAfterMs: 85_000, intervalMs: 60_000 });
+    expect(recovery({ UPSTREAM_DEADLINE_MS: '10000' }).afterMs).toBe(70_000);
+    expect(recovery({ UPSTREAM_DEADLINE_MS: '1000', RECOVERY_AFTER_MS: '3000' })).toEqual({
+      afterMs: 3000,
+      atStartAfterMs: 3000,
+      intervalMs: 60_000,
+    });
+    // One instance: what is open at its start is the last run's; its own requests after that.
+    expect(recovery({ RECOVERY_AFTER_MS: '0', RECOVERY_INTERVAL: 'off' })).toEqual({
+      afterMs: 85_000,
+      atStartAfterMs: 0,
+      intervalMs: 0,
+    });
+    expect(recovery({ RECOVERY_INTERVAL: '100ms' }).intervalMs).toBe(100);
+    expect(recovery({ RECOVERY_INTERVAL: '24h' }).intervalMs).toBe(86_400_000);
   });
 
-  it('refuses a negative age or an interval not in the form, naming the variable', () => {
-    let problems: string[] = [];
-    try {
-      loadGatewayConfig({ ...env, RECOVERY_AFTER_MS: '-1', RECOVERY_INTERVAL: 'soon' });
-    } catch (error) {
-      problems = (error as ConfigError).problems;
-    }
-    expect(problems).toEqual([
+  it('refuses an age a request could still be at the vendor, and an interval out of bounds, naming each', () => {
+    const problems = (extra: Record<string, string>) => {
+      try {
+        loadGatewayConfig({ ...env, ...extra });
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problems({ RECOVERY_AFTER_MS: '-1', RECOVERY_INTERVAL: 'soon' })).toEqual([
       expect.stringContaining('RECOVERY_AFTER_MS'),
       expect.stringContaining('RECOVERY_INTERVAL must be off, 0, or a duration'),
     ]);
+    // A request is at the vendor for up to a deadline, and its lost answer's last check another.
+    expect(problems({ RECOVERY_AFTER_MS: '50000' })).toEqual([
+      "RECOVERY_AFTER_MS must be 0 (one instance) or at least 2 x UPSTREAM_DEADLINE_MS + 1000 (51000): what is still at the vendor is its instance's",
+    ]);
+    expect(problems({ RECOVERY_AFTER_MS: '51000' })).toEqual([]);
+    // setInterval would turn more than 2^31-1 ms into 1 ms: passes back to back.
+    for (const value of ['30d', '99ms'])
+      expect(problems({ RECOVERY_INTERVAL: value })).toEqual([
+        'RECOVERY_INTERVAL must be off, 0, or from 100ms to 24h',
+      ]);
   });
 });

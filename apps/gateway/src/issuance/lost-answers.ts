@@ -14,8 +14,9 @@ const TRIES_AFTER_WINDOW = 6;
  * Settles what a lost answer or a crash left unknown: a vendor that failed, broke the connection or
  * timed out may have acted all the same, now or later (a slow vendor finishes after Keygate gave
  * up). The vendor is asked at once and again with backoff until `LOST_ANSWER_WINDOW_MS` after the
- * attempt has surely passed; only then is "nothing found" recorded as "nothing issued". A restart
- * asks again about everything not settled (IssuanceRecovery).
+ * attempt has surely passed; only then is "nothing found" recorded as "nothing issued". What is
+ * still open is then left to crash recovery (IssuanceRecovery), whose passes take it over; this
+ * instance stops asking before they may (see askUntil), so a request is never asked about twice.
  */
 @Injectable()
 export class LostAnswers implements OnApplicationShutdown {
@@ -32,7 +33,8 @@ export class LostAnswers implements OnApplicationShutdown {
 
   /**
    * Asks the vendor now; resolves with what the first check recorded (undefined while the question
-   * stays open, asked again in the background, unless `once`: crash recovery's next pass asks).
+   * stays open: asked again in the background, unless `once`, for crash recovery, whose next pass
+   * asks).
    */
   settle(
     attempt: AuditEntry,
@@ -52,14 +54,14 @@ export class LostAnswers implements OnApplicationShutdown {
         ((id: string) => this.owners.ownerOf(attempt.target.vendor, scope, id) !== undefined),
       secret,
       window: { from, to: from + this.config.lostAnswerWindowMs },
-      once: options.once ?? false,
+      askUntil: options.once ? 0 : this.askUntil(from),
     };
     return this.check(attempt, ctx, options.why ?? 'lost answer', 1, 0);
   }
 
   private async check(
     attempt: AuditEntry,
-    ctx: Omit<LostAnswerContext, 'final'> & { once: boolean },
+    ctx: Omit<LostAnswerContext, 'final'> & { askUntil: number },
     why: string,
     tries: number,
     failedAfterWindow: number,
@@ -96,21 +98,39 @@ export class LostAnswers implements OnApplicationShutdown {
         },
         again
           ? 'could not yet settle an answer the vendor may have acted on; asking again'
-          : 'gave up settling an answer the vendor may have acted on; the next start asks again',
+          : 'gave up settling an answer the vendor may have acted on; a recovery pass asks again',
       );
       if (!again) return undefined;
     }
-    if (ctx.once) return undefined;
     this.later(() => void this.check(attempt, ctx, why, tries + 1, failed), ctx, tries);
     return undefined;
   }
 
-  /** Backoff: a quarter of the window at first (at most 1 s), doubling, and once at the window's end. */
-  private later(run: () => void, ctx: { window: { from: number; to: number } }, tries: number) {
+  /**
+   * The last moment this instance asks about an answer it lost at `from`: crash recovery passes
+   * take a lost answer once its attempt (at most a request deadline before `from`) is
+   * LOST_ANSWER_WINDOW_MS + RECOVERY_AFTER_MS old, and a check takes up to a deadline; this
+   * instance's last check has ended before that.
+   */
+  private askUntil(from: number): number {
+    const { lostAnswerWindowMs, recovery, transport } = this.config;
+    return from + lostAnswerWindowMs + recovery.afterMs - 2 * transport.deadlineMs;
+  }
+
+  /**
+   * Backoff: a quarter of the window at first (at most 1 s), doubling, and once at the window's
+   * end; none past askUntil (crash recovery's passes ask from then on).
+   */
+  private later(
+    run: () => void,
+    ctx: { window: { from: number; to: number }; askUntil: number },
+    tries: number,
+  ) {
     const window = ctx.window.to - ctx.window.from;
     const step = Math.max(50, Math.min(1000, window / 4)) * 2 ** (tries - 1);
     const untilEnd = ctx.window.to - Date.now();
     const delay = untilEnd > 0 ? Math.min(step, untilEnd) : step;
+    if (Date.now() + delay > ctx.askUntil) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       run();

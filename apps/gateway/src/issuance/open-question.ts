@@ -5,6 +5,9 @@ const MAY_HAVE_ACTED = new Set(['unreachable', 'timeout', 'bad_response']);
 
 const SETTLED = new RegExp(SETTLING_NOTE);
 
+/** Why a request is open when its attempt has no outcome at all: a crash between the two. */
+export const CRASH_RECOVERY = 'crash recovery';
+
 /** The record settles a request whose outcome was unknown (lost answers, crash recovery). */
 export const isSettlement = (r: AuditRecord): boolean =>
   r.note !== undefined && SETTLED.test(r.note);
@@ -19,7 +22,7 @@ export function openQuestion(
 ): { attempt: AuditRecord; why: string } | undefined {
   const attempt = group.find((r) => r.phase === 'attempt');
   if (!attempt) return undefined;
-  if (group.every((r) => r.phase === 'attempt')) return { attempt, why: 'crash recovery' };
+  if (group.every((r) => r.phase === 'attempt')) return { attempt, why: CRASH_RECOVERY };
   if (group.some(isSettlement)) return undefined;
   const failed = group.find((r) => r.phase === 'failed');
   const mayHaveActed =

@@ -13,7 +13,7 @@ import { AuditService } from '../audit/audit.service';
 import { DATABASE } from '../database/database.tokens';
 import { CredentialOwners } from '../policy/credential-owners';
 import { LostAnswers } from './lost-answers';
-import { openQuestion } from './open-question';
+import { CRASH_RECOVERY, openQuestion } from './open-question';
 
 /** Recovery is one instance's at a time: this session advisory lock, on a dedicated connection. */
 const RECOVERY_LOCK = 'keygate.recovery';
@@ -23,11 +23,13 @@ const RECOVERY_LOCK = 'keygate.recovery';
  * outcome record; an issuance that failed with a 5xx or a broken connection may have issued the
  * credential all the same. Each is asked about at the vendor and the result recorded.
  *
- * An instance cannot tell what a crash left from another instance's request still in flight: an
- * open question is left to the instance that asked until its attempt is older than
- * LOST_ANSWER_WINDOW_MS + RECOVERY_AFTER_MS (the vendor can no longer act on it, and the request
- * has surely ended there). Then any instance settles it: at its start, and on each pass every
- * RECOVERY_INTERVAL, one instance at a time.
+ * An instance cannot tell what a crash left from another instance's request still in flight, so
+ * an open question is left to the instance that made the attempt: an attempt with no outcome
+ * until it is RECOVERY_AFTER_MS old (the request has ended wherever it ran), a lost answer until
+ * LOST_ANSWER_WINDOW_MS more have passed (its instance asks until then: LostAnswers.askUntil).
+ * Then any instance takes it: at its start, and on a pass every RECOVERY_INTERVAL, one instance
+ * at a time, asking once per pass. A credential found is revoked at once; "nothing issued" waits
+ * until the vendor can no longer act (the window has passed).
  */
 @Injectable()
 export class IssuanceRecovery implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -44,11 +46,11 @@ export class IssuanceRecovery implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.pass();
+    await this.pass(true);
     const every = this.config.recovery.intervalMs;
     if (every <= 0) return;
     this.timer = setInterval(() => {
-      this.busy ??= this.pass().finally(() => (this.busy = undefined));
+      this.busy ??= this.pass(false).finally(() => (this.busy = undefined));
     }, every);
     this.timer.unref();
   }
@@ -59,10 +61,10 @@ export class IssuanceRecovery implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /** One recovery pass, unless the ledger is down or another instance is in one. Never throws. */
-  private async pass(): Promise<void> {
+  private async pass(atStart: boolean): Promise<void> {
     if (!this.audit.health().ok) return;
     try {
-      const done = await this.database.exclusively(RECOVERY_LOCK, () => this.reconcile());
+      const done = await this.database.exclusively(RECOVERY_LOCK, () => this.reconcile(atStart));
       if (done.ran && done.value.length > 0) {
         this.logger.warn(
           {
@@ -89,7 +91,7 @@ export class IssuanceRecovery implements OnApplicationBootstrap, OnApplicationSh
    * asked about at the vendor; what the vendor may still do (the window after the attempt has not
    * passed) goes on being asked in the background.
    */
-  async reconcile(): Promise<AuditEntry[]> {
+  async reconcile(atStart: boolean): Promise<AuditEntry[]> {
     // Only the requests an indexed query finds dangling after the watermark: no history is read.
     const { records, head } = await this.audit.recoveryRecords();
     // The lowest attempt still open after this pass: the next one starts there.
@@ -104,12 +106,15 @@ export class IssuanceRecovery implements OnApplicationBootstrap, OnApplicationSh
       records.map((r) => r.target.credential_id).filter((id): id is string => id !== undefined),
     );
     const outcomes: AuditEntry[] = [];
-    // Younger attempts may be in flight at another instance, or still be acted on by the vendor.
-    const ripe = Date.now() - this.config.lostAnswerWindowMs - this.config.recovery.afterMs;
+    const { recovery, lostAnswerWindowMs } = this.config;
+    const afterMs = atStart ? recovery.atStartAfterMs : recovery.afterMs;
+    const now = Date.now();
     for (const [, group] of byRequest) {
       const question = openQuestion(group);
       if (!question) continue;
-      if (Date.parse(question.attempt.time) > ripe) {
+      // Younger, it may still be its instance's: at the vendor, or its lost answer being asked about.
+      const leftFor = question.why === CRASH_RECOVERY ? afterMs : lostAnswerWindowMs + afterMs;
+      if (now - Date.parse(question.attempt.time) < leftFor) {
         open = Math.min(open, question.attempt.seq);
         continue;
       }
