@@ -1,3 +1,4 @@
+import { durationMs } from './duration';
 import { ConfigError, loadGatewayConfig } from './env.validation';
 
 const ORG = '2c0b6f7e-1d5a-4c1f-9a36-8f0f5b1e7d42';
@@ -148,5 +149,80 @@ describe('loadGatewayConfig', () => {
     });
     expect(found.length).toBeGreaterThan(0);
     expect(found.join('\n')).not.toContain(secret);
+  });
+});
+
+describe('RECONCILE_INTERVAL', () => {
+  it('defaults to five minutes; off and 0 schedule no pass; a bare number is seconds', () => {
+    expect(loadGatewayConfig(valid).reconcileIntervalMs).toBe(300_000);
+    expect(loadGatewayConfig({ ...valid, RECONCILE_INTERVAL: '' }).reconcileIntervalMs).toBe(
+      300_000,
+    );
+    for (const [value, ms] of [
+      ['off', 0],
+      ['OFF', 0],
+      ['0', 0],
+      ['90', 90_000],
+      ['90s', 90_000],
+      ['5m', 300_000],
+      ['1h', 3_600_000],
+      ['1500ms', 1500],
+      ['1d', 86_400_000],
+    ] as const) {
+      expect([
+        value,
+        loadGatewayConfig({ ...valid, RECONCILE_INTERVAL: value }).reconcileIntervalMs,
+      ]).toEqual([value, ms]);
+      expect(durationMs(value, 1)).toBe(ms);
+    }
+  });
+
+  it('refuses anything else, naming the variable', () => {
+    for (const value of ['5 minutes', '-1', '1w', '1.5m', 'on']) {
+      expect([value, problems({ ...valid, RECONCILE_INTERVAL: value })]).toEqual([
+        value,
+        [expect.stringContaining('RECONCILE_INTERVAL must be off, 0, or a duration')],
+      ]);
+    }
+  });
+});
+
+describe('RECOVERY_AFTER_MS and RECOVERY_INTERVAL', () => {
+  const recovery = (extra: Record<string, string>) =>
+    loadGatewayConfig({ ...valid, ...extra }).recovery;
+
+  it('leave an open attempt to its instance for the request deadline and a minute; a pass every minute', () => {
+    expect(recovery({})).toEqual({ afterMs: 85_000, atStartAfterMs: 85_000, intervalMs: 60_000 });
+    expect(recovery({ UPSTREAM_DEADLINE_MS: '10000' }).afterMs).toBe(70_000);
+    expect(recovery({ UPSTREAM_DEADLINE_MS: '1000', RECOVERY_AFTER_MS: '3000' })).toEqual({
+      afterMs: 3000,
+      atStartAfterMs: 3000,
+      intervalMs: 60_000,
+    });
+    // One instance: what is open at its start is the last run's; its own requests after that.
+    expect(recovery({ RECOVERY_AFTER_MS: '0', RECOVERY_INTERVAL: 'off' })).toEqual({
+      afterMs: 85_000,
+      atStartAfterMs: 0,
+      intervalMs: 0,
+    });
+    expect(recovery({ RECOVERY_INTERVAL: '100ms' }).intervalMs).toBe(100);
+    expect(recovery({ RECOVERY_INTERVAL: '24h' }).intervalMs).toBe(86_400_000);
+  });
+
+  it('refuses an age a request could still be at the vendor, and an interval out of bounds, naming each', () => {
+    expect(problems({ ...valid, RECOVERY_AFTER_MS: '-1', RECOVERY_INTERVAL: 'soon' })).toEqual([
+      expect.stringContaining('RECOVERY_AFTER_MS'),
+      expect.stringContaining('RECOVERY_INTERVAL must be off, 0, or a duration'),
+    ]);
+    // A request is at the vendor for up to a deadline, and its lost answer's last check another.
+    expect(problems({ ...valid, RECOVERY_AFTER_MS: '50000' })).toEqual([
+      "RECOVERY_AFTER_MS must be 0 (one instance) or at least 2 x UPSTREAM_DEADLINE_MS + 1000 (51000): what is still at the vendor is its instance's",
+    ]);
+    expect(problems({ ...valid, RECOVERY_AFTER_MS: '51000' })).toEqual([]);
+    // setInterval would turn more than 2^31-1 ms into 1 ms: passes back to back.
+    for (const value of ['30d', '99ms'])
+      expect(problems({ ...valid, RECOVERY_INTERVAL: value })).toEqual([
+        'RECOVERY_INTERVAL must be off, 0, or from 100ms to 24h',
+      ]);
   });
 });
