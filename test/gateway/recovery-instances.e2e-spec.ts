@@ -2,7 +2,14 @@ import { CI_ROLE_ID } from '@app/upstream-sim';
 import { Client } from 'pg';
 import request from 'supertest';
 import { ledgerRecords } from '../support/db';
-import { plantAttempt, startGateway, StartedGateway, useStack } from '../support/gateway';
+import {
+  plantAttempt,
+  plantRecords,
+  qwietIssue,
+  startGateway,
+  StartedGateway,
+  useStack,
+} from '../support/gateway';
 import { until } from '../support/until';
 
 /** The phases the ledger holds for the issuances with this label, in order. */
@@ -82,19 +89,16 @@ describe('crash recovery with several instances on one database', () => {
       .expect(200);
     const seq = await plantAttempt(g.db.url, org, 'req-died');
     // This instance passes every 100 ms and leaves an attempt to its instance for 5 s.
-    others.push(
-      await startGateway(s, {
-        DATABASE_URL: g.db.url,
-        UPSTREAM_DEADLINE_MS: '2000',
-        RECOVERY_AFTER_MS: '5000',
-        RECOVERY_INTERVAL: '100ms',
-      }),
-    );
-
+    const live = await startGateway(s, {
+      DATABASE_URL: g.db.url,
+      UPSTREAM_DEADLINE_MS: '2000',
+      RECOVERY_AFTER_MS: '5000',
+      RECOVERY_INTERVAL: '100ms',
+    });
     const records = await until(async () => {
       const rs = (await ledgerRecords(g.db.url)).filter((r) => r.request_id === 'req-died');
       return rs.length > 1 ? rs : undefined;
-    });
+    }).finally(() => live.close());
     expect(records.map((r) => r.phase)).toEqual(['attempt', 'compensated']);
     expect(records[0].seq).toBe(seq);
     expect(records[1].note).toMatch(/^crash recovery: /);
@@ -105,5 +109,44 @@ describe('crash recovery with several instances on one database', () => {
       (t) => t.id === orphan.body.response.id,
     );
     expect(token?.revoked_at).toEqual(expect.any(String));
+  });
+
+  it('does not settle a request again that was settled while its pass was asking about another', async () => {
+    const { s, g } = stack;
+    const org = s.options.qwietOrgs[0].id;
+    // An Octane create and a Qwiet issuance left without an outcome, in that order.
+    await plantRecords(g.db.url, [
+      {
+        request_id: 'req-first',
+        event: 'octane.api_access.create',
+        phase: 'attempt',
+        actor: { subject: 'ci', team: 'payments' },
+        target: { vendor: 'octane', shared_space_id: '1001', name: 'crashedkey' },
+      },
+    ]);
+    await plantAttempt(g.db.url, org, 'req-second');
+    // The pass asks about req-first first; Octane's list of keys (asked by nothing else at
+    // start-up) is slow to answer it.
+    const lists = s.sim.requestCount('octane.api_accesses.list');
+    await s.admin.fault({
+      op: 'octane.api_accesses.list',
+      kind: 'latency',
+      latency_ms: 2_000,
+      times: 1,
+    });
+    const starting = startGateway(s, {
+      DATABASE_URL: g.db.url,
+      RECOVERY_AFTER_MS: '0',
+      UPSTREAM_TIMEOUT_MS: '10000',
+    });
+    await until(async () => s.sim.requestCount('octane.api_accesses.list') > lists || undefined);
+    // Meanwhile req-second gets its outcome (its instance's write landing late, or another pass).
+    await plantRecords(g.db.url, [qwietIssue(org, 'req-second', 'succeeded')]);
+    others.push(await starting); // its start-up pass has ended
+
+    const phases = async (id: string) =>
+      (await ledgerRecords(g.db.url)).filter((r) => r.request_id === id).map((r) => r.phase);
+    expect(await phases('req-first')).toEqual(['attempt', 'failed']);
+    expect(await phases('req-second')).toEqual(['attempt', 'succeeded']);
   });
 });

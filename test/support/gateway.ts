@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { mintDevToken } from '@app/auth';
+import type { AuditEntry, AuditRecord } from '@app/audit';
 import { Database, PgLedgerSink } from '@app/ledger';
 import { CI_ROLE_ID } from '@app/upstream-sim';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -242,31 +243,35 @@ export function useStack(
   return stack;
 }
 
-/**
- * A Qwiet issuance's attempt with no outcome, written to the ledger at `url` as an instance that
- * then died leaves it (its label carries the request's marker, as Keygate's tokens do); its seq.
- */
-export async function plantAttempt(url: string, orgId: string, requestId: string): Promise<number> {
+/** Records appended to the ledger at `url` by a writer of their own, as another instance would. */
+export async function plantRecords(url: string, entries: AuditEntry[]): Promise<AuditRecord[]> {
   const database = await Database.connect({ url });
   const sink = await PgLedgerSink.open({ database, hmacKey: TEST_AUDIT_KEY });
   try {
-    const [attempt] = await sink.append([
-      {
-        request_id: requestId,
-        event: 'qwiet.token.issue',
-        phase: 'attempt',
-        actor: { subject: 'ci', team: 'payments' },
-        target: {
-          vendor: 'qwiet',
-          org_id: orgId,
-          label: `crashed [keygate:${requestId}]`,
-          role_ids: [CI_ROLE_ID],
-        },
-      },
-    ]);
-    return attempt.seq;
+    return await sink.append(entries);
   } finally {
     await sink.close();
     await database.close();
   }
+}
+
+/** A Qwiet issuance's entry for `requestId` (its label carries the request's marker, as Keygate's do). */
+export const qwietIssue = (orgId: string, requestId: string, phase: AuditEntry['phase']) =>
+  ({
+    request_id: requestId,
+    event: 'qwiet.token.issue',
+    phase,
+    actor: { subject: 'ci', team: 'payments' },
+    target: {
+      vendor: 'qwiet',
+      org_id: orgId,
+      label: `crashed [keygate:${requestId}]`,
+      role_ids: [CI_ROLE_ID],
+    },
+  }) satisfies AuditEntry;
+
+/** A Qwiet issuance's attempt with no outcome, as an instance that then died leaves it; its seq. */
+export async function plantAttempt(url: string, orgId: string, requestId: string): Promise<number> {
+  const [attempt] = await plantRecords(url, [qwietIssue(orgId, requestId, 'attempt')]);
+  return attempt.seq;
 }

@@ -80,6 +80,15 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
       );
   }
 
+  /** Every record of one request, in order (index ledger_records_request). */
+  async recordsOf(requestId: string): Promise<AuditRecord[]> {
+    const { rows } = await this.database.query<{ line: string }>(
+      'SELECT line FROM ledger_records WHERE request_id = $1 ORDER BY seq',
+      [requestId],
+    );
+    return rows.map((r) => JSON.parse(r.line) as AuditRecord);
+  }
+
   /**
    * The records crash recovery and lost answers look at: every record of each request whose
    * attempt has no outcome that settles it, from the recovery watermark on (an indexed query that

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { AuditRecord, AuditTarget } from '@app/audit';
+import type { AuditTarget } from '@app/audit';
 import { ErrorCode, GatewayError } from '@app/common';
 import type { Database } from '@app/ledger';
 import { UpstreamError } from '@app/upstream';
 import type { VendorResponse } from '@app/upstream';
+import { AuditService } from '../audit/audit.service';
 import { CLOCK, Clock } from '../common/clock';
 import { DATABASE } from '../database/database.tokens';
 import { openQuestion, isSettlement } from './open-question';
@@ -100,6 +101,7 @@ export class IdempotencyKeys {
   constructor(
     @Inject(DATABASE) private readonly database: Database,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly audit: AuditService,
   ) {}
 
   /** The key as sent: 400 VALIDATION_FAILED unless one header of 1-255 printable characters. */
@@ -195,11 +197,7 @@ export class IdempotencyKeys {
   private async proof(
     requestId: string,
   ): Promise<{ kind: 'issued'; outcome: Outcome } | { kind: 'nothing' | 'unknown' }> {
-    const { rows } = await this.database.query<{ line: string }>(
-      'SELECT line FROM ledger_records WHERE request_id = $1 ORDER BY seq',
-      [requestId],
-    );
-    const records = rows.map((r) => JSON.parse(r.line) as AuditRecord);
+    const records = await this.audit.recordsOf(requestId);
     const succeeded = records.find((r) => r.phase === 'succeeded');
     if (succeeded) {
       const id = succeeded.target.credential_id;

@@ -112,7 +112,7 @@ async function stack(policyRules = '') {
     const lost = new LostAnswers(config, audit, new OperationsRegistry([op]), owners);
     const registry = new OperationsRegistry([op]);
     const verifier = new RevocationVerifier(audit, systemClock, database, registry);
-    const idempotency = new IdempotencyKeys(database, systemClock);
+    const idempotency = new IdempotencyKeys(database, systemClock, audit);
     return {
       pipeline: new IssuancePipeline(enforcer, audit, counter, lost, owners, verifier, idempotency),
       lost,

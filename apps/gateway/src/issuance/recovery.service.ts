@@ -118,6 +118,14 @@ export class IssuanceRecovery implements OnApplicationBootstrap, OnApplicationSh
         open = Math.min(open, question.attempt.seq);
         continue;
       }
+      // Read again just before asking: since the read above, another instance's pass may have
+      // settled it, or its own instance recorded an outcome.
+      const current = openQuestion(await this.audit.recordsOf(question.attempt.request_id));
+      if (!current) continue;
+      if (current.why !== question.why) {
+        open = Math.min(open, question.attempt.seq);
+        continue;
+      }
       const { seq, prev_hash, time, hash, ...attempt } = question.attempt;
       const outcome = await this.lost.settle(attempt, undefined, {
         at: Date.parse(time),
