@@ -87,11 +87,11 @@ export class IssuanceRecovery implements OnApplicationBootstrap, OnApplicationSh
 
   /**
    * Attempts with no outcome (a crash), and issuances that failed in a way that may have issued the
-   * credential (a 5xx, a broken connection, a timeout) whose lost answer was never settled. Each is
-   * asked about at the vendor; what the vendor may still do (the window after the attempt has not
-   * passed) goes on being asked in the background.
+   * credential (a 5xx, a broken connection, a timeout) whose lost answer was never settled. Each
+   * one old enough is asked about at the vendor, once; what stays open (young, or the vendor may
+   * still act, or did not answer) is asked about by the next pass, which starts at the lowest.
    */
-  async reconcile(atStart: boolean): Promise<AuditEntry[]> {
+  private async reconcile(atStart: boolean): Promise<AuditEntry[]> {
     // Only the requests an indexed query finds dangling after the watermark: no history is read.
     const { records, head } = await this.audit.recoveryRecords();
     // The lowest attempt still open after this pass: the next one starts there.
