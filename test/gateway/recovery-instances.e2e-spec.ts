@@ -150,4 +150,47 @@ describe('crash recovery with several instances on one database', () => {
     expect(await phases('req-first')).toEqual(['attempt', 'failed']);
     expect(await phases('req-second')).toEqual(['attempt', 'succeeded']);
   });
+
+  it('answers a retry with the first answer again while the key’s request was settled only for an admin to check', async () => {
+    const { s, g } = stack;
+    const create = (gateway: StartedGateway, bearer: string) =>
+      gateway
+        .http()
+        .post('/octane/api/shared_spaces/1001/api_accesses')
+        .set({ Authorization: `Bearer ${bearer}`, 'Idempotency-Key': 'admin-must-check' })
+        .send({ data: [{ name: 'unproven' }] });
+    const bearer = await g.token();
+    // The first instance: Octane creates the key and loses the answer; listing Octane's keys
+    // fails, so it cannot prove the key with the secret it sent, and it stops (a deploy).
+    const first = await startGateway(s, { DATABASE_URL: g.db.url, LOST_ANSWER_WINDOW_MS: '60000' });
+    await s.admin.fault({ op: 'octane.api_accesses.create', kind: 'lost_answer', times: 1 });
+    await s.admin.fault({ op: 'octane.api_accesses.list', kind: 'status', status: 500, times: 10 });
+    const answer = await create(first, bearer);
+    expect(answer.status).toBe(500);
+    await first.close();
+    await request(s.sim.url).delete('/__sim/faults').expect(200);
+
+    // A live instance's pass takes the open answer over, without the secret: ambiguous.
+    const live = await startGateway(s, {
+      DATABASE_URL: g.db.url,
+      UPSTREAM_DEADLINE_MS: '1000',
+      RECOVERY_AFTER_MS: '3000',
+      RECOVERY_INTERVAL: '100ms',
+    });
+    others.push(live);
+    const settlement = await until(async () =>
+      (await ledgerRecords(g.db.url)).find(
+        (r) => r.target.name === 'unproven' && /^lost answer:/.test(r.note ?? ''),
+      ),
+    );
+    expect(settlement.note).toMatch(/an admin must check/);
+
+    // The retry gets the first answer again: the key may exist, so no second one is created.
+    const creates = s.sim.requestCount('octane.api_accesses.create');
+    const again = await create(live, bearer);
+    expect([again.status, again.body]).toEqual([500, answer.body]);
+    expect(s.sim.requestCount('octane.api_accesses.create')).toBe(creates);
+    const keys = (await s.admin.state()).octane.api_accesses.filter((k) => k.name === 'unproven');
+    expect(keys).toHaveLength(1);
+  });
 });
